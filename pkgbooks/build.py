@@ -1,0 +1,76 @@
+"""Build a books directory: configuration + events -> the ledger on disk.
+
+`render()` is the pure part (also used by `validate` to replay the events);
+`build()` writes its output atomically, and writes nothing if any event or
+the configuration has a problem.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from pkgbooks.config import Config, load_config
+from pkgbooks.engine import Counts, Engine
+from pkgbooks.ledger import ACCOUNTS, LedgerText, LedgerWriter, render_main
+from pkgbooks.readers import Problem, event_files, read_events
+
+CONFIG = "pkgbooks.toml"
+EVENTS = "events"
+
+
+@dataclass(slots=True)
+class Rendered:
+    """The outcome of running a books directory's events through the engine."""
+
+    config: Config
+    problems: list[Problem] = field(default_factory=list)
+    counts: Counts = field(default_factory=Counts)
+    balances: dict[str, Decimal] = field(default_factory=dict)
+    as_of: datetime.date | None = None
+    months: int = 0
+
+
+def render(
+    books_dir: Path, as_of: datetime.date | None, config: Config | None = None
+) -> tuple[Rendered, Iterator[tuple[str, str]]]:
+    """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
+
+    Consume `files` completely before reading the summary.
+    """
+    config = config or load_config(books_dir / CONFIG)
+    result = Rendered(config)
+    engine = Engine(config, result.problems)
+    reads = read_events(event_files(books_dir / EVENTS), result.problems)
+    text = LedgerText(config, result.balances)
+
+    def files() -> Iterator[tuple[str, str]]:
+        for name, month_text in text.months(engine.run(reads, as_of), lambda: engine.end):
+            result.months += 1
+            yield name, month_text
+        result.as_of = engine.end
+        result.counts = engine.counts
+        yield ACCOUNTS, text.accounts(engine.end)
+
+    return result, files()
+
+
+def build(books_dir: Path, as_of: datetime.date | None = None) -> Rendered:
+    """Build the books; on any problem write nothing and return the problems."""
+    config = load_config(books_dir / CONFIG)
+    result, files = render(books_dir, as_of, config)
+    writer = LedgerWriter(books_dir)
+    try:
+        for name, text in files:
+            writer.add(name, text)
+        if result.problems:
+            writer.abandon()
+            return result
+        writer.commit(render_main(config))
+    except BaseException:
+        writer.abandon()
+        raise
+    return result

@@ -1,0 +1,81 @@
+"""The `pkgbooks` command: click commands only (parse, call, print)."""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from pathlib import Path
+
+import click
+
+from pkgbooks.build import build
+from pkgbooks.config import ConfigError
+from pkgbooks.validate import validate
+
+
+def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime.date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date YYYY-MM-DD") from None
+
+
+books_dir = click.argument(
+    "books_dir", metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+
+
+@click.group()
+@click.version_option(package_name="pkgbooks")
+def main() -> None:
+    """Books for businesses that sell prepaid packages: events in, Beancount out."""
+
+
+@main.command("build")
+@books_dir
+@click.option("--as-of", callback=_date, metavar="DATE",
+              help="Books as of this date: later events are left out, packages expiring on "
+                   "or before it are expired. Default: the latest event date.")
+def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:
+    """Turn DIR's events into DIR/main.beancount and its monthly files."""
+    try:
+        result = build(books_dir, as_of)
+    except ConfigError as exc:
+        _fail(exc.problems, "the configuration has problems; nothing was written")
+    counts = result.counts
+    if result.problems:
+        _fail([str(p) for p in result.problems],
+              f"{len(result.problems)} problem(s); nothing was written, the previous books "
+              "are unchanged")
+    click.echo(
+        f"{books_dir / 'main.beancount'}: books as of "
+        f"{result.as_of.isoformat() if result.as_of else '-'}; "
+        f"{counts.read} events read, {counts.applied} applied, {counts.duplicates} duplicates "
+        f"skipped, {counts.rejected} rejected, {counts.after_as_of} after the as-of date; "
+        f"{counts.expiries} automatic expiries; {counts.transactions} transactions in "
+        f"{result.months} month file(s)"
+    )
+
+
+@main.command("validate")
+@books_dir
+def validate_cmd(books_dir: Path) -> None:
+    """Check DIR's ledger: Beancount's checks, the SPEC 4.7 invariants, and a replay."""
+    try:
+        report = validate(books_dir)
+    except ConfigError as exc:
+        _fail(exc.problems, "the configuration has problems")
+    if report.failures:
+        _fail(report.failures, f"{len(report.failures)} check(s) failed")
+    for line in report.passed:
+        click.echo(f"ok  {line}")
+
+
+def _fail(lines: list[str], summary: str) -> None:
+    for line in lines:
+        click.echo(line, err=True)
+    click.echo(f"pkgbooks: {summary}", err=True)
+    sys.exit(1)

@@ -1,0 +1,144 @@
+"""The point-of-sale events (SPEC 3): one pydantic model per type.
+
+The models check the shape of one event (types, required fields, amounts with
+at most two places, ISO dates); references between events are the rules' job.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+
+from pkgbooks.money import parse_amount
+
+# Instance ids become Beancount links (^id), so they keep to the link alphabet.
+LINK_SAFE = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
+
+# Within one date, events apply in this order (SPEC 3.3).
+KIND_ORDER = {"sale": 0, "payment": 1, "redemption": 2, "refund": 3, "expiry": 4, "void": 5}
+
+
+def _iso_date(value: Any) -> datetime.date:
+    if isinstance(value, datetime.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("date must be an ISO date YYYY-MM-DD")
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date") from None
+
+
+def _amount(value: Any) -> Decimal:
+    if not isinstance(value, str) or not _PLAIN_AMOUNT.match(value):
+        raise ValueError(
+            "amount must be a string holding a plain non-negative decimal with at most "
+            "2 places, e.g. \"12.50\""
+        )
+    try:
+        return parse_amount(value)
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("amount must be greater than 0")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    if any(ord(ch) < 32 for ch in value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
+Date = Annotated[datetime.date, BeforeValidator(_iso_date)]
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+PositiveAmount = Annotated[Decimal, BeforeValidator(_amount), AfterValidator(_positive)]
+Text = Annotated[str, BeforeValidator(_text)]
+Instance = Annotated[str, BeforeValidator(_text), Field(pattern=LINK_SAFE)]
+Method = Literal["cash", "card", "other"]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Text
+    date: Date
+
+
+class PackageLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    package: Text
+    instance: Instance
+    price: Amount | None = None
+
+
+class ProductLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    product: Text
+    amount: Amount
+    tax: Amount = Decimal("0.00")
+
+
+class Sale(_Event):
+    type: Literal["sale"]
+    location: Text
+    invoice: Text
+    customer: Text
+    staff: Text | None = None
+    lines: list[PackageLine | ProductLine] = Field(min_length=1)
+
+
+class Payment(_Event):
+    type: Literal["payment"]
+    location: Text
+    invoice: Text
+    amount: PositiveAmount
+    method: Method
+
+
+class Redemption(_Event):
+    type: Literal["redemption"]
+    location: Text
+    instance: Instance
+    item: Text
+    quantity: int = Field(default=1, gt=0, strict=True)
+    staff: Text | None = None
+
+
+class Refund(_Event):
+    type: Literal["refund"]
+    location: Text
+    instance: Instance
+    amount: PositiveAmount
+    method: Method
+
+
+class Expiry(_Event):
+    type: Literal["expiry"]
+    instance: Instance
+
+
+class Void(_Event):
+    type: Literal["void"]
+    target: Text
+    reason: Text
+
+
+Event = Annotated[
+    Sale | Payment | Redemption | Refund | Expiry | Void, Field(discriminator="type")
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES = tuple(KIND_ORDER)

@@ -1,0 +1,166 @@
+"""The one place where transactions are built (SPEC 4).
+
+A `Txn` holds explicit, quantised amounts on every posting (Beancount never
+fills a blank one in), the SPEC 4 metadata and the `^instance` links.
+`txn()` refuses to build a transaction that does not balance to the cent, so
+an arithmetic slip in a rule is an internal error, never a ledger that is off.
+Account names are made here too, so the rules speak of "the deposits of
+location S" and never spell an account.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pkgbooks.money import CENT
+
+# Metadata keys in the order they are written.
+META_ORDER = (
+    "event", "kind", "location", "source", "invoice", "customer", "instance", "package",
+    "item", "category", "quantity", "staff", "method", "price", "rate", "tax", "product",
+    "reason",
+)
+
+
+class UnbalancedTransaction(AssertionError):
+    """A rule produced a transaction that does not balance: a bug, never bad input."""
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    amount: Decimal
+    instance: str | None = None  # posting-level `instance` when a txn spans several
+
+
+@dataclass(frozen=True, slots=True)
+class Txn:
+    date: datetime.date
+    narration: str
+    meta: tuple[tuple[str, str], ...]
+    links: tuple[str, ...]
+    postings: tuple[Posting, ...]
+
+    @property
+    def event(self) -> str:
+        return self.meta[0][1]
+
+    @property
+    def kind(self) -> str:
+        return self.meta[1][1]
+
+
+def txn(
+    date: datetime.date,
+    narration: str,
+    *,
+    event: str,
+    kind: str,
+    postings: list[Posting],
+    links: tuple[str, ...] = (),
+    **meta: str | None,
+) -> Txn:
+    """Build a transaction; refuse one that does not balance to the cent.
+
+    Postings to the same account (and instance) are merged into one, in the
+    order of first appearance; zero postings are dropped.
+    """
+    merged: dict[tuple[str, str | None], Decimal] = {}
+    for posting in postings:
+        if posting.amount != posting.amount.quantize(CENT):
+            raise UnbalancedTransaction(
+                f"{event}: {posting.account} amount {posting.amount} is not in cents"
+            )
+        key = (posting.account, posting.instance)
+        merged[key] = merged.get(key, Decimal(0)) + posting.amount
+    kept = [Posting(acct, amount, inst) for (acct, inst), amount in merged.items() if amount]
+    total = sum((p.amount for p in kept), Decimal(0))
+    if total != 0:
+        lines = ", ".join(f"{p.account} {p.amount}" for p in kept)
+        raise UnbalancedTransaction(f"{event} ({kind}) is off by {total}: {lines}")
+    extra = {k: v for k, v in meta.items() if v is not None}
+    unknown = set(extra) - set(META_ORDER)
+    if unknown:
+        raise ValueError(f"unknown metadata keys {sorted(unknown)}")
+    ordered = (("event", event), ("kind", kind)) + tuple(
+        (key, extra[key]) for key in META_ORDER[2:] if key in extra
+    )
+    return Txn(date, narration, ordered, tuple(dict.fromkeys(links)), tuple(kept))
+
+
+class Accounts:
+    """Account names of one business, by location id (SPEC 4 table)."""
+
+    def __init__(self, segments: dict[str, str]) -> None:
+        self._seg = segments
+
+    def cash(self, loc: str, method: str) -> str:
+        return f"Assets:{self._seg[loc]}:Cash:{method.capitalize()}"
+
+    def deposits(self, loc: str) -> str:
+        return f"Liabilities:{self._seg[loc]}:Packages:Deposits"
+
+    def deferred(self, loc: str) -> str:
+        return f"Liabilities:{self._seg[loc]}:Packages:Deferred"
+
+    def unclaimed(self, loc: str) -> str:
+        return f"Liabilities:{self._seg[loc]}:Packages:Unclaimed"
+
+    def sales_tax(self, loc: str) -> str:
+        return f"Liabilities:{self._seg[loc]}:SalesTax"
+
+    def redemptions(self, loc: str) -> str:
+        return f"Income:{self._seg[loc]}:Packages:Redemptions"
+
+    def initial_recognition(self, loc: str) -> str:
+        return f"Income:{self._seg[loc]}:Packages:InitialRecognition"
+
+    def breakage(self, loc: str) -> str:
+        return f"Income:{self._seg[loc]}:Packages:Breakage"
+
+    def products(self, loc: str) -> str:
+        return f"Income:{self._seg[loc]}:Products"
+
+    def reconciliation_expense(self, loc: str) -> str:
+        return f"Expenses:{self._seg[loc]}:Reconciliation"
+
+    def reconciliation_income(self, loc: str) -> str:
+        return f"Income:{self._seg[loc]}:Reconciliation"
+
+    def due_to(self, loc: str, other: str) -> str:
+        return f"Liabilities:{self._seg[loc]}:DueTo:{self._seg[other]}"
+
+    def due_from(self, loc: str, other: str) -> str:
+        return f"Assets:{self._seg[loc]}:DueFrom:{self._seg[other]}"
+
+    def package_liability(self, loc: str, open_invoice: bool) -> str:
+        """Deposits while the invoice is open, Deferred once it is closed."""
+        return self.deposits(loc) if open_invoice else self.deferred(loc)
+
+    def expired_balance(self, loc: str, policy: str) -> str:
+        """Where an expired or forfeited balance goes, by `expired_balance` policy."""
+        return self.breakage(loc) if policy == "revenue" else self.unclaimed(loc)
+
+
+def credit(account: str, amount: Decimal, instance: str | None = None) -> Posting:
+    return Posting(account, -amount, instance)
+
+
+def debit(account: str, amount: Decimal, instance: str | None = None) -> Posting:
+    return Posting(account, amount, instance)
+
+
+def transfer(
+    loc: str,
+    other: str,
+    amount: Decimal,
+    accounts: Accounts,
+) -> tuple[Posting, Posting]:
+    """The two sides of money `loc` holds for `other`: `loc` owes it, `other` is owed it.
+
+    Returns (the posting in `loc`'s books, the posting in `other`'s books).
+    `Liabilities:loc:DueTo:other` + `Assets:other:DueFrom:loc` = 0 by construction.
+    """
+    return credit(accounts.due_to(loc, other), amount), debit(accounts.due_from(other, loc), amount)

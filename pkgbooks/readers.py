@@ -1,0 +1,276 @@
+"""Event files (SPEC 3.3) to a stream of checked events, in application order.
+
+Files are read in name order. Events are applied by date, then by kind (sale,
+payment, redemption, refund, expiry, void), then in reading order (file, line).
+A file whose dates never go down (the usual point-of-sale export) is streamed:
+only the events of one date are held at a time. A file out of date order is
+sorted in memory. A cheap first pass over each file decides which.
+
+Every problem is reported as a `Problem` (file, line, event id, what is wrong)
+and reading goes on, so one run reports everything.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, Event
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the input, in the SPEC 7 form."""
+
+    file: str
+    line: int | None
+    event_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        if self.event_id is None and self.line is None:
+            return f"{where}: {self.message}"
+        return f"{where}: event {self.event_id or '?'}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """An event and where it was read."""
+
+    event: Event
+    file: str
+    line: int
+
+    @property
+    def place(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+# (date text, kind rank, file index, line): the application order.
+SortKey = tuple[str, int, int, int]
+
+_DATE_FIELD = re.compile(r'(?<!\\)"date"\s*:\s*"([^"\\]*)"')
+_TYPE_FIELD = re.compile(r'(?<!\\)"type"\s*:\s*"([^"\\]*)"')
+_SALE_HEADER = ("id", "date", "location", "invoice", "customer", "staff")
+_SALE_LINE = {
+    "line_package": "package",
+    "line_instance": "instance",
+    "line_price": "price",
+    "line_product": "product",
+    "line_amount": "amount",
+    "line_tax": "tax",
+}
+
+
+def event_files(events_dir: Path) -> list[Path]:
+    """The event files of a books directory, in name order."""
+    if not events_dir.is_dir():
+        return []
+    return sorted(
+        (p for p in events_dir.iterdir() if p.suffix in (".jsonl", ".csv") and p.is_file()),
+        key=lambda p: p.name,
+    )
+
+
+def read_events(files: list[Path], problems: list[Problem]) -> Iterator[Read]:
+    """All events of `files`, merged in application order; problems are appended."""
+    streams = []
+    for index, path in enumerate(files):
+        if path.suffix == ".jsonl":
+            streams.append(_jsonl_stream(path, index, problems))
+        else:
+            streams.append(_csv_stream(path, index, problems))
+    for _key, read in heapq.merge(*streams, key=lambda pair: pair[0]):
+        yield read
+
+
+def _validate(raw: Any, name: str, line: int, problems: list[Problem]) -> Event | None:
+    """One raw record to an event, or a problem naming every field that is wrong."""
+    event_id = raw.get("id") if isinstance(raw, dict) else None
+    shown_id = event_id if isinstance(event_id, str) and event_id else None
+    if not isinstance(raw, dict):
+        problems.append(Problem(name, line, None, "expected a JSON object"))
+        return None
+    kind = raw.get("type")
+    if kind not in EVENT_TYPES:
+        problems.append(
+            Problem(name, line, shown_id,
+                    f"unknown event type {kind!r} (expected one of {', '.join(EVENT_TYPES)})")
+        )
+        return None
+    try:
+        return EVENT_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"][1:]]
+            field = ".".join(loc) if loc else "(event)"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            elif err["type"] == "missing":
+                msg = "missing field"
+            problems.append(Problem(name, line, shown_id, f"{field}: {msg}"))
+        return None
+
+
+def _decode_lines(path: Path, problems: list[Problem]) -> list[str] | None:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(path), None, None, f"not UTF-8 text ({exc.reason})"))
+        return None
+    return text.splitlines()
+
+
+def _jsonl_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a JSONL file, read lazily; a decoding error ends it."""
+    number = 0
+    try:
+        with path.open(encoding="utf-8-sig", newline=None) as handle:
+            for number, text in enumerate(handle, 1):  # noqa: B007
+                yield number, text
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(str(path), number + 1, None, f"not UTF-8 text ({exc.reason})"))
+
+
+def _jsonl_key(text: str, index: int, number: int) -> SortKey:
+    date = _DATE_FIELD.search(text)
+    kind = _TYPE_FIELD.search(text)
+    return (
+        date.group(1) if date else "",
+        KIND_ORDER.get(kind.group(1), 9) if kind else 9,
+        index,
+        number,
+    )
+
+
+def _jsonl_stream(path: Path, index: int, problems: list[Problem]) -> Iterator[tuple[SortKey, Read]]:
+    """Events of one JSONL file in application order.
+
+    A first pass reads only the dates. In date order (the usual export) the
+    second pass streams, sorting one date's events at a time by kind; out of
+    order, the file is held and sorted in memory.
+    """
+    name = str(path)
+    last = ""
+    in_date_order = True
+    for number, text in _jsonl_lines(path, []):
+        date = _jsonl_key(text, index, number)[0]
+        if date < last and text.strip():
+            in_date_order = False
+            break
+        last = max(last, date)
+    if not in_date_order:
+        held = sorted((_jsonl_key(text, index, n), text) for n, text in _jsonl_lines(path, problems))
+        yield from _parse_jsonl(held, name, problems)
+        return
+    pending: list[tuple[SortKey, str]] = []
+    for number, text in _jsonl_lines(path, problems):
+        key = _jsonl_key(text, index, number)
+        if pending and key[0] != pending[0][0][0]:
+            yield from _parse_jsonl(sorted(pending), name, problems)
+            pending = []
+        pending.append((key, text))
+    yield from _parse_jsonl(sorted(pending), name, problems)
+
+
+def _parse_jsonl(
+    held: list[tuple[SortKey, str]], name: str, problems: list[Problem]
+) -> Iterator[tuple[SortKey, Read]]:
+    for key, text in held:
+        number = key[3]
+        if not text.strip():
+            continue
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(name, number, None, f"not valid JSON: {exc.msg}"))
+            continue
+        event = _validate(raw, name, number, problems)
+        if event is None:
+            continue
+        if event.date.isoformat() != key[0]:
+            problems.append(
+                Problem(name, number, event.id, "the date field appears more than once")
+            )
+            continue
+        yield key, Read(event, name, number)
+
+
+def _csv_stream(path: Path, index: int, problems: list[Problem]) -> Iterator[tuple[SortKey, Read]]:
+    """Events of one CSV file (named after its event type), in application order."""
+    name = str(path)
+    kind = path.stem
+    if kind not in EVENT_TYPES:
+        problems.append(
+            Problem(name, None, None,
+                    f"a CSV event file must be named <type>.csv with type one of "
+                    f"{', '.join(EVENT_TYPES)}")
+        )
+        return
+    lines = _decode_lines(path, problems)
+    if lines is None:
+        return
+    reader = csv.DictReader(io.StringIO("\n".join(lines) + "\n"))
+    records: list[tuple[int, dict[str, Any]]] = []
+    sales: dict[str, tuple[int, dict[str, Any]]] = {}
+    for row in reader:
+        number = reader.line_num
+        if None in row:
+            problems.append(Problem(name, number, row.get("id"), "more cells than columns"))
+            continue
+        cells = {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
+        if kind == "sale":
+            _add_sale_row(cells, number, name, sales, records, problems)
+        else:
+            if "quantity" in cells and str(cells["quantity"]).strip().isdigit():
+                cells["quantity"] = int(cells["quantity"])
+            records.append((number, {"type": kind, **cells}))
+    events: list[tuple[SortKey, Read]] = []
+    for number, raw in records:
+        event = _validate(raw, name, number, problems)
+        if event is not None:
+            events.append(((event.date.isoformat(), KIND_ORDER[kind], index, number),
+                           Read(event, name, number)))
+    events.sort(key=lambda pair: pair[0])
+    yield from events
+
+
+def _add_sale_row(
+    cells: dict[str, Any],
+    number: int,
+    name: str,
+    sales: dict[str, tuple[int, dict[str, Any]]],
+    records: list[tuple[int, dict[str, Any]]],
+    problems: list[Problem],
+) -> None:
+    """`sale.csv` has one row per invoice line; rows with one id make one sale."""
+    line = {field: cells.pop(col) for col, field in _SALE_LINE.items() if col in cells}
+    event_id = cells.get("id")
+    if not isinstance(event_id, str):
+        problems.append(Problem(name, number, None, "id: missing field"))
+        return
+    if event_id in sales:
+        first_number, sale = sales[event_id]
+        for field in _SALE_HEADER:
+            if field in cells and cells[field] != sale.get(field):
+                problems.append(
+                    Problem(name, number, event_id,
+                            f"{field}: {cells[field]!r} differs from line {first_number} "
+                            f"({sale.get(field)!r}) of the same sale")
+                )
+        sale["lines"].append(line)
+        return
+    sale = {"type": "sale", **cells, "lines": [line]}
+    sales[event_id] = (number, sale)
+    records.append((number, sale))

@@ -1,0 +1,110 @@
+"""Sale (SPEC 3.2, 4): an invoice of packages and products.
+
+A sale moves no money: on the payment basis nothing is owed to the books
+until it is paid. It opens the invoice and the package instances, fixes each
+unit's recognition value once (4.3), and writes one record per line
+(a transaction without postings carrying price, tax and who sold it) so the
+ledger holds every package's terms.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from pkgbooks.config import ANY_SERVICE, Config, Package
+from pkgbooks.events import PackageLine, ProductLine, Sale
+from pkgbooks.money import ZERO, allocate, cents, fmt
+from pkgbooks.postings import Txn, txn
+from pkgbooks.rules import Context, Refusal
+from pkgbooks.state import InvoiceLine, InvoiceState, ItemGroup, PackageState
+
+
+def apply(ctx: Context, event: Sale) -> list[Txn]:
+    cfg, state = ctx.config, ctx.state
+    loc = ctx.location(event.location)
+    if event.invoice in state.invoices or event.invoice in state.closed_invoices:
+        raise Refusal(f"invoice {event.invoice!r} was already sold by an earlier sale")
+    seen: set[str] = set()
+    for line in event.lines:
+        if isinstance(line, PackageLine):
+            if line.package not in cfg.packages:
+                raise Refusal(f"unknown package {line.package!r}")
+            if line.instance in seen or state.package_status(line.instance) is not None:
+                raise Refusal(f"package instance {line.instance!r} was already sold")
+            seen.add(line.instance)
+
+    packages: list[PackageState] = []
+    lines: list[InvoiceLine] = []
+    txns: list[Txn] = []
+    for line in event.lines:
+        if isinstance(line, ProductLine):
+            lines.append(InvoiceLine(line.amount + line.tax, line.tax, product=line.product))
+            txns.append(txn(
+                event.date, f"Sale of {line.product} on invoice {event.invoice}",
+                event=event.id, kind="sale", postings=[], location=loc,
+                invoice=event.invoice, customer=event.customer, staff=event.staff,
+                product=line.product, price=fmt(line.amount), tax=fmt(line.tax),
+            ))
+            continue
+        pkg = new_package(cfg, event, line)
+        packages.append(pkg)
+        lines.append(InvoiceLine(pkg.gross, pkg.tax, instance=pkg.instance))
+        txns.append(txn(
+            event.date, f"Sale of {pkg.package} ({pkg.instance}) on invoice {event.invoice}",
+            event=event.id, kind="sale", postings=[], links=(pkg.instance,), location=loc,
+            invoice=event.invoice, customer=event.customer, instance=pkg.instance,
+            package=pkg.package, staff=event.staff, price=fmt(pkg.price), tax=fmt(pkg.tax),
+        ))
+
+    state.invoices[event.invoice] = InvoiceState(event.invoice, loc, event.customer, lines)
+    for pkg in packages:
+        state.packages[pkg.instance] = pkg
+    if state.invoices[event.invoice].unpaid == 0:  # nothing to pay: closed at once
+        state.invoices[event.invoice].closed = True
+    return txns
+
+
+def new_package(cfg: Config, event: Sale, line: PackageLine) -> PackageState:
+    """A package instance as sold: price, tax, initial recognition, unit values."""
+    spec = cfg.packages[line.package]
+    price = spec.price if line.price is None else line.price
+    tax = cents(price * spec.tax_rate)
+    ir = spec.initial_recognition_for(price)
+    expires = None
+    if spec.validity_days is not None:
+        expires = event.date + datetime.timedelta(days=spec.validity_days + spec.grace_days)
+    groups = item_groups(cfg, spec, event.location, price - ir)
+    return PackageState(
+        instance=line.instance, package=line.package, invoice=event.invoice,
+        location=event.location, customer=event.customer, staff=event.staff,
+        sale_date=event.date, expires=expires, price=price, tax=tax,
+        initial_recognition=ir, groups=groups,
+    )
+
+
+def item_groups(cfg: Config, spec: Package, loc: str, deferred: Decimal) -> dict[str, ItemGroup]:
+    """Each item group's recognition value, by the `recognition` policy (4.3).
+
+    `item_price`: the group's price at the source location. `proportional`:
+    `deferred` (price less initial recognition) allocated over the groups in
+    proportion to the units' list prices, an item without one counting at its
+    package price. Either way a group's value is split equally over its units.
+    """
+    overrides = spec.location_prices.get(loc, {})
+    prices = {g.item: overrides.get(g.item, g.price) for g in spec.items}
+    if cfg.policy.recognition == "item_price":
+        values = [prices[g.item] for g in spec.items]
+    else:
+        weights = []
+        for g in spec.items:
+            item = cfg.items.get(g.item) if g.item != ANY_SERVICE else None
+            list_price = item.list_price if item is not None else None
+            weights.append(
+                list_price * g.quantity if list_price is not None else prices[g.item]
+            )
+        values = allocate(max(deferred, ZERO), weights)
+    return {
+        g.item: ItemGroup(g.item, g.quantity, value, cents(prices[g.item] / g.quantity))
+        for g, value in zip(spec.items, values, strict=True)
+    }

@@ -1,0 +1,153 @@
+"""The live state of every package and invoice: what the rules read and update.
+
+One `PackageState` per live package instance and one `InvoiceState` per
+invoice still being paid. A finished package (used up, expired, refunded)
+leaves only a one-word tombstone so that a late event about it gets a precise
+refusal; memory therefore follows the live packages, not the history.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from pkgbooks.money import ZERO, equal_parts_sum
+
+Status = Literal["live", "used up", "expired", "refunded"]
+
+
+@dataclass(slots=True)
+class ItemGroup:
+    """One line of a package's contents: `quantity` units of one item (or `*`)."""
+
+    item: str
+    quantity: int
+    value: Decimal  # recognition value of the whole group (4.3), split equally over units
+    unit_price: Decimal  # source unit price, for reconciliation (4.6)
+    used: int = 0
+
+    @property
+    def left(self) -> int:
+        return self.quantity - self.used
+
+    def value_of_next(self, units: int) -> Decimal:
+        """Value of the next `units` units: largest-remainder equal split of the group."""
+        return equal_parts_sum(self.value, self.quantity, self.used, units)
+
+
+@dataclass(slots=True)
+class PackageState:
+    instance: str
+    package: str
+    invoice: str
+    location: str  # the source: where it was sold
+    customer: str
+    staff: str | None
+    sale_date: datetime.date
+    expires: datetime.date | None  # first date it can no longer be redeemed
+    price: Decimal  # before tax
+    tax: Decimal
+    initial_recognition: Decimal
+    groups: dict[str, ItemGroup]
+    ir_done: Decimal = ZERO
+    recognised: Decimal = ZERO  # value redeemed so far
+    liability: Decimal = ZERO  # Deposits or Deferred balance (positive)
+    tax_paid: Decimal = ZERO
+    status: Status = "live"
+
+    @property
+    def gross(self) -> Decimal:
+        return self.price + self.tax
+
+    @property
+    def ir_left(self) -> Decimal:
+        return self.initial_recognition - self.ir_done
+
+    @property
+    def contract_left(self) -> Decimal:
+        """What is still to be recognised by redemptions once fully paid."""
+        return self.price - self.initial_recognition - self.recognised
+
+    @property
+    def units_left(self) -> int:
+        return sum(g.left for g in self.groups.values())
+
+
+@dataclass(slots=True)
+class InvoiceLine:
+    """A line of an invoice and how much of it is paid."""
+
+    gross: Decimal
+    tax: Decimal
+    instance: str | None = None  # a package line
+    product: str | None = None  # a product line
+    paid: Decimal = ZERO
+    tax_paid: Decimal = ZERO
+
+    @property
+    def unpaid(self) -> Decimal:
+        return self.gross - self.paid
+
+    @property
+    def tax_left(self) -> Decimal:
+        return self.tax - self.tax_paid
+
+    @property
+    def net_left(self) -> Decimal:
+        return self.unpaid - self.tax_left
+
+    def cancel(self) -> None:
+        """The package was expired or refunded: nothing more is due on its line."""
+        self.gross = self.paid
+        self.tax = self.tax_paid
+
+
+@dataclass(slots=True)
+class InvoiceState:
+    invoice: str
+    location: str
+    customer: str
+    lines: list[InvoiceLine]
+    closed: bool = False
+
+    @property
+    def unpaid(self) -> Decimal:
+        return sum((line.unpaid for line in self.lines), ZERO)
+
+
+@dataclass(slots=True)
+class BooksState:
+    """Everything the rules know: live packages, open invoices, tombstones."""
+
+    packages: dict[str, PackageState] = field(default_factory=dict)
+    invoices: dict[str, InvoiceState] = field(default_factory=dict)
+    finished: dict[str, Status] = field(default_factory=dict)
+    closed_invoices: set[str] = field(default_factory=set)
+
+    def package_status(self, instance: str) -> Status | None:
+        pkg = self.packages.get(instance)
+        if pkg is not None:
+            return pkg.status
+        return self.finished.get(instance)
+
+    def finish(self, pkg: PackageState, status: Status) -> None:
+        """A package is done: keep only its tombstone (and its invoice while still open)."""
+        pkg.status = status
+        del self.packages[pkg.instance]
+        self.finished[pkg.instance] = status
+        self.forget_invoice_if_done(pkg.invoice)
+
+    def forget_invoice_if_done(self, invoice_id: str) -> None:
+        inv = self.invoices.get(invoice_id)
+        if inv is None or not inv.closed:
+            return
+        if any(line.instance in self.packages for line in inv.lines if line.instance):
+            return
+        del self.invoices[invoice_id]
+        self.closed_invoices.add(invoice_id)
+
+    def invoice_open(self, invoice_id: str) -> bool:
+        inv = self.invoices.get(invoice_id)
+        return inv is not None and not inv.closed

@@ -1,0 +1,225 @@
+"""`pkgbooks validate`: Beancount's own checks, the SPEC 4.7 invariants, a replay.
+
+The ledger on disk is loaded with Beancount (invariant 1), then read back
+posting by posting to check invariants 2-5 from what it says, and finally the
+books are re-derived from the events and compared with the files on disk, so
+a hand edit that still balances is caught. Each failure names the invariant,
+the account or package, and by how much.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from beancount import loader
+from beancount.core import data
+
+from pkgbooks.build import render
+from pkgbooks.config import load_config
+from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, MAIN, render_main
+from pkgbooks.money import fmt
+
+PACKAGE_LIABILITY = (":Packages:Deposits", ":Packages:Deferred")
+
+# How each kind of transaction moves a package liability (SPEC 5.1 roll-forward).
+ROLL_FORWARD_KINDS = {"payment", "close", "redemption", "expiry", "refund"}
+
+
+@dataclass(slots=True)
+class Report:
+    passed: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def check(self, name: str, failures: list[str]) -> None:
+        if failures:
+            self.failures.extend(f"{name}: {f}" for f in failures)
+        else:
+            self.passed.append(name)
+
+
+def validate(books_dir: Path) -> Report:
+    report = Report()
+    config = load_config(books_dir / "pkgbooks.toml")
+    main = books_dir / MAIN
+    if not main.exists():
+        report.failures.append(f"{main}: no ledger yet: run `pkgbooks build {books_dir}`")
+        return report
+    entries, errors, _options = loader.load_file(str(main))
+    report.check(
+        "1 Beancount's checks (bean-check)",
+        [f"{e.source.get('filename')}:{e.source.get('lineno')}: {e.message}" for e in errors],
+    )
+    txns = [e for e in entries if isinstance(e, data.Transaction)]
+    as_of = next(
+        (e.date for e in entries if isinstance(e, data.Custom) and e.type == AS_OF_DIRECTIVE),
+        None,
+    )
+    rendered, files = render(books_dir, as_of, config)
+    replayed = dict(files)
+    finished = _finished_instances(txns, rendered)
+    report.check("2 package liability never negative, 0.00 when finished",
+                 _liability_never_negative(txns, finished))
+    report.check("3 due-to / due-from eliminate", _due_eliminate(txns))
+    report.check("4 roll-forward identity", _roll_forward(txns))
+    report.check("5 every event in exactly one transaction set", _events_once(txns, books_dir))
+    report.check("replay: the ledger is what the events give",
+                 _replay(books_dir, replayed, rendered.problems, rendered.balances, entries,
+                         render_main(config)))
+    return report
+
+
+def _instance_of(txn: data.Transaction, posting: data.Posting) -> str | None:
+    meta = posting.meta or {}
+    value = meta.get("instance") or (txn.meta or {}).get("instance")
+    return str(value) if value else None
+
+
+def _finished_instances(txns: list[data.Transaction], rendered: Any) -> set[str]:
+    """Packages the ledger says are over: expired, refunded, or all units redeemed."""
+    done = set()
+    for t in txns:
+        if t.meta.get("kind") in ("expiry", "refund"):
+            done.add(str(t.meta.get("instance")))
+    return done
+
+
+def _liability_never_negative(txns: list[data.Transaction], finished: set[str]) -> list[str]:
+    balance: dict[str, Decimal] = defaultdict(Decimal)
+    failures = []
+    for t in txns:
+        touched = set()
+        for p in t.postings:
+            if p.account.endswith(PACKAGE_LIABILITY) and p.units is not None:
+                instance = _instance_of(t, p) or "(no instance)"
+                balance[instance] += p.units.number
+                touched.add(instance)
+        for instance in touched:
+            if balance[instance] > 0:  # a liability is a credit (negative) balance
+                failures.append(
+                    f"package {instance} liability is negative by {fmt(balance[instance])} "
+                    f"after {t.meta.get('event')} on {t.date}"
+                )
+    for instance in sorted(finished):
+        if balance.get(instance, Decimal(0)) != 0:
+            failures.append(
+                f"package {instance} is over but its liability is {fmt(-balance[instance])}"
+            )
+    return failures
+
+
+def _due_eliminate(txns: list[data.Transaction]) -> list[str]:
+    """At the end of every day, Assets:A:DueFrom:B + Liabilities:B:DueTo:A = 0."""
+    balance: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    failures: list[str] = []
+    day: datetime.date | None = None
+
+    def check(when: datetime.date) -> None:
+        for (a, b), amount in sorted(balance.items()):
+            if amount:
+                failures.append(
+                    f"Assets:{a}:DueFrom:{b} + Liabilities:{b}:DueTo:{a} = {fmt(amount)} "
+                    f"at the end of {when}"
+                )
+
+    for t in txns:
+        if day is not None and t.date != day and not failures:
+            check(day)
+        day = t.date
+        for p in t.postings:
+            parts = p.account.split(":")
+            if len(parts) == 4 and parts[2] == "DueFrom" and parts[0] == "Assets":
+                balance[(parts[1], parts[3])] += p.units.number
+            elif len(parts) == 4 and parts[2] == "DueTo" and parts[0] == "Liabilities":
+                balance[(parts[3], parts[1])] += p.units.number
+    if day is not None and not failures:
+        check(day)
+    return failures
+
+
+def _roll_forward(txns: list[data.Transaction]) -> list[str]:
+    """Every movement of a package liability is one the roll-forward (5.1) accounts for.
+
+    closing = opening + sales - redemptions - expirations - refunds holds for
+    every location and period, on both bases, exactly when each liability
+    posting belongs to a payment, close, redemption, expiry or refund.
+    """
+    failures = []
+    for t in txns:
+        kind = t.meta.get("kind")
+        for p in t.postings:
+            if p.account.endswith(PACKAGE_LIABILITY) and kind not in ROLL_FORWARD_KINDS:
+                failures.append(
+                    f"{p.account} moves {fmt(p.units.number)} on {t.date} in a transaction of "
+                    f"kind {kind!r} (event {t.meta.get('event')}), which the roll-forward "
+                    "does not account for"
+                )
+    return failures
+
+
+def _events_once(txns: list[data.Transaction], books_dir: Path) -> list[str]:
+    """Each event's transactions form one set: one date, all together in the ledger."""
+    dates: dict[str, datetime.date] = {}
+    failures = []
+    for t in txns:
+        event = t.meta.get("event")
+        if not event:
+            failures.append(f"transaction on {t.date} ({t.narration}) has no event id")
+            continue
+        seen = dates.setdefault(str(event), t.date)
+        if seen != t.date:
+            failures.append(f"event {event} is applied on {seen} and again on {t.date}")
+    return failures
+
+
+def _replay(
+    books_dir: Path,
+    replayed: dict[str, str],
+    problems: list[Any],
+    balances: dict[str, Decimal],
+    entries: list[Any],
+    main_text: str,
+) -> list[str]:
+    failures = [f"the events now have a problem: {p}" for p in problems]
+    ledger_dir = books_dir / LEDGER_DIR
+    on_disk = {p.name: p for p in ledger_dir.glob("*.beancount")} if ledger_dir.is_dir() else {}
+    for name in sorted(set(on_disk) - set(replayed)):
+        failures.append(f"{ledger_dir / name}: not produced by the events (extra file)")
+    for name in sorted(set(replayed) - set(on_disk)):
+        failures.append(f"{ledger_dir / name}: missing; the events produce it")
+    for name in sorted(set(on_disk) & set(replayed)):
+        disk = on_disk[name].read_text(encoding="utf-8")
+        if disk != replayed[name]:
+            failures.append(f"{ledger_dir / name}: {_first_difference(disk, replayed[name])}")
+    main = books_dir / MAIN
+    if main.read_text(encoding="utf-8") != main_text:
+        failures.append(f"{main}: differs from what pkgbooks.toml gives")
+    ledger_balances: dict[str, Decimal] = defaultdict(Decimal)
+    for e in entries:
+        if isinstance(e, data.Transaction):
+            for p in e.postings:
+                ledger_balances[p.account] += p.units.number
+    for account in sorted(set(ledger_balances) | set(balances)):
+        diff = ledger_balances.get(account, Decimal(0)) - balances.get(account, Decimal(0))
+        if diff:
+            failures.append(
+                f"{account}: the ledger holds {fmt(ledger_balances.get(account, Decimal(0)))}, "
+                f"the events give {fmt(balances.get(account, Decimal(0)))} (off by {fmt(diff)})"
+            )
+    if failures:
+        failures.append(f"rebuild with `pkgbooks build {books_dir}` if the events are right")
+    return failures
+
+
+def _first_difference(disk: str, expected: str) -> str:
+    disk_lines, expected_lines = disk.splitlines(), expected.splitlines()
+    for number, (a, b) in enumerate(zip(disk_lines, expected_lines, strict=False), 1):
+        if a != b:
+            return f"line {number} reads {a.strip()!r}, the events give {b.strip()!r}"
+    return (
+        f"has {len(disk_lines)} lines, the events give {len(expected_lines)}"
+    )
