@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the demo events of `ledgers/demo/` (SPEC 1, 3).
 
-    python tools/make_demo.py [BOOKS_DIR]
+    python tools/make_demo.py [--no-voids] [BOOKS_DIR]
 
 Reads the catalog from `BOOKS_DIR/pkgbooks.toml` and writes
 `BOOKS_DIR/events/YYYY-MM.jsonl` (one file per month) plus a small
@@ -353,8 +353,10 @@ def redemption_value(inst: Instance, line: str, quantity: int, available: Decima
 
 
 class Demo:
-    def __init__(self, cat: Catalog, seed: int = SEED) -> None:
+    def __init__(self, cat: Catalog, seed: int = SEED, voids: bool = True) -> None:
         self.cat = cat
+        # at most this many voids of each kind (0: none, e.g. for an engine without voids)
+        self.max_voids = {"sale": 4, "payment": 4, "redemption": 5} if voids else Counter()
         self.rng = random.Random(seed)
         self.events: list[dict] = []
         self.counters: Counter[str] = Counter()
@@ -451,7 +453,7 @@ class Demo:
 
         insts = [obj for kind, obj in inv.lines if kind == "package"]
         # A sale keyed in error and voided a few days later, before any payment.
-        if insts and rng.random() < 0.012 and self.stats["void_sale"] < 4:
+        if insts and rng.random() < 0.012 and self.stats["void_sale"] < self.max_voids["sale"]:
             void_day = day + timedelta(days=rng.randint(1, 3))
             if void_day <= END:
                 self.stats["void_sale"] += 1
@@ -491,7 +493,7 @@ class Demo:
                 left -= amount
                 d = d + timedelta(days=rng.randint(3, 10))
             plan.append(Pay(d, None, where(), self.method()))
-            if len(plan) >= 2 and rng.random() < 0.05 and self.stats["void_payment"] < 4:
+            if len(plan) >= 2 and rng.random() < 0.05 and self.stats["void_payment"] < self.max_voids["payment"]:
                 plan[0].void_next_day = True
         elif r < 0.94:  # pays in full a little later
             plan.append(Pay(day + timedelta(days=rng.randint(1, 14)), None, where(), self.method()))
@@ -671,7 +673,7 @@ class Demo:
                 self.stats["package_used_up"] += 1
             elif (
                 not to_csv and where == inst.source and inv.is_closed
-                and self.stats["void_redemption"] < 5 and rng.random() < 0.006
+                and self.stats["void_redemption"] < self.max_voids["redemption"] and rng.random() < 0.006
             ):
                 void_day = day + timedelta(days=rng.randint(1, 2))
                 if void_day <= END and (inst.expires is None or void_day + timedelta(days=5)
@@ -835,10 +837,13 @@ def write(demo: Demo, events_dir: Path) -> dict[str, int]:
 
 
 def main(argv: list[str]) -> int:
-    books = Path(argv[1]) if len(argv) > 1 else (
+    args = argv[1:]
+    voids = "--no-voids" not in args
+    args = [a for a in args if a != "--no-voids"]
+    books = Path(args[0]) if args else (
         Path(__file__).resolve().parent.parent / "ledgers" / "demo")
     cat = Catalog.load(books / "pkgbooks.toml")
-    demo = Demo(cat)
+    demo = Demo(cat, voids=voids)
     demo.run()
     sizes = write(demo, books / "events")
     for name, n in sizes.items():
