@@ -39,7 +39,7 @@ class ConfigError(Exception):
 
 def _amount(value: Any) -> Decimal:
     """A money amount from TOML: a string or an integer, never a float."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise ValueError("write amounts as strings, e.g. \"12.50\" (a float cannot hold cents)")
     if isinstance(value, int):
         value = str(value)
@@ -56,7 +56,7 @@ def _amount(value: Any) -> Decimal:
 
 def _rate(value: Any) -> Decimal:
     """A rate between 0 and 1, from a string or an integer."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise ValueError("write rates as strings, e.g. \"0.10\"")
     try:
         rate = Decimal(str(value).strip())

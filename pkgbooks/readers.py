@@ -154,7 +154,9 @@ def _jsonl_key(text: str, index: int, number: int) -> SortKey:
     )
 
 
-def _jsonl_stream(path: Path, index: int, problems: list[Problem]) -> Iterator[tuple[SortKey, Read]]:
+def _jsonl_stream(
+    path: Path, index: int, problems: list[Problem]
+) -> Iterator[tuple[SortKey, Read]]:
     """Events of one JSONL file in application order.
 
     A first pass reads only the dates. In date order (the usual export) the
@@ -171,7 +173,9 @@ def _jsonl_stream(path: Path, index: int, problems: list[Problem]) -> Iterator[t
             break
         last = max(last, date)
     if not in_date_order:
-        held = sorted((_jsonl_key(text, index, n), text) for n, text in _jsonl_lines(path, problems))
+        held = sorted(
+            (_jsonl_key(text, index, n), text) for n, text in _jsonl_lines(path, problems)
+        )
         yield from _parse_jsonl(held, name, problems)
         return
     pending: list[tuple[SortKey, str]] = []
@@ -207,7 +211,9 @@ def _parse_jsonl(
         yield key, Read(event, name, number)
 
 
-def _csv_stream(path: Path, index: int, problems: list[Problem]) -> Iterator[tuple[SortKey, Read]]:
+def _csv_stream(
+    path: Path, index: int, problems: list[Problem]
+) -> Iterator[tuple[SortKey, Read]]:
     """Events of one CSV file (named after its event type), in application order."""
     name = str(path)
     kind = path.stem

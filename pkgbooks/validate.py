@@ -73,6 +73,12 @@ def validate(books_dir: Path) -> Report:
     return report
 
 
+def _units(posting: data.Posting) -> Decimal:
+    """A posting's amount (pkgbooks writes every amount explicitly)."""
+    assert posting.units is not None and posting.units.number is not None
+    return posting.units.number
+
+
 def _instance_of(txn: data.Transaction, posting: data.Posting) -> str | None:
     meta = posting.meta or {}
     value = meta.get("instance") or (txn.meta or {}).get("instance")
@@ -94,9 +100,9 @@ def _liability_never_negative(txns: list[data.Transaction], finished: set[str]) 
     for t in txns:
         touched = set()
         for p in t.postings:
-            if p.account.endswith(PACKAGE_LIABILITY) and p.units is not None:
+            if p.account.endswith(PACKAGE_LIABILITY):
                 instance = _instance_of(t, p) or "(no instance)"
-                balance[instance] += p.units.number
+                balance[instance] += _units(p)
                 touched.add(instance)
         for instance in touched:
             if balance[instance] > 0:  # a liability is a credit (negative) balance
@@ -133,9 +139,9 @@ def _due_eliminate(txns: list[data.Transaction]) -> list[str]:
         for p in t.postings:
             parts = p.account.split(":")
             if len(parts) == 4 and parts[2] == "DueFrom" and parts[0] == "Assets":
-                balance[(parts[1], parts[3])] += p.units.number
+                balance[(parts[1], parts[3])] += _units(p)
             elif len(parts) == 4 and parts[2] == "DueTo" and parts[0] == "Liabilities":
-                balance[(parts[3], parts[1])] += p.units.number
+                balance[(parts[3], parts[1])] += _units(p)
     if day is not None and not failures:
         check(day)
     return failures
@@ -154,7 +160,7 @@ def _roll_forward(txns: list[data.Transaction]) -> list[str]:
         for p in t.postings:
             if p.account.endswith(PACKAGE_LIABILITY) and kind not in ROLL_FORWARD_KINDS:
                 failures.append(
-                    f"{p.account} moves {fmt(p.units.number)} on {t.date} in a transaction of "
+                    f"{p.account} moves {fmt(_units(p))} on {t.date} in a transaction of "
                     f"kind {kind!r} (event {t.meta.get('event')}), which the roll-forward "
                     "does not account for"
                 )
@@ -202,7 +208,7 @@ def _replay(
     for e in entries:
         if isinstance(e, data.Transaction):
             for p in e.postings:
-                ledger_balances[p.account] += p.units.number
+                ledger_balances[p.account] += _units(p)
     for account in sorted(set(ledger_balances) | set(balances)):
         diff = ledger_balances.get(account, Decimal(0)) - balances.get(account, Decimal(0))
         if diff:

@@ -367,7 +367,7 @@ class Demo:
         self.csv_rows = 0
         locs = list(cat.locations)
         self.customers = {}
-        names = [f"{f} {l}" for l in LAST_NAMES for f in FIRST_NAMES]
+        names = [f"{first} {last}" for last in LAST_NAMES for first in FIRST_NAMES]
         self.rng.shuffle(names)
         for i, loc in enumerate(locs):
             self.customers[loc] = sorted(
@@ -474,7 +474,8 @@ class Demo:
 
         def part(of: Decimal) -> Decimal:
             # a round deposit: 20-60 % of what is left, in whole tens
-            amount = (of * Decimal(rng.randint(20, 60)) / 100 / 10).to_integral_value(ROUND_DOWN) * 10
+            tens = of * Decimal(rng.randint(20, 60)) / 100 / 10
+            amount = tens.to_integral_value(ROUND_DOWN) * 10
             return max(Decimal("10.00"), amount)
 
         r = rng.random()
@@ -485,7 +486,7 @@ class Demo:
             k = rng.randint(2, 4)
             left = inv.total
             d = day
-            for i in range(k - 1):
+            for _ in range(k - 1):
                 amount = part(left)
                 if amount >= left:
                     break
@@ -493,7 +494,8 @@ class Demo:
                 left -= amount
                 d = d + timedelta(days=rng.randint(3, 10))
             plan.append(Pay(d, None, where(), self.method()))
-            if len(plan) >= 2 and rng.random() < 0.05 and self.stats["void_payment"] < self.max_voids["payment"]:
+            if (len(plan) >= 2 and rng.random() < 0.05
+                    and self.stats["void_payment"] < self.max_voids["payment"]):
                 plan[0].void_next_day = True
         elif r < 0.94:  # pays in full a little later
             plan.append(Pay(day + timedelta(days=rng.randint(1, 14)), None, where(), self.method()))
@@ -571,12 +573,13 @@ class Demo:
         if last < first:
             return
         offsets = sorted(rng.randint(first, last) for _ in draws)
-        pending = [Draw(day + timedelta(days=o), it, n) for o, (it, n) in zip(offsets, draws)]
+        pending = [Draw(day + timedelta(days=o), it, n)
+                   for o, (it, n) in zip(offsets, draws, strict=True)]
         if grace_draws:
             assert inst.grace_from is not None
             g_off = sorted(rng.randint(0, pkg.grace_days - 1) for _ in grace_draws)
             pending += [Draw(inst.grace_from + timedelta(days=o), it, n)
-                        for o, (it, n) in zip(g_off, grace_draws)]
+                        for o, (it, n) in zip(g_off, grace_draws, strict=True)]
         inst.pending = pending
 
     # ---- payments
@@ -673,7 +676,8 @@ class Demo:
                 self.stats["package_used_up"] += 1
             elif (
                 not to_csv and where == inst.source and inv.is_closed
-                and self.stats["void_redemption"] < self.max_voids["redemption"] and rng.random() < 0.006
+                and self.stats["void_redemption"] < self.max_voids["redemption"]
+                and rng.random() < 0.006
             ):
                 void_day = day + timedelta(days=rng.randint(1, 2))
                 if void_day <= END and (inst.expires is None or void_day + timedelta(days=5)

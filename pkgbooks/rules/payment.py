@@ -64,28 +64,31 @@ def apply(ctx: Context, event: Payment) -> list[Txn]:
 
     one = instances[0] if len(instances) == 1 else None
     pkg_id = state.packages[one].package if one else None
-    meta = dict(event=event.id, links=instances, invoice=event.invoice, customer=inv.customer,
-                instance=one, package=pkg_id, method=event.method)
     narration = f"Payment on invoice {event.invoice} ({event.method})"
+
+    def record(text: str, loc: str, lines: list[Posting], source: str | None = None) -> Txn:
+        return txn(event.date, text, event=event.id, kind="payment", postings=lines,
+                   links=instances, location=loc, source=source, invoice=event.invoice,
+                   customer=inv.customer, instance=one, package=pkg_id, method=event.method)
+
     if here == src:
-        postings.insert(0, debit(acc.cash(src, event.method), event.amount))
-        txns = [txn(event.date, narration, kind="payment", postings=postings, location=src,
-                    **meta)]  # type: ignore[arg-type]
+        txns = [record(narration, src, [debit(acc.cash(src, event.method), event.amount),
+                                        *postings])]
     else:
         owed_here, owed_at_src = transfer(here, src, event.amount, acc)
         txns = [
-            txn(event.date, f"{narration} taken for {src}", kind="payment",
-                postings=[debit(acc.cash(here, event.method), event.amount), owed_here],
-                location=here, source=src, **meta),  # type: ignore[arg-type]
-            txn(event.date, f"{narration} taken at {here}", kind="payment",
-                postings=[owed_at_src, *postings], location=src, **meta),  # type: ignore[arg-type]
+            record(f"{narration} taken for {src}", here,
+                   [debit(acc.cash(here, event.method), event.amount), owed_here], source=src),
+            record(f"{narration} taken at {here}", src, [owed_at_src, *postings]),
         ]
     if closes:
         txns.extend(close_invoice(ctx, inv, event.id, event.date, deposits))
     return txns
 
 
-def split_payment(inv: InvoiceState, amount: Decimal, policy: str) -> list[tuple[InvoiceLine, Decimal]]:
+def split_payment(
+    inv: InvoiceState, amount: Decimal, policy: str
+) -> list[tuple[InvoiceLine, Decimal]]:
     """Each open line's share of a payment (4.1), in line order."""
     open_lines = [line for line in inv.lines if line.unpaid > 0]
     if policy == "proportional":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 
 from pkgbooks.money import ZERO, cents, fmt
-from pkgbooks.postings import Txn, credit, debit, transfer, txn
+from pkgbooks.postings import Posting, Txn, credit, debit, transfer, txn
 from pkgbooks.rules import Context
 from pkgbooks.rules.redemption import Used
 
@@ -30,17 +30,16 @@ def apply(ctx: Context, event_id: str, date: datetime.date, here: str, used: Use
         return []
     pkg = used.package
     owed_by_src, owed_to_dest = transfer(src, here, amount, acc)
-    common = dict(
-        event=event_id, kind="reconciliation", links=(pkg.instance,), instance=pkg.instance,
-        package=pkg.package, item=used.group.item, quantity=str(used.quantity),
-        price=fmt(used.group.unit_price), source=src, category=used.category, rate=str(rate),
-    )
     what = f"{used.quantity} {used.group.item} of {pkg.instance} at {here}"
+
+    def record(loc: str, lines: list[Posting]) -> Txn:
+        return txn(date, f"Reconciliation: {src} owes {here} for {what}", event=event_id,
+                   kind="reconciliation", postings=lines, links=(pkg.instance,), location=loc,
+                   source=src, instance=pkg.instance, package=pkg.package,
+                   item=used.group.item, category=used.category, quantity=str(used.quantity),
+                   price=fmt(used.group.unit_price), rate=str(rate))
+
     return [
-        txn(date, f"Reconciliation: {src} owes {here} for {what}", location=src,
-            postings=[debit(acc.reconciliation_expense(src), amount), owed_by_src],
-            **common),  # type: ignore[arg-type]
-        txn(date, f"Reconciliation: {src} owes {here} for {what}", location=here,
-            postings=[owed_to_dest, credit(acc.reconciliation_income(here), amount)],
-            **common),  # type: ignore[arg-type]
+        record(src, [debit(acc.reconciliation_expense(src), amount), owed_by_src]),
+        record(here, [owed_to_dest, credit(acc.reconciliation_income(here), amount)]),
     ]

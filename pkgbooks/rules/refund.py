@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pkgbooks.events import Refund
 from pkgbooks.money import ZERO, cents, fmt
-from pkgbooks.postings import Txn, credit, debit, transfer, txn
+from pkgbooks.postings import Posting, Txn, credit, debit, transfer, txn
 from pkgbooks.rules import Context, Refusal
 from pkgbooks.rules.closing import finish_package
 
@@ -38,22 +38,23 @@ def apply(ctx: Context, event: Refund) -> list[Txn]:
         debit(liability, forfeit),
         credit(acc.expired_balance(src, policy.expired_balance), forfeit),
     ]
-    meta = dict(event=event.id, kind="refund", links=(pkg.instance,), invoice=pkg.invoice,
-                customer=pkg.customer, instance=pkg.instance, package=pkg.package,
-                method=event.method)
     narration = f"Refund of {pkg.instance} ({pkg.package})"
+
+    def record(text: str, loc: str, lines: list[Posting], source: str | None = None) -> Txn:
+        return txn(event.date, text, event=event.id, kind="refund", postings=lines,
+                   links=(pkg.instance,), location=loc, source=source, invoice=pkg.invoice,
+                   customer=pkg.customer, instance=pkg.instance, package=pkg.package,
+                   method=event.method)
+
     if here == src:
-        txns = [txn(event.date, narration, location=src,
-                    postings=[*postings, credit(acc.cash(src, event.method), event.amount)],
-                    **meta)]  # type: ignore[arg-type]
+        txns = [record(narration, src,
+                       [*postings, credit(acc.cash(src, event.method), event.amount)])]
     else:
         owed_at_src, owed_here = transfer(src, here, event.amount, acc)
         txns = [
-            txn(event.date, f"{narration} paid out at {here}", location=src,
-                postings=[*postings, owed_at_src], **meta),  # type: ignore[arg-type]
-            txn(event.date, f"{narration} paid out for {src}", location=here, source=src,
-                postings=[owed_here, credit(acc.cash(here, event.method), event.amount)],
-                **meta),  # type: ignore[arg-type]
+            record(f"{narration} paid out at {here}", src, [*postings, owed_at_src]),
+            record(f"{narration} paid out for {src}", here,
+                   [owed_here, credit(acc.cash(here, event.method), event.amount)], source=src),
         ]
     pkg.tax_paid -= tax
     pkg.liability = ZERO
