@@ -86,6 +86,9 @@ class Location(_Model):
     name: str
     account: str = Field(pattern=ACCOUNT_SEGMENT)
     entity: str | None = None
+    # Unclaimed-property rules are set by the jurisdiction a location is in, so a
+    # location may keep expired balances differently from the business default.
+    expired_balance: Literal["revenue", "liability"] | None = None
 
 
 class Item(_Model):
@@ -171,6 +174,10 @@ class Config(_Model):
     def entity_of(self, location: str) -> str:
         """The legal entity a location belongs to (itself by default)."""
         return self.locations[location].entity or location
+
+    def expired_balance_of(self, location: str) -> str:
+        """Where `location`'s expired balances go: its own policy, else the business's."""
+        return self.locations[location].expired_balance or self.policy.expired_balance
 
     def account_of(self, location: str) -> str:
         """The account segment of a location (`Loc11` in `Assets:Loc11:...`)."""

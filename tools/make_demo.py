@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 SEED = 20260101
 START = date(2026, 1, 1)
@@ -152,7 +153,7 @@ class PackageDef:
 @dataclass(frozen=True)
 class Catalog:
     locations: dict[str, str]  # location id -> entity
-    items: dict[str, dict]  # item id -> {"category", "unit", ...}
+    items: dict[str, dict[str, Any]]  # item id -> {"category", "unit", ...}
     packages: dict[str, PackageDef]
     reconciliation_start: date | None
 
@@ -252,8 +253,9 @@ class Invoice:
     customer: str
     sale_date: date
     sale_event: str
-    lines: list[tuple[str, object]]  # ("product", gross) | ("package", Instance)
-    total: Decimal
+    total: Decimal = ZERO
+    products: list[Decimal] = field(default_factory=list)  # product lines' gross, in order
+    packages: list[Instance] = field(default_factory=list)  # package lines, in order
     paid: Decimal = ZERO
     closed_on: date | None = None
     plan: list[Pay] = field(default_factory=list)
@@ -321,15 +323,13 @@ def liability(inst: Instance) -> Decimal:
 def package_paid_gross(inv: Invoice, inst: Instance) -> Decimal:
     """products_first (SPEC 4.1): products in line order, then packages in line order."""
     rest = inv.paid
-    for kind, obj in inv.lines:
-        if kind == "product":
-            rest -= min(rest, obj)  # type: ignore[arg-type]
-    for kind, obj in inv.lines:
-        if kind == "package":
-            share = min(rest, obj.gross)  # type: ignore[union-attr]
-            if obj is inst:
-                return share
-            rest -= share
+    for gross in inv.products:
+        rest -= min(rest, gross)
+    for pkg_line in inv.packages:
+        share = min(rest, pkg_line.gross)
+        if pkg_line is inst:
+            return share
+        rest -= share
     raise KeyError(inst.id)
 
 
@@ -358,15 +358,15 @@ class Demo:
         # at most this many voids of each kind (0: none, e.g. for an engine without voids)
         self.max_voids = {"sale": 4, "payment": 4, "redemption": 5} if voids else Counter()
         self.rng = random.Random(seed)
-        self.events: list[dict] = []
+        self.events: list[dict[str, Any]] = []
         self.counters: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self.invoices: list[Invoice] = []
         self.instances: list[Instance] = []
-        self.voids: list[tuple[date, str, str, object]] = []  # (date, target, kind, payload)
+        self.voids: list[tuple[date, str, str, Any]] = []  # (date, target, kind, payload)
         self.csv_rows = 0
         locs = list(cat.locations)
-        self.customers = {}
+        self.customers: dict[str, list[str]] = {}
         names = [f"{first} {last}" for last in LAST_NAMES for first in FIRST_NAMES]
         self.rng.shuffle(names)
         for i, loc in enumerate(locs):
@@ -380,7 +380,7 @@ class Demo:
         self.counters[prefix] += 1
         return f"{prefix}-{self.counters[prefix]:06d}"
 
-    def emit(self, event: dict, csv_file: bool = False) -> None:
+    def emit(self, event: dict[str, Any], csv_file: bool = False) -> None:
         event["_csv"] = csv_file
         self.events.append(event)
         self.stats[event["type"]] += 1
@@ -405,8 +405,8 @@ class Demo:
         customer = rng.choice(self.customers[loc])
         staff = rng.choice(STAFF[loc])
         sale_id = self.next_id("s")
-        inv = Invoice(inv_id, loc, customer, day, sale_id, [], ZERO)
-        json_lines: list[dict] = []
+        inv = Invoice(inv_id, loc, customer, day, sale_id)
+        json_lines: list[dict[str, str]] = []
 
         product_only = rng.random() < 0.04
         n_packages = 0 if product_only else (2 if rng.random() < 0.12 else 1)
@@ -417,7 +417,7 @@ class Demo:
             for name, amount in rng.sample(RETAIL_PRODUCTS, n_products):
                 tax = q(amount * RETAIL_TAX_RATE)
                 json_lines.append({"product": name, "amount": fmt(amount), "tax": fmt(tax)})
-                inv.lines.append(("product", amount + tax))
+                inv.products.append(amount + tax)
                 inv.total += amount + tax
 
         if not products_after:
@@ -438,20 +438,22 @@ class Demo:
             )
             self.instances.append(inst)
             json_lines.append({"package": pid, "instance": inst_id})
-            inv.lines.append(("package", inst))
+            inv.packages.append(inst)
             inv.total += inst.gross
         if products_after:
             add_products()
 
-        event = {"type": "sale", "id": sale_id, "date": day.isoformat(), "location": loc,
-                 "invoice": inv_id, "customer": customer}
+        event: dict[str, Any] = {
+            "type": "sale", "id": sale_id, "date": day.isoformat(), "location": loc,
+            "invoice": inv_id, "customer": customer,
+        }
         if rng.random() > 0.04:
             event["staff"] = staff
         event["lines"] = json_lines
         self.emit(event)
         self.invoices.append(inv)
 
-        insts = [obj for kind, obj in inv.lines if kind == "package"]
+        insts = list(inv.packages)
         # A sale keyed in error and voided a few days later, before any payment.
         if insts and rng.random() < 0.012 and self.stats["void_sale"] < self.max_voids["sale"]:
             void_day = day + timedelta(days=rng.randint(1, 3))
@@ -459,9 +461,9 @@ class Demo:
                 self.stats["void_sale"] += 1
                 self.voids.append((void_day, sale_id, "sale", inv))
                 return
-        self.plan_payments(inv, day, insts)  # type: ignore[arg-type]
+        self.plan_payments(inv, day, insts)
         for inst in insts:
-            self.plan_usage(inst)  # type: ignore[arg-type]
+            self.plan_usage(inst)
 
     def plan_payments(self, inv: Invoice, day: date, insts: list[Instance]) -> None:
         rng = self.rng
@@ -655,8 +657,10 @@ class Demo:
             elif r < 0.22:
                 where = self.other_location(inst.source, same_entity=False) or inst.source
             rid = self.next_id("r")
-            event = {"type": "redemption", "id": rid, "date": day.isoformat(), "location": where,
-                     "instance": inst.id, "item": draw.item}
+            event: dict[str, Any] = {
+                "type": "redemption", "id": rid, "date": day.isoformat(), "location": where,
+                "instance": inst.id, "item": draw.item,
+            }
             if draw.quantity != 1 or rng.random() < 0.5:
                 event["quantity"] = draw.quantity
             if rng.random() > 0.03:
@@ -758,17 +762,16 @@ class Demo:
                        "target": target, "reason": rng.choice(VOID_REASONS[kind])})
             if kind == "sale":
                 inv = payload
-                inv.voided = True  # type: ignore[attr-defined]
-                for k, obj in inv.lines:  # type: ignore[attr-defined]
-                    if k == "package":
-                        obj.state = "voided"
-                        obj.pending.clear()
+                inv.voided = True
+                for voided in inv.packages:
+                    voided.state = "voided"
+                    voided.pending.clear()
             elif kind == "payment":
-                inv, amount = payload  # type: ignore[misc]
+                inv, amount = payload
                 assert not inv.is_closed
                 inv.paid -= amount
             else:
-                inst, line, draw, value = payload  # type: ignore[misc]
+                inst, line, draw, value = payload
                 inst.remaining[line] += draw.quantity
                 inst.redeemed_value -= value
                 inst.locked_until = None
@@ -814,7 +817,7 @@ def write(demo: Demo, events_dir: Path) -> dict[str, int]:
     for old in sorted(events_dir.glob("*.jsonl")) + sorted(events_dir.glob("*.csv")):
         old.unlink()
     by_month: dict[str, list[str]] = {}
-    csv_rows: list[dict] = []
+    csv_rows: list[dict[str, Any]] = []
     for ev in demo.events:
         to_csv = ev.pop("_csv")
         if to_csv:

@@ -28,7 +28,7 @@ def apply(ctx: Context, event_id: str, date: datetime.date, instance: str) -> li
         date, f"Expiry of {pkg.instance} ({pkg.package})",
         event=event_id, kind="expiry", links=(pkg.instance,),
         postings=[debit(acc.package_liability(src, is_open), amount),
-                  credit(acc.expired_balance(src, ctx.config.policy.expired_balance), amount)],
+                  credit(acc.expired_balance(src, ctx.config.expired_balance_of(src)), amount)],
         location=src, invoice=pkg.invoice, customer=pkg.customer, instance=pkg.instance,
         package=pkg.package,
     )

@@ -17,7 +17,7 @@ from pkgbooks.rules.closing import finish_package
 
 
 def apply(ctx: Context, event: Refund) -> list[Txn]:
-    state, acc, policy = ctx.state, ctx.accounts, ctx.config.policy
+    state, acc = ctx.state, ctx.accounts
     here = ctx.location(event.location)
     pkg = ctx.live_package(event.instance)
     tax = cents(event.amount * pkg.tax / pkg.gross) if pkg.gross else ZERO
@@ -36,7 +36,7 @@ def apply(ctx: Context, event: Refund) -> list[Txn]:
         debit(acc.sales_tax(src), tax),
         debit(liability, net),
         debit(liability, forfeit),
-        credit(acc.expired_balance(src, policy.expired_balance), forfeit),
+        credit(acc.expired_balance(src, ctx.config.expired_balance_of(src)), forfeit),
     ]
     narration = f"Refund of {pkg.instance} ({pkg.package})"
 
