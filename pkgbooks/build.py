@@ -32,6 +32,7 @@ class Rendered:
     balances: dict[str, Decimal] = field(default_factory=dict)
     as_of: datetime.date | None = None
     months: int = 0
+    finished: dict[str, str] = field(default_factory=dict)  # instance -> used up/expired/...
 
 
 def render(
@@ -53,6 +54,7 @@ def render(
             yield name, month_text
         result.as_of = engine.end
         result.counts = engine.counts
+        result.finished = dict(engine.ctx.state.finished)
         yield ACCOUNTS, text.accounts(engine.end)
 
     return result, files()

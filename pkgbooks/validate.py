@@ -50,18 +50,19 @@ def validate(books_dir: Path) -> Report:
         report.failures.append(f"{main}: no ledger yet: run `pkgbooks build {books_dir}`")
         return report
     entries, errors, _options = loader.load_file(str(main))
-    report.check(
-        "1 Beancount's checks (bean-check)",
-        [f"{e.source.get('filename')}:{e.source.get('lineno')}: {e.message}" for e in errors],
-    )
     txns = [e for e in entries if isinstance(e, data.Transaction)]
+    report.check(
+        "1 every transaction balances to the cent; Beancount's checks pass",
+        [f"{e.source.get('filename')}:{e.source.get('lineno')}: {e.message}" for e in errors]
+        + _exactly_balanced(txns),
+    )
     as_of = next(
         (e.date for e in entries if isinstance(e, data.Custom) and e.type == AS_OF_DIRECTIVE),
         None,
     )
     rendered, files = render(books_dir, as_of, config)
     replayed = dict(files)
-    finished = _finished_instances(txns, rendered)
+    finished = _finished_instances(txns) | set(rendered.finished)
     report.check("2 package liability never negative, 0.00 when finished",
                  _liability_never_negative(txns, finished))
     report.check("3 due-to / due-from eliminate", _due_eliminate(txns))
@@ -85,8 +86,21 @@ def _instance_of(txn: data.Transaction, posting: data.Posting) -> str | None:
     return str(value) if value else None
 
 
-def _finished_instances(txns: list[data.Transaction], rendered: Any) -> set[str]:
-    """Packages the ledger says are over: expired, refunded, or all units redeemed."""
+def _exactly_balanced(txns: list[data.Transaction]) -> list[str]:
+    """Beancount tolerates half a cent; pkgbooks' transactions balance exactly."""
+    failures = []
+    for t in txns:
+        total = sum((_units(p) for p in t.postings), Decimal(0))
+        if total:
+            failures.append(
+                f"{t.meta.get('filename')}:{t.meta.get('lineno')}: event {t.meta.get('event')} "
+                f"is off by {total}"
+            )
+    return failures
+
+
+def _finished_instances(txns: list[data.Transaction]) -> set[str]:
+    """Packages the ledger says are over: expired or refunded."""
     done = set()
     for t in txns:
         if t.meta.get("kind") in ("expiry", "refund"):
