@@ -19,6 +19,7 @@ from pkgbooks.money import parse_amount
 LINK_SAFE = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Within one date, events apply in this order (SPEC 3.3).
 KIND_ORDER = {"sale": 0, "payment": 1, "redemption": 2, "refund": 3, "expiry": 4, "void": 5}
@@ -27,7 +28,7 @@ KIND_ORDER = {"sale": 0, "payment": 1, "redemption": 2, "refund": 3, "expiry": 4
 def _iso_date(value: Any) -> datetime.date:
     if isinstance(value, datetime.date):
         return value
-    if not isinstance(value, str) or not _ISO_DATE.match(value):
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise ValueError("date must be an ISO date YYYY-MM-DD")
     try:
         return datetime.date.fromisoformat(value)
@@ -36,7 +37,7 @@ def _iso_date(value: Any) -> datetime.date:
 
 
 def _amount(value: Any) -> Decimal:
-    if not isinstance(value, str) or not _PLAIN_AMOUNT.match(value):
+    if not isinstance(value, str) or not _PLAIN_AMOUNT.fullmatch(value):
         raise ValueError(
             "amount must be a string holding a plain non-negative decimal with at most "
             "2 places, e.g. \"12.50\""
@@ -56,7 +57,7 @@ def _positive(value: Decimal) -> Decimal:
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
-    if any(ord(ch) < 32 for ch in value):
+    if _CONTROL.search(value):
         raise ValueError("must not contain control characters or line breaks")
     return value
 
