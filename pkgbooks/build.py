@@ -54,7 +54,7 @@ def render(
             yield name, month_text
         result.as_of = engine.end
         result.counts = engine.counts
-        result.finished = dict(engine.ctx.state.finished)
+        result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
         yield ACCOUNTS, text.accounts(engine.end)
 
     return result, files()

@@ -24,6 +24,7 @@ from pkgbooks.rules import reconciliation as reconciliation_rule
 from pkgbooks.rules import redemption as redemption_rule
 from pkgbooks.rules import refund as refund_rule
 from pkgbooks.rules import sale as sale_rule
+from pkgbooks.rules import void as void_rule
 
 EXPIRY_RANK = KIND_ORDER["expiry"]
 
@@ -80,6 +81,7 @@ class Engine:
                 self.counts.rejected += 1
                 self.problems.append(Problem(read.file, read.line, event.id, str(refusal)))
                 continue
+            self._remember(read, txns)
             self.counts.applied += 1
             self.counts.transactions += len(txns)
             last = event.date if last is None else max(last, event.date)
@@ -125,8 +127,30 @@ class Engine:
         if isinstance(event, Expiry):
             return expiry_rule.apply(ctx, event.id, event.date, event.instance)
         if isinstance(event, Void):
-            raise Refusal("void events are not supported yet")
+            txns = void_rule.apply(ctx, event)
+            pkg = ctx.state.packages.get(ctx.state.events[event.target][1])
+            if pkg is not None and pkg.expires is not None:  # a package a void brought back
+                heapq.heappush(self._expiries, (pkg.expires, pkg.instance))
+            return txns
         raise AssertionError(f"no rule for {event!r}")
+
+    def _remember(self, read: Read, txns: list[Txn]) -> None:
+        """Index an applied event, and keep its transactions where a void can find them."""
+        event, state = read.event, self.ctx.state
+        if isinstance(event, Sale | Payment):
+            state.events[event.id] = (event.type, event.invoice)
+            inv = state.invoices.get(event.invoice)
+            if inv is not None:
+                inv.history[event.id] = tuple(txns)
+        elif isinstance(event, Redemption | Refund):
+            state.events[event.id] = (event.type, event.instance)
+            pkg = state.packages.get(event.instance) or state.finished.get(event.instance)
+            if pkg is not None:
+                pkg.history[event.id] = tuple(txns)
+        elif isinstance(event, Expiry):
+            state.events[event.id] = (event.type, event.instance)
+        else:
+            state.events[event.id] = (event.type, event.target)
 
     def _expire_until(self, date: datetime.date, rank: int) -> Iterator[Txn]:
         """Automatic expiries due before an event of `date` and kind `rank`.

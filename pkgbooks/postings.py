@@ -20,7 +20,7 @@ from pkgbooks.money import CENT
 META_ORDER = (
     "event", "kind", "location", "source", "invoice", "customer", "instance", "package",
     "item", "category", "quantity", "staff", "method", "price", "rate", "tax", "product",
-    "reason",
+    "target", "target_kind", "reason",
 )
 
 

@@ -1,9 +1,11 @@
 """The live state of every package and invoice: what the rules read and update.
 
 One `PackageState` per live package instance and one `InvoiceState` per
-invoice still being paid. A finished package (used up, expired, refunded)
-leaves only a one-word tombstone so that a late event about it gets a precise
-refusal; memory therefore follows the live packages, not the history.
+invoice still being paid. Each keeps the transactions of the events that can
+still be voided (4.8). A finished package (used up, expired, refunded, voided)
+is kept aside, so that a late event about it gets a precise refusal and a
+void can bring a used-up or refunded package back. `events` indexes every
+applied event id by kind and package or invoice, for voids.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from decimal import Decimal
 from typing import Literal
 
 from pkgbooks.money import ZERO, equal_parts_sum
+from pkgbooks.postings import Txn
 
-Status = Literal["live", "used up", "expired", "refunded"]
+Status = Literal["live", "used up", "expired", "refunded", "voided"]
 
 
 @dataclass(slots=True)
@@ -56,6 +59,8 @@ class PackageState:
     liability: Decimal = ZERO  # Deposits or Deferred balance (positive)
     tax_paid: Decimal = ZERO
     status: Status = "live"
+    # event id -> transactions, for each redemption or refund that can still be voided
+    history: dict[str, tuple[Txn, ...]] = field(default_factory=dict)
 
     @property
     def gross(self) -> Decimal:
@@ -104,6 +109,17 @@ class InvoiceLine:
         self.tax = self.tax_paid
 
 
+@dataclass(frozen=True, slots=True)
+class LineShare:
+    """What one payment did to one invoice line, so that a void can undo it."""
+
+    line: InvoiceLine
+    share: Decimal
+    tax: Decimal
+    initial_recognition: Decimal = ZERO
+    liability: Decimal = ZERO
+
+
 @dataclass(slots=True)
 class InvoiceState:
     invoice: str
@@ -111,6 +127,9 @@ class InvoiceState:
     customer: str
     lines: list[InvoiceLine]
     closed: bool = False
+    # event id -> transactions of the sale and of each payment that can still be voided
+    history: dict[str, tuple[Txn, ...]] = field(default_factory=dict)
+    payments: dict[str, tuple[LineShare, ...]] = field(default_factory=dict)
 
     @property
     def unpaid(self) -> Decimal:
@@ -123,21 +142,30 @@ class BooksState:
 
     packages: dict[str, PackageState] = field(default_factory=dict)
     invoices: dict[str, InvoiceState] = field(default_factory=dict)
-    finished: dict[str, Status] = field(default_factory=dict)
+    finished: dict[str, PackageState] = field(default_factory=dict)
     closed_invoices: set[str] = field(default_factory=set)
+    # applied event id -> (kind, instance or invoice it concerns)
+    events: dict[str, tuple[str, str]] = field(default_factory=dict)
+    voided: dict[str, str] = field(default_factory=dict)  # target id -> void event id
 
     def package_status(self, instance: str) -> Status | None:
-        pkg = self.packages.get(instance)
-        if pkg is not None:
-            return pkg.status
-        return self.finished.get(instance)
+        pkg = self.packages.get(instance) or self.finished.get(instance)
+        return pkg.status if pkg is not None else None
 
     def finish(self, pkg: PackageState, status: Status) -> None:
-        """A package is done: keep only its tombstone (and its invoice while still open)."""
+        """A package is done: set it aside (its invoice is kept while still open)."""
         pkg.status = status
         del self.packages[pkg.instance]
-        self.finished[pkg.instance] = status
+        if status == "expired":
+            pkg.history.clear()  # nothing of an expired package can be voided
+        self.finished[pkg.instance] = pkg
         self.forget_invoice_if_done(pkg.invoice)
+
+    def revive(self, pkg: PackageState) -> None:
+        """A void brings a used-up or refunded package back to life."""
+        del self.finished[pkg.instance]
+        pkg.status = "live"
+        self.packages[pkg.instance] = pkg
 
     def forget_invoice_if_done(self, invoice_id: str) -> None:
         inv = self.invoices.get(invoice_id)

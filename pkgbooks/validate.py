@@ -27,7 +27,7 @@ from pkgbooks.money import fmt
 PACKAGE_LIABILITY = (":Packages:Deposits", ":Packages:Deferred")
 
 # How each kind of transaction moves a package liability (SPEC 5.1 roll-forward).
-ROLL_FORWARD_KINDS = {"payment", "close", "redemption", "expiry", "refund"}
+ROLL_FORWARD_KINDS = {"payment", "close", "redemption", "expiry", "refund", "void"}
 
 
 @dataclass(slots=True)
@@ -62,7 +62,7 @@ def validate(books_dir: Path) -> Report:
     )
     rendered, files = render(books_dir, as_of, config)
     replayed = dict(files)
-    finished = _finished_instances(txns) | set(rendered.finished)
+    finished = {i for i, status in rendered.finished.items() if status != "voided"}
     report.check("2 package liability never negative, 0.00 when finished",
                  _liability_never_negative(txns, finished))
     report.check("3 due-to / due-from eliminate", _due_eliminate(txns))
@@ -97,15 +97,6 @@ def _exactly_balanced(txns: list[data.Transaction]) -> list[str]:
                 f"is off by {total}"
             )
     return failures
-
-
-def _finished_instances(txns: list[data.Transaction]) -> set[str]:
-    """Packages the ledger says are over: expired or refunded."""
-    done = set()
-    for t in txns:
-        if t.meta.get("kind") in ("expiry", "refund"):
-            done.add(str(t.meta.get("instance")))
-    return done
 
 
 def _liability_never_negative(txns: list[data.Transaction], finished: set[str]) -> list[str]:

@@ -38,7 +38,7 @@ class Context:
         pkg = self.state.packages.get(instance)
         if pkg is not None:
             return pkg
-        status = self.state.finished.get(instance)
-        if status is not None:
-            raise Refusal(f"package instance {instance!r} is {status}")
+        done = self.state.finished.get(instance)
+        if done is not None:
+            raise Refusal(f"package instance {instance!r} is {done.status}")
         raise Refusal(f"unknown package instance {instance!r} (no sale before this date)")

@@ -17,7 +17,7 @@ from pkgbooks.money import ZERO, allocate, cents, fmt
 from pkgbooks.postings import Posting, Txn, credit, debit, transfer, txn
 from pkgbooks.rules import Context, Refusal
 from pkgbooks.rules.closing import close_invoice, deposits_of
-from pkgbooks.state import InvoiceLine, InvoiceState
+from pkgbooks.state import InvoiceLine, InvoiceState, LineShare
 
 
 def apply(ctx: Context, event: Payment) -> list[Txn]:
@@ -42,6 +42,7 @@ def apply(ctx: Context, event: Payment) -> list[Txn]:
     several = len(instances) > 1
 
     postings: list[Posting] = []
+    done: list[LineShare] = []
     for line, share in shares:
         tax = tax_share(line, share)
         net = share - tax
@@ -50,6 +51,7 @@ def apply(ctx: Context, event: Payment) -> list[Txn]:
         postings.append(credit(acc.sales_tax(src), tax))
         if line.product is not None:
             postings.append(credit(acc.products(src), net))
+            done.append(LineShare(line, share, tax))
             continue
         pkg = state.packages.get(line.instance or "")
         if pkg is None:  # cannot happen: a finished package's line is cancelled
@@ -59,6 +61,7 @@ def apply(ctx: Context, event: Payment) -> list[Txn]:
         pkg.ir_done += ir
         pkg.tax_paid += tax
         pkg.liability += net - ir
+        done.append(LineShare(line, share, tax, ir, net - ir))
         postings.append(credit(acc.initial_recognition(src), ir, tag))
         postings.append(credit(acc.package_liability(src, not closes), net - ir, tag))
 
@@ -81,6 +84,7 @@ def apply(ctx: Context, event: Payment) -> list[Txn]:
                    [debit(acc.cash(here, event.method), event.amount), owed_here], source=src),
             record(f"{narration} taken at {here}", src, [owed_at_src, *postings]),
         ]
+    inv.payments[event.id] = tuple(done)
     if closes:
         txns.extend(close_invoice(ctx, inv, event.id, event.date, deposits))
     return txns

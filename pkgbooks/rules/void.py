@@ -1,0 +1,205 @@
+"""Void (SPEC 4.8): reverse an earlier sale, payment, redemption or refund.
+
+History is never edited: the void is a new set of transactions dated on the
+void date (kind `void`, metadata `target` and `target_kind`, linked to the
+package), mirroring each of the target's transactions, and the package state
+goes on as if the target had not happened. A package liability posting is
+reversed on the account that holds the package's liability now (the invoice
+may have closed since); a payment void that reopens a closed invoice moves
+what is left of each package from Deferred back to Deposits.
+
+Refused, with the reason: a void of a void or of an expiry, a second void of
+the same event, a payment whose money was already redeemed, expired or
+refunded, a sale with payments or redemptions on it, a redemption or refund
+of a package that has expired since, or that would be past its expiry date.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pkgbooks.events import Void
+from pkgbooks.money import ZERO, fmt
+from pkgbooks.postings import Posting, Txn, credit, debit, txn
+from pkgbooks.rules import Context, Refusal
+from pkgbooks.state import InvoiceState, PackageState
+
+VOIDABLE = ("sale", "payment", "redemption", "refund")
+_LIABILITY = (":Packages:Deposits", ":Packages:Deferred")
+
+
+def apply(ctx: Context, event: Void) -> list[Txn]:
+    state = ctx.state
+    target = event.target
+    if target in state.voided:
+        raise Refusal(f"event {target!r} was already voided by {state.voided[target]!r}")
+    known = state.events.get(target)
+    if known is None:
+        raise Refusal(f"unknown target event {target!r} (not applied before this void)")
+    kind, key = known
+    if kind not in VOIDABLE:
+        raise Refusal(f"a {kind} cannot be voided (only {', '.join(VOIDABLE)})")
+    if kind in ("sale", "payment"):
+        inv = state.invoices.get(key)
+        if inv is None or target not in inv.history:
+            raise Refusal(
+                f"invoice {key!r} is settled and its packages are over: {target!r} can no "
+                "longer be voided (record a refund instead)"
+            )
+        txns = _void_sale(ctx, event, inv) if kind == "sale" else _void_payment(ctx, event, inv)
+    else:
+        pkg = state.packages.get(key) or state.finished.get(key)
+        if pkg is None or target not in pkg.history:
+            status = pkg.status if pkg is not None else "gone"
+            raise Refusal(f"package {key!r} is {status}: {target!r} can no longer be voided")
+        txns = _void_package_event(ctx, event, pkg, kind)
+    state.voided[target] = event.id
+    return txns
+
+
+def mirror(
+    t: Txn, event: Void, target_kind: str, redirect: dict[str, str] | None = None
+) -> Txn:
+    """The reversal of one transaction: every posting negated (and maybe moved)."""
+    redirect = redirect or {}
+    meta = dict(t.meta[2:])
+    return txn(
+        event.date, f"Void of {t.event} ({target_kind}): {event.reason}",
+        event=event.id, kind="void", links=t.links,
+        postings=[Posting(redirect.get(p.account, p.account), -p.amount, p.instance)
+                  for p in t.postings],
+        location=meta.get("location"), source=meta.get("source"), invoice=meta.get("invoice"),
+        customer=meta.get("customer"), instance=meta.get("instance"),
+        package=meta.get("package"), item=meta.get("item"), quantity=meta.get("quantity"),
+        method=meta.get("method"), target=t.event, target_kind=target_kind,
+        reason=event.reason,
+    )
+
+
+def _void_sale(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
+    state = ctx.state
+    if any(line.paid for line in inv.lines):
+        raise Refusal(f"invoice {inv.invoice!r} has payments on it: void them first")
+    for line in inv.lines:
+        if line.instance is None:
+            continue
+        pkg = state.packages.get(line.instance)
+        if pkg is None or any(g.used for g in pkg.groups.values()):
+            raise Refusal(f"package {line.instance!r} was already used: void its redemptions first")
+    txns = [mirror(t, event, "sale") for t in inv.history[event.target]]
+    for line in inv.lines:
+        if line.instance is not None:
+            state.finish(state.packages[line.instance], "voided")
+    state.invoices.pop(inv.invoice, None)
+    state.closed_invoices.add(inv.invoice)
+    return txns
+
+
+def _void_payment(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
+    state, acc = ctx.state, ctx.accounts
+    shares = inv.payments[event.target]
+    for part in shares:
+        if part.line.instance is None:
+            continue
+        pkg = state.packages.get(part.line.instance)
+        if pkg is None:
+            status = state.package_status(part.line.instance)
+            raise Refusal(
+                f"package {part.line.instance!r} is {status}: the money of {event.target!r} "
+                "can no longer go back"
+            )
+        if pkg.liability < part.liability:
+            raise Refusal(
+                f"the money of {event.target!r} was already redeemed: package "
+                f"{pkg.instance!r} holds {fmt(pkg.liability)} of the {fmt(part.liability)} "
+                "it brought"
+            )
+    src = inv.location
+    now = acc.package_liability(src, not inv.closed)
+    redirect = {acc.deposits(src): now, acc.deferred(src): now}
+    txns = [mirror(t, event, "payment", redirect)
+            for t in inv.history[event.target] if t.kind == "payment"]
+    for part in shares:
+        part.line.paid -= part.share
+        part.line.tax_paid -= part.tax
+        pkg_state = state.packages.get(part.line.instance or "")
+        if pkg_state is not None:
+            pkg_state.ir_done -= part.initial_recognition
+            pkg_state.tax_paid -= part.tax
+            pkg_state.liability -= part.liability
+    del inv.payments[event.target]
+    del inv.history[event.target]
+    if inv.closed:
+        txns += _reopen(ctx, event, inv)
+    return txns
+
+
+def _reopen(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
+    """The invoice is no longer paid: each package's Deferred goes back to Deposits."""
+    state, acc = ctx.state, ctx.accounts
+    inv.closed = False
+    txns = []
+    for line in inv.lines:
+        pkg = state.packages.get(line.instance or "")
+        if pkg is None or not pkg.liability:
+            continue
+        txns.append(txn(
+            event.date, f"Invoice {inv.invoice} reopened by the void of {event.target}",
+            event=event.id, kind="void", links=(pkg.instance,),
+            postings=[debit(acc.deferred(inv.location), pkg.liability),
+                      credit(acc.deposits(inv.location), pkg.liability)],
+            location=inv.location, invoice=inv.invoice, customer=inv.customer,
+            instance=pkg.instance, package=pkg.package, target=event.target,
+            target_kind="payment", reason=event.reason,
+        ))
+    return txns
+
+
+def _void_package_event(ctx: Context, event: Void, pkg: PackageState, kind: str) -> list[Txn]:
+    """Reverse a redemption or a refund, bringing the package back if it had ended."""
+    state, acc = ctx.state, ctx.accounts
+    if pkg.status not in ("live", "used up", "refunded"):
+        raise Refusal(f"package {pkg.instance!r} is {pkg.status}")
+    if pkg.status != "live" and pkg.expires is not None and event.date >= pkg.expires:
+        raise Refusal(
+            f"package {pkg.instance!r} would be past its expiry date {pkg.expires.isoformat()}"
+        )
+    originals = pkg.history[event.target]
+    src = pkg.location
+    if any(t.kind == "close" for t in originals):
+        raise Refusal(
+            f"{event.target!r} settled the invoice of {pkg.instance!r}: it cannot be voided"
+        )
+    if kind == "refund" and any(p.account == acc.deposits(src)
+                                for t in originals for p in t.postings):
+        raise Refusal(
+            f"the refund of {pkg.instance!r} was made on an open invoice, which it settled: "
+            "it cannot be voided"
+        )
+    now = acc.package_liability(src, ctx.state.invoice_open(pkg.invoice))
+    redirect = {acc.deposits(src): now, acc.deferred(src): now}
+    txns = [mirror(t, event, kind, redirect) for t in originals]
+    back = _liability_movement(originals, acc.deposits(src), acc.deferred(src))
+    if kind == "redemption":
+        main = originals[0]
+        meta = dict(main.meta)
+        group = pkg.groups[meta["item"]]
+        group.used -= int(meta["quantity"])
+        pkg.recognised -= back
+    else:
+        pkg.tax_paid += sum(
+            (p.amount for t in originals for p in t.postings if p.account == acc.sales_tax(src)),
+            ZERO,
+        )
+    pkg.liability += back
+    del pkg.history[event.target]
+    if pkg.status != "live":
+        state.revive(pkg)
+    return txns
+
+
+def _liability_movement(txns: tuple[Txn, ...], *accounts: str) -> Decimal:
+    """How much the transactions took off the package's liability (debits are positive)."""
+    return sum(
+        (p.amount for t in txns for p in t.postings if p.account in accounts), Decimal(0)
+    )
