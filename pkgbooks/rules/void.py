@@ -38,7 +38,7 @@ def apply(ctx: Context, event: Void) -> list[Txn]:
         raise Refusal(f"unknown target event {target!r} (not applied before this void)")
     kind, key = known
     if kind not in VOIDABLE:
-        raise Refusal(f"a {kind} cannot be voided (only {', '.join(VOIDABLE)})")
+        raise Refusal(f"{kind} events cannot be voided (only {', '.join(VOIDABLE)})")
     if kind in ("sale", "payment"):
         inv = state.invoices.get(key)
         if inv is None or target not in inv.history:

@@ -1,0 +1,166 @@
+"""Void (SPEC 4.8): reversals dated on the void date, and every refusal."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from books import bal, build_ok, config_text, d, problems_of, txns, write_books
+
+D = Decimal
+CONFIG = """
+[items.haircut]
+name = "Haircut"
+category = "service"
+price = "40.00"
+
+[packages.cuts-3]
+name = "Three haircuts"
+price = "90.00"
+tax_rate = "0.10"
+validity_days = 60
+items = [ { item = "haircut", quantity = 3, price = "90.00" } ]
+"""
+
+
+def sale(day: int = 1) -> dict:
+    return {"type": "sale", "id": "s-1", "date": d(day), "location": "loc-11",
+            "invoice": "INV-1", "customer": "c-1",
+            "lines": [{"package": "cuts-3", "instance": "PK-1"}]}
+
+
+def pay(event_id: str, day: int, amount: str, loc: str = "loc-11") -> dict:
+    return {"type": "payment", "id": event_id, "date": d(day), "location": loc,
+            "invoice": "INV-1", "amount": amount, "method": "cash"}
+
+
+def redeem(event_id: str, day: int, loc: str = "loc-11") -> dict:
+    return {"type": "redemption", "id": event_id, "date": d(day), "location": loc,
+            "instance": "PK-1", "item": "haircut"}
+
+
+def void(event_id: str, day: int, target: str) -> dict:
+    return {"type": "void", "id": event_id, "date": d(day), "target": target,
+            "reason": "entered by mistake"}
+
+
+def liability(books: Path, day: int | None = None) -> Decimal:
+    end = datetime.date(2026, 1, day) if day else None
+    return -(bal(books, "Liabilities:Loc11:Packages:Deposits", end)
+             + bal(books, "Liabilities:Loc11:Packages:Deferred", end))
+
+
+def test_void_of_a_redemption_gives_the_unit_back(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), void("v-1", 3, "r-1"),
+        redeem("r-2", 4), redeem("r-3", 5), redeem("r-4", 6),
+    ])
+    build_ok(books)
+    voids = txns(books, "void")
+    assert len(voids) == 1
+    assert voids[0].date == datetime.date(2026, 1, 3)
+    assert voids[0].meta["target"] == "r-1"
+    assert voids[0].links == {"PK-1"}
+    assert {p.account: p.units.number for p in voids[0].postings} == {
+        "Liabilities:Loc11:Packages:Deferred": D("-30.00"),
+        "Income:Loc11:Packages:Redemptions": D("30.00"),
+    }
+    assert liability(books, 3) == D("90.00")
+    # Three more units could be redeemed: the voided one came back.
+    assert liability(books) == D("0.00")
+    assert bal(books, "Income:Loc11:Packages:Redemptions") == D("-90.00")
+
+
+def test_void_of_the_last_redemption_revives_a_used_up_package(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), redeem("r-2", 2), redeem("r-3", 2),
+        void("v-1", 3, "r-3"), redeem("r-4", 4),
+    ])
+    build_ok(books)
+    assert liability(books, 3) == D("30.00")
+    assert liability(books) == D("0.00")
+
+
+def test_void_of_a_payment_reverses_cash_tax_and_reopens_the_invoice(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), pay("p-1", 1, "44.00"), pay("p-2", 2, "55.00"), void("v-1", 3, "p-1"),
+    ])
+    build_ok(books)
+    assert bal(books, "Assets:Loc11:Cash:Cash") == D("55.00")
+    assert bal(books, "Liabilities:Loc11:SalesTax") == D("-5.00")
+    # p-2 closed the invoice; voiding p-1 reopens it: what is left is a deposit again.
+    assert bal(books, "Liabilities:Loc11:Packages:Deferred") == D("0.00")
+    assert bal(books, "Liabilities:Loc11:Packages:Deposits") == D("-50.00")
+
+
+def test_void_of_a_payment_taken_elsewhere_reverses_both_halves(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), pay("p-1", 1, "44.00", loc="loc-21"), void("v-1", 2, "p-1"),
+    ])
+    build_ok(books)
+    assert len(txns(books, "void")) == 2
+    for account in ("Assets:Loc21:Cash:Cash", "Liabilities:Loc21:DueTo:Loc11",
+                    "Assets:Loc11:DueFrom:Loc21", "Liabilities:Loc11:SalesTax",
+                    "Liabilities:Loc11:Packages:Deposits"):
+        assert bal(books, account) == D("0.00"), account
+
+
+def test_void_of_a_sale_without_payments(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), void("v-1", 2, "s-1"),
+        {**redeem("r-1", 3)},
+    ])
+    assert problems_of(books) == [
+        f"{books / 'events' / 'events.jsonl'}:3: event r-1: package instance 'PK-1' is voided"
+    ]
+
+
+def test_void_of_a_refund_restores_the_package(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), pay("p-1", 1, "99.00"),
+        {"type": "refund", "id": "f-1", "date": d(2), "location": "loc-11",
+         "instance": "PK-1", "amount": "55.00", "method": "cash"},
+        void("v-1", 3, "f-1"), redeem("r-1", 4),
+    ])
+    build_ok(books)
+    assert bal(books, "Assets:Loc11:Cash:Cash") == D("99.00")
+    assert bal(books, "Income:Loc11:Packages:Breakage") == D("0.00")
+    assert bal(books, "Liabilities:Loc11:SalesTax") == D("-9.00")
+    assert liability(books) == D("60.00")
+
+
+def refusals(tmp_path: Path, events: list[dict]) -> list[str]:
+    books = write_books(tmp_path, config_text(CONFIG), events)
+    return [p.split(": ", 2)[2] for p in problems_of(books)]
+
+
+def test_refused_void_of_redeemed_money(tmp_path: Path) -> None:
+    assert refusals(tmp_path, [
+        sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), void("v-1", 3, "p-1"),
+    ]) == ["the money of 'p-1' was already redeemed: package 'PK-1' holds 60.00 of the 90.00 "
+           "it brought"]
+
+
+def test_refused_void_of_a_sale_with_payments(tmp_path: Path) -> None:
+    assert refusals(tmp_path, [sale(), pay("p-1", 1, "10.00"), void("v-1", 2, "s-1")]) == [
+        "invoice 'INV-1' has payments on it: void them first"]
+
+
+def test_refused_second_void_and_void_of_a_void(tmp_path: Path) -> None:
+    assert refusals(tmp_path, [
+        sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2),
+        void("v-1", 3, "r-1"), void("v-2", 4, "r-1"), void("v-3", 4, "v-1"),
+    ]) == ["event 'r-1' was already voided by 'v-1'",
+           "void events cannot be voided (only sale, payment, redemption, refund)"]
+
+
+def test_refused_void_of_unknown_or_expired(tmp_path: Path) -> None:
+    assert refusals(tmp_path, [
+        sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2),
+        void("v-1", 3, "nope"),
+        {"type": "expiry", "id": "e-1", "date": d(4), "instance": "PK-1"},
+        void("v-2", 5, "r-1"), void("v-3", 5, "e-1"),
+    ]) == ["unknown target event 'nope' (not applied before this void)",
+           "package 'PK-1' is expired: 'r-1' can no longer be voided",
+           "expiry events cannot be voided (only sale, payment, redemption, refund)"]
