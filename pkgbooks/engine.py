@@ -8,7 +8,6 @@ It yields transactions in date order, so the ledger writer can stream them.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pkgbooks.config import Config
 from pkgbooks.events import KIND_ORDER, Expiry, Payment, Redemption, Refund, Sale, Void
 from pkgbooks.postings import Txn
-from pkgbooks.readers import Problem, Read
+from pkgbooks.readers import Problem, Read, reread
 from pkgbooks.rules import Context, Refusal
 from pkgbooks.rules import expiry as expiry_rule
 from pkgbooks.rules import payment as payment_rule
@@ -50,8 +49,8 @@ class Engine:
     problems: list[Problem]
     ctx: Context = field(init=False)
     counts: Counts = field(default_factory=Counts)
-    # event id -> (content digest, place first read)
-    _seen: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # event id -> (file, line) where it was first read
+    _seen: dict[str, tuple[str, int]] = field(default_factory=dict)
     # (expiry date, instance) of every live package that can expire
     _expiries: list[tuple[datetime.date, str]] = field(default_factory=list)
     end: datetime.date | None = None  # the books' as-of date, known once run() is over
@@ -91,20 +90,23 @@ class Engine:
             yield from self._expire_until(self.end, EXPIRY_RANK + 1)
 
     def _is_duplicate(self, read: Read) -> bool:
-        """The same event read again is skipped; the same id with other content is refused."""
+        """The same event read again is skipped; the same id with other content is refused.
+
+        Only where each id was first read is kept; the rare repeat re-reads the
+        first event from its file to compare the two.
+        """
         event = read.event
-        digest = hashlib.blake2b(event.model_dump_json().encode(), digest_size=16).digest()
         seen = self._seen.get(event.id)
         if seen is None:
-            self._seen[event.id] = (digest, read.place)
+            self._seen[event.id] = (read.file, read.line)
             return False
-        if seen[0] == digest:
+        if reread(*seen) == event:
             self.counts.duplicates += 1
             return True
         self.counts.rejected += 1
         self.problems.append(Problem(
             read.file, read.line, event.id,
-            f"event id already used by a different event at {seen[1]}",
+            f"event id already used by a different event at {seen[0]}:{seen[1]}",
         ))
         return True
 
@@ -135,22 +137,15 @@ class Engine:
         raise AssertionError(f"no rule for {event!r}")
 
     def _remember(self, read: Read, txns: list[Txn]) -> None:
-        """Index an applied event, and keep its transactions where a void can find them."""
-        event, state = read.event, self.ctx.state
+        """Index an applied event by the package or invoice it concerns, for voids."""
+        event = read.event
         if isinstance(event, Sale | Payment):
-            state.events[event.id] = (event.type, event.invoice)
-            inv = state.invoices.get(event.invoice)
-            if inv is not None:
-                inv.history[event.id] = tuple(txns)
-        elif isinstance(event, Redemption | Refund):
-            state.events[event.id] = (event.type, event.instance)
-            pkg = state.packages.get(event.instance) or state.finished.get(event.instance)
-            if pkg is not None:
-                pkg.history[event.id] = tuple(txns)
-        elif isinstance(event, Expiry):
-            state.events[event.id] = (event.type, event.instance)
+            key = event.invoice
+        elif isinstance(event, Void):
+            key = event.target
         else:
-            state.events[event.id] = (event.type, event.target)
+            key = event.instance
+        self.ctx.state.events[event.id] = (event.type, key)
 
     def _expire_until(self, date: datetime.date, rank: int) -> Iterator[Txn]:
         """Automatic expiries due before an event of `date` and kind `rank`.

@@ -39,7 +39,9 @@ _OLD_DIR = ".ledger.old"
 
 
 def quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def render_txn(t: Txn, currency: str) -> str:
@@ -48,12 +50,13 @@ def render_txn(t: Txn, currency: str) -> str:
     if t.links:
         head += " " + " ".join("^" + link for link in t.links)
     out = [head]
-    out.extend(f"  {key}: {quote(value)}" for key, value in t.meta)
+    out += [f"  {key}: {quote(value)}" for key, value in t.meta]
     for p in t.postings:
-        out.append(f"  {p.account:<50} {fmt(p.amount):>12} {currency}")
+        out.append(f"  {p.account:<50} {p.amount:>12.2f} {currency}")
         if p.instance is not None:
             out.append(f"    instance: {quote(p.instance)}")
-    return "\n".join(out) + "\n\n"
+    out.append("\n")
+    return "\n".join(out)
 
 
 def render_main(config: Config) -> str:

@@ -23,6 +23,8 @@ META_ORDER = (
     "target", "target_kind", "reason",
 )
 
+_META_RANK = {key: rank for rank, key in enumerate(META_ORDER)}
+
 
 class UnbalancedTransaction(AssertionError):
     """A rule produced a transaction that does not balance: a bug, never bad input."""
@@ -69,25 +71,26 @@ def txn(
     """
     merged: dict[tuple[str, str | None], Decimal] = {}
     for posting in postings:
-        if posting.amount != posting.amount.quantize(CENT):
+        amount = posting.amount
+        if amount.quantize(CENT) != amount:
             raise UnbalancedTransaction(
-                f"{event}: {posting.account} amount {posting.amount} is not in cents"
+                f"{event}: {posting.account} amount {amount} is not in cents"
             )
         key = (posting.account, posting.instance)
-        merged[key] = merged.get(key, Decimal(0)) + posting.amount
-    kept = [Posting(acct, amount, inst) for (acct, inst), amount in merged.items() if amount]
+        merged[key] = merged[key] + amount if key in merged else amount
+    kept = tuple(Posting(acct, amount, inst) for (acct, inst), amount in merged.items() if amount)
     total = sum((p.amount for p in kept), Decimal(0))
     if total != 0:
         lines = ", ".join(f"{p.account} {p.amount}" for p in kept)
         raise UnbalancedTransaction(f"{event} ({kind}) is off by {total}: {lines}")
-    extra = {k: v for k, v in meta.items() if v is not None}
-    unknown = set(extra) - set(META_ORDER)
-    if unknown:
-        raise ValueError(f"unknown metadata keys {sorted(unknown)}")
-    ordered = (("event", event), ("kind", kind)) + tuple(
-        (key, extra[key]) for key in META_ORDER[2:] if key in extra
-    )
-    return Txn(date, narration, ordered, tuple(dict.fromkeys(links)), tuple(kept))
+    try:
+        keys = sorted(meta, key=_META_RANK.__getitem__)
+    except KeyError as exc:
+        raise ValueError(f"unknown metadata key {exc}") from None
+    ordered = (("event", event), ("kind", kind), *[
+        (key, value) for key in keys if (value := meta[key]) is not None
+    ])
+    return Txn(date, narration, ordered, tuple(dict.fromkeys(links)), kept)
 
 
 class Accounts:

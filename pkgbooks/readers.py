@@ -60,7 +60,6 @@ class Read:
 SortKey = tuple[str, int, int, int]
 
 _DATE_FIELD = re.compile(r'(?<!\\)"date"\s*:\s*"([^"\\]*)"')
-_TYPE_FIELD = re.compile(r'(?<!\\)"type"\s*:\s*"([^"\\]*)"')
 _SALE_HEADER = ("id", "date", "location", "invoice", "customer", "staff")
 _SALE_LINE = {
     "line_package": "package",
@@ -92,6 +91,16 @@ def read_events(files: list[Path], problems: list[Problem]) -> Iterator[Read]:
             streams.append(_csv_stream(path, index, problems))
     for _key, read in heapq.merge(*streams, key=lambda pair: pair[0]):
         yield read
+
+
+def reread(file: str, line: int) -> Event | None:
+    """The event read at `file:line` (to compare a repeated id with its first reading)."""
+    path = Path(file)
+    stream = _jsonl_stream(path, 0, []) if path.suffix == ".jsonl" else _csv_stream(path, 0, [])
+    for key, read in stream:
+        if key[3] == line:
+            return read.event
+    return None
 
 
 def _validate(raw: Any, name: str, line: int, problems: list[Problem]) -> Event | None:
@@ -143,17 +152,6 @@ def _jsonl_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str
         problems.append(Problem(str(path), number + 1, None, f"not UTF-8 text ({exc.reason})"))
 
 
-def _jsonl_key(text: str, index: int, number: int) -> SortKey:
-    date = _DATE_FIELD.search(text)
-    kind = _TYPE_FIELD.search(text)
-    return (
-        date.group(1) if date else "",
-        KIND_ORDER.get(kind.group(1), 9) if kind else 9,
-        index,
-        number,
-    )
-
-
 def _jsonl_stream(
     path: Path, index: int, problems: list[Problem]
 ) -> Iterator[tuple[SortKey, Read]]:
@@ -161,54 +159,58 @@ def _jsonl_stream(
 
     A first pass reads only the dates. In date order (the usual export) the
     second pass streams, sorting one date's events at a time by kind; out of
-    order, the file is held and sorted in memory.
+    order, the file's events are held and sorted in memory.
     """
-    name = str(path)
     last = ""
     in_date_order = True
-    for number, text in _jsonl_lines(path, []):
-        date = _jsonl_key(text, index, number)[0]
-        if date < last and text.strip():
+    for _number, text in _jsonl_lines(path, []):
+        found = _DATE_FIELD.search(text)
+        date = found.group(1) if found else ""
+        if date < last:
             in_date_order = False
             break
-        last = max(last, date)
+        last = date
+    events = _parse_jsonl(path, index, problems)
     if not in_date_order:
-        held = sorted(
-            (_jsonl_key(text, index, n), text) for n, text in _jsonl_lines(path, problems)
-        )
-        yield from _parse_jsonl(held, name, problems)
+        yield from sorted(events, key=lambda pair: pair[0])
         return
-    pending: list[tuple[SortKey, str]] = []
-    for number, text in _jsonl_lines(path, problems):
-        key = _jsonl_key(text, index, number)
+    pending: list[tuple[SortKey, Read]] = []
+    for key, read in events:
         if pending and key[0] != pending[0][0][0]:
-            yield from _parse_jsonl(sorted(pending), name, problems)
+            pending.sort(key=lambda pair: pair[0])
+            yield from pending
             pending = []
-        pending.append((key, text))
-    yield from _parse_jsonl(sorted(pending), name, problems)
+        pending.append((key, read))
+    pending.sort(key=lambda pair: pair[0])
+    yield from pending
 
 
-def _parse_jsonl(
-    held: list[tuple[SortKey, str]], name: str, problems: list[Problem]
-) -> Iterator[tuple[SortKey, Read]]:
-    for key, text in held:
-        number = key[3]
+def _parse_jsonl(path: Path, index: int, problems: list[Problem]) -> Iterator[tuple[SortKey, Read]]:
+    """Each line of a JSONL file as an event with its sort key; problems appended."""
+    name = str(path)
+    for number, text in _jsonl_lines(path, problems):
         if not text.strip():
             continue
         try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(name, number, None, f"not valid JSON: {exc.msg}"))
-            continue
-        event = _validate(raw, name, number, problems)
+            event: Event | None = EVENT_ADAPTER.validate_json(text)
+        except ValidationError:
+            # Read it again the slow way, for the precise message.
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(name, number, None, f"not valid JSON: {exc.msg}"))
+                continue
+            event = _validate(raw, name, number, problems)
         if event is None:
             continue
-        if event.date.isoformat() != key[0]:
+        date = event.date.isoformat()
+        found = _DATE_FIELD.search(text)
+        if found is None or found.group(1) != date:
             problems.append(
                 Problem(name, number, event.id, "the date field appears more than once")
             )
             continue
-        yield key, Read(event, name, number)
+        yield (date, KIND_ORDER[event.type], index, number), Read(event, name, number)
 
 
 def _csv_stream(

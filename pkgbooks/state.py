@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Literal
 
 from pkgbooks.money import ZERO, equal_parts_sum
-from pkgbooks.postings import Txn
 
 Status = Literal["live", "used up", "expired", "refunded", "voided"]
 
@@ -59,8 +58,8 @@ class PackageState:
     liability: Decimal = ZERO  # Deposits or Deferred balance (positive)
     tax_paid: Decimal = ZERO
     status: Status = "live"
-    # event id -> transactions, for each redemption or refund that can still be voided
-    history: dict[str, tuple[Txn, ...]] = field(default_factory=dict)
+    # event id -> each redemption or refund that can still be voided
+    history: dict[str, Redeemed | Refunded] = field(default_factory=dict)
 
     @property
     def gross(self) -> Decimal:
@@ -120,16 +119,62 @@ class LineShare:
     liability: Decimal = ZERO
 
 
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """A payment, as much as is needed to write its transactions again (for a void)."""
+
+    event: str
+    date: datetime.date
+    here: str
+    amount: Decimal
+    method: str
+    shares: tuple[LineShare, ...]
+    closed: bool  # this payment closed the invoice
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    """A redemption, as much as is needed to write its transactions again."""
+
+    event: str
+    date: datetime.date
+    here: str
+    item: str  # the package's item group (or `*`)
+    asked: str  # the catalog item the redemption named
+    category: str
+    quantity: int
+    value: Decimal
+    on_open_invoice: bool
+    staff: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refunded:
+    """A refund, as much as is needed to write its transactions again."""
+
+    event: str
+    date: datetime.date
+    here: str
+    amount: Decimal
+    method: str
+    tax: Decimal
+    net: Decimal
+    forfeit: Decimal
+    on_open_invoice: bool
+
+
 @dataclass(slots=True)
 class InvoiceState:
     invoice: str
     location: str
     customer: str
     lines: list[InvoiceLine]
+    sale: str  # the sale's event id
+    date: datetime.date
+    staff: str | None
     closed: bool = False
-    # event id -> transactions of the sale and of each payment that can still be voided
-    history: dict[str, tuple[Txn, ...]] = field(default_factory=dict)
-    payments: dict[str, tuple[LineShare, ...]] = field(default_factory=dict)
+    # event id -> each payment that can still be voided
+    payments: dict[str, Paid] = field(default_factory=dict)
 
     @property
     def unpaid(self) -> Decimal:

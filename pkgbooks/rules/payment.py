@@ -17,11 +17,11 @@ from pkgbooks.money import ZERO, allocate, cents, fmt
 from pkgbooks.postings import Posting, Txn, credit, debit, transfer, txn
 from pkgbooks.rules import Context, Refusal
 from pkgbooks.rules.closing import close_invoice, deposits_of
-from pkgbooks.state import InvoiceLine, InvoiceState, LineShare
+from pkgbooks.state import InvoiceLine, InvoiceState, LineShare, Paid
 
 
 def apply(ctx: Context, event: Payment) -> list[Txn]:
-    state, acc = ctx.state, ctx.accounts
+    state = ctx.state
     here = ctx.location(event.location)
     inv = state.invoices.get(event.invoice)
     if inv is None:
@@ -34,60 +34,64 @@ def apply(ctx: Context, event: Payment) -> list[Txn]:
             f"payment {fmt(event.amount)} exceeds what invoice {event.invoice!r} still owes "
             f"({fmt(unpaid)})"
         )
-    src = inv.location
     shares = split_payment(inv, event.amount, ctx.config.policy.payment_allocation)
     closes = event.amount == unpaid
     deposits = deposits_of(ctx, inv)
-    instances = tuple(line.instance for line, _ in shares if line.instance)
-    several = len(instances) > 1
-
-    postings: list[Posting] = []
     done: list[LineShare] = []
     for line, share in shares:
         tax = tax_share(line, share)
         net = share - tax
         line.paid += share
         line.tax_paid += tax
-        postings.append(credit(acc.sales_tax(src), tax))
-        if line.product is not None:
-            postings.append(credit(acc.products(src), net))
+        pkg = state.packages.get(line.instance) if line.instance else None
+        if pkg is None:
             done.append(LineShare(line, share, tax))
             continue
-        pkg = state.packages.get(line.instance or "")
-        if pkg is None:  # cannot happen: a finished package's line is cancelled
-            raise AssertionError(f"payment on a finished package line {line.instance}")
-        tag = pkg.instance if several else None
         ir = min(net, pkg.ir_left)
         pkg.ir_done += ir
         pkg.tax_paid += tax
         pkg.liability += net - ir
         done.append(LineShare(line, share, tax, ir, net - ir))
-        postings.append(credit(acc.initial_recognition(src), ir, tag))
-        postings.append(credit(acc.package_liability(src, not closes), net - ir, tag))
-
-    one = instances[0] if len(instances) == 1 else None
-    pkg_id = state.packages[one].package if one else None
-    narration = f"Payment on invoice {event.invoice} ({event.method})"
-
-    def record(text: str, loc: str, lines: list[Posting], source: str | None = None) -> Txn:
-        return txn(event.date, text, event=event.id, kind="payment", postings=lines,
-                   links=instances, location=loc, source=source, invoice=event.invoice,
-                   customer=inv.customer, instance=one, package=pkg_id, method=event.method)
-
-    if here == src:
-        txns = [record(narration, src, [debit(acc.cash(src, event.method), event.amount),
-                                        *postings])]
-    else:
-        owed_here, owed_at_src = transfer(here, src, event.amount, acc)
-        txns = [
-            record(f"{narration} taken for {src}", here,
-                   [debit(acc.cash(here, event.method), event.amount), owed_here], source=src),
-            record(f"{narration} taken at {here}", src, [owed_at_src, *postings]),
-        ]
-    inv.payments[event.id] = tuple(done)
+    paid = Paid(event.id, event.date, here, event.amount, event.method, tuple(done), closes)
+    inv.payments[event.id] = paid
+    txns = payment_txns(ctx, inv, paid)
     if closes:
         txns.extend(close_invoice(ctx, inv, event.id, event.date, deposits))
     return txns
+
+
+def payment_txns(ctx: Context, inv: InvoiceState, paid: Paid) -> list[Txn]:
+    """The transactions of a payment: one at the source, one more where it was taken."""
+    acc, src, here = ctx.accounts, inv.location, paid.here
+    instances = tuple(part.line.instance for part in paid.shares if part.line.instance)
+    several = len(instances) > 1
+    postings: list[Posting] = []
+    for part in paid.shares:
+        postings.append(credit(acc.sales_tax(src), part.tax))
+        if part.line.instance is None:
+            postings.append(credit(acc.products(src), part.share - part.tax))
+            continue
+        tag = part.line.instance if several else None
+        postings.append(credit(acc.initial_recognition(src), part.initial_recognition, tag))
+        postings.append(credit(acc.package_liability(src, not paid.closed), part.liability, tag))
+    one = instances[0] if len(instances) == 1 else None
+    pkg = ctx.state.packages.get(one) or ctx.state.finished.get(one) if one else None
+    narration = f"Payment on invoice {inv.invoice} ({paid.method})"
+
+    def record(text: str, loc: str, lines: list[Posting], source: str | None = None) -> Txn:
+        return txn(paid.date, text, event=paid.event, kind="payment", postings=lines,
+                   links=instances, location=loc, source=source, invoice=inv.invoice,
+                   customer=inv.customer, instance=one,
+                   package=pkg.package if pkg is not None else None, method=paid.method)
+
+    cash = debit(acc.cash(here, paid.method), paid.amount)
+    if here == src:
+        return [record(narration, src, [cash, *postings])]
+    owed_here, owed_at_src = transfer(here, src, paid.amount, acc)
+    return [
+        record(f"{narration} taken for {src}", here, [cash, owed_here], source=src),
+        record(f"{narration} taken at {here}", src, [owed_at_src, *postings]),
+    ]
 
 
 def split_payment(

@@ -18,7 +18,7 @@ from pkgbooks.money import fmt
 from pkgbooks.postings import Txn, credit, debit, txn
 from pkgbooks.rules import Context, Refusal
 from pkgbooks.rules.closing import finish_package
-from pkgbooks.state import ItemGroup, PackageState
+from pkgbooks.state import ItemGroup, PackageState, Redeemed
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class Used:
 
 
 def apply(ctx: Context, event: Redemption) -> tuple[list[Txn], Used]:
-    cfg, state, acc = ctx.config, ctx.state, ctx.accounts
+    cfg, state = ctx.config, ctx.state
     here = ctx.location(event.location)
     pkg = ctx.live_package(event.instance)
     if pkg.expires is not None and event.date >= pkg.expires:
@@ -68,21 +68,28 @@ def apply(ctx: Context, event: Redemption) -> tuple[list[Txn], Used]:
     group.used += event.quantity
     pkg.recognised += value
     pkg.liability -= value
-    src = pkg.location
-    record = txn(
-        event.date,
-        f"Redemption of {event.quantity} {event.item} from {pkg.instance} at {here}",
-        event=event.id, kind="redemption", links=(pkg.instance,),
-        postings=[debit(acc.package_liability(src, is_open), value),
-                  credit(acc.redemptions(src), value)],
-        location=here, source=src if src != here else None, customer=pkg.customer,
-        instance=pkg.instance, package=pkg.package, item=group.item,
-        quantity=str(event.quantity), staff=event.staff,
-    )
-    txns = [record]
+    done = Redeemed(event.id, event.date, here, group.item, event.item, item.category,
+                    event.quantity, value, is_open, event.staff)
+    pkg.history[event.id] = done
+    txns = [redemption_txn(ctx, pkg, done)]
     if pkg.units_left == 0:
         txns += finish_package(ctx, pkg, "used up", event.id, event.date)
     return txns, Used(pkg, group, item.category, event.quantity)
+
+
+def redemption_txn(ctx: Context, pkg: PackageState, done: Redeemed) -> Txn:
+    """Recognise the value of the units used, at the source, wherever they were used."""
+    acc, src = ctx.accounts, pkg.location
+    return txn(
+        done.date,
+        f"Redemption of {done.quantity} {done.asked} from {pkg.instance} at {done.here}",
+        event=done.event, kind="redemption", links=(pkg.instance,),
+        postings=[debit(acc.package_liability(src, done.on_open_invoice), done.value),
+                  credit(acc.redemptions(src), done.value)],
+        location=done.here, source=src if src != done.here else None, customer=pkg.customer,
+        instance=pkg.instance, package=pkg.package, item=done.item,
+        quantity=str(done.quantity), staff=done.staff,
+    )
 
 
 def unit_value(pkg: PackageState, group: ItemGroup, quantity: int) -> Decimal:

@@ -36,32 +36,45 @@ def apply(ctx: Context, event: Sale) -> list[Txn]:
 
     packages: list[PackageState] = []
     lines: list[InvoiceLine] = []
-    txns: list[Txn] = []
     for line in event.lines:
         if isinstance(line, ProductLine):
             lines.append(InvoiceLine(line.amount + line.tax, line.tax, product=line.product))
-            txns.append(txn(
-                event.date, f"Sale of {line.product} on invoice {event.invoice}",
-                event=event.id, kind="sale", postings=[], location=loc,
-                invoice=event.invoice, customer=event.customer, staff=event.staff,
-                product=line.product, price=fmt(line.amount), tax=fmt(line.tax),
-            ))
             continue
         pkg = new_package(cfg, event, line)
         packages.append(pkg)
         lines.append(InvoiceLine(pkg.gross, pkg.tax, instance=pkg.instance))
-        txns.append(txn(
-            event.date, f"Sale of {pkg.package} ({pkg.instance}) on invoice {event.invoice}",
-            event=event.id, kind="sale", postings=[], links=(pkg.instance,), location=loc,
-            invoice=event.invoice, customer=event.customer, instance=pkg.instance,
-            package=pkg.package, staff=event.staff, price=fmt(pkg.price), tax=fmt(pkg.tax),
-        ))
-
-    state.invoices[event.invoice] = InvoiceState(event.invoice, loc, event.customer, lines)
+    inv = InvoiceState(event.invoice, loc, event.customer, lines, event.id, event.date,
+                       event.staff)
+    state.invoices[event.invoice] = inv
     for pkg in packages:
         state.packages[pkg.instance] = pkg
-    if state.invoices[event.invoice].unpaid == 0:  # nothing to pay: closed at once
-        state.invoices[event.invoice].closed = True
+    txns = sale_txns(ctx, inv)
+    if inv.unpaid == 0:  # nothing to pay: closed at once
+        inv.closed = True
+    return txns
+
+
+def sale_txns(ctx: Context, inv: InvoiceState) -> list[Txn]:
+    """One record per invoice line: its price, tax, customer and who sold it."""
+
+    def record(narration: str, line: InvoiceLine, price: Decimal, links: tuple[str, ...] = (),
+               instance: str | None = None, package: str | None = None) -> Txn:
+        return txn(inv.date, narration, event=inv.sale, kind="sale", postings=[], links=links,
+                   location=inv.location, invoice=inv.invoice, customer=inv.customer,
+                   instance=instance, package=package, staff=inv.staff, product=line.product,
+                   price=fmt(price), tax=fmt(line.tax))
+
+    txns = []
+    for line in inv.lines:
+        if line.instance is None:
+            txns.append(record(f"Sale of {line.product} on invoice {inv.invoice}", line,
+                               line.gross - line.tax))
+            continue
+        pkg = ctx.state.packages[line.instance]
+        txns.append(record(
+            f"Sale of {pkg.package} ({pkg.instance}) on invoice {inv.invoice}", line, pkg.price,
+            (pkg.instance,), pkg.instance, pkg.package,
+        ))
     return txns
 
 

@@ -1,12 +1,15 @@
 """Void (SPEC 4.8): reverse an earlier sale, payment, redemption or refund.
 
-History is never edited: the void is a new set of transactions dated on the
-void date (kind `void`, metadata `target` and `target_kind`, linked to the
-package), mirroring each of the target's transactions, and the package state
-goes on as if the target had not happened. A package liability posting is
-reversed on the account that holds the package's liability now (the invoice
-may have closed since); a payment void that reopens a closed invoice moves
-what is left of each package from Deferred back to Deposits.
+History is never edited: the void writes, dated on the void date, the mirror
+of each transaction its target wrote (kind `void`, metadata `target`,
+`target_kind` and `reason`, the same `^instance` links), and the package
+state goes on as if the target had not happened. The target's transactions
+are written again from the small record its rule kept (a payment's shares, a
+redemption's value, ...), so the engine does not hold past transactions. A
+package liability posting is reversed on the account that holds the package's
+liability now (the invoice may have closed since); a payment void that
+reopens a closed invoice moves what is left of each package from Deferred
+back to Deposits.
 
 Refused, with the reason: a void of a void or of an expiry, a second void of
 the same event, a payment whose money was already redeemed, expired or
@@ -16,16 +19,18 @@ of a package that has expired since, or that would be past its expiry date.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pkgbooks.events import Void
-from pkgbooks.money import ZERO, fmt
+from pkgbooks.money import fmt
 from pkgbooks.postings import Posting, Txn, credit, debit, txn
 from pkgbooks.rules import Context, Refusal
-from pkgbooks.state import InvoiceState, PackageState
+from pkgbooks.rules import reconciliation as reconciliation_rule
+from pkgbooks.rules.payment import payment_txns
+from pkgbooks.rules.redemption import Used, redemption_txn
+from pkgbooks.rules.refund import refund_txns
+from pkgbooks.rules.sale import sale_txns
+from pkgbooks.state import InvoiceState, PackageState, Redeemed
 
 VOIDABLE = ("sale", "payment", "redemption", "refund")
-_LIABILITY = (":Packages:Deposits", ":Packages:Deferred")
 
 
 def apply(ctx: Context, event: Void) -> list[Txn]:
@@ -41,7 +46,7 @@ def apply(ctx: Context, event: Void) -> list[Txn]:
         raise Refusal(f"{kind} events cannot be voided (only {', '.join(VOIDABLE)})")
     if kind in ("sale", "payment"):
         inv = state.invoices.get(key)
-        if inv is None or target not in inv.history:
+        if inv is None or (kind == "payment" and target not in inv.payments):
             raise Refusal(
                 f"invoice {key!r} is settled and its packages are over: {target!r} can no "
                 "longer be voided (record a refund instead)"
@@ -52,7 +57,7 @@ def apply(ctx: Context, event: Void) -> list[Txn]:
         if pkg is None or target not in pkg.history:
             status = pkg.status if pkg is not None else "gone"
             raise Refusal(f"package {key!r} is {status}: {target!r} can no longer be voided")
-        txns = _void_package_event(ctx, event, pkg, kind)
+        txns = _void_package_event(ctx, event, pkg)
     state.voided[target] = event.id
     return txns
 
@@ -71,9 +76,16 @@ def mirror(
         location=meta.get("location"), source=meta.get("source"), invoice=meta.get("invoice"),
         customer=meta.get("customer"), instance=meta.get("instance"),
         package=meta.get("package"), item=meta.get("item"), quantity=meta.get("quantity"),
-        method=meta.get("method"), target=t.event, target_kind=target_kind,
-        reason=event.reason,
+        method=meta.get("method"), product=meta.get("product"), target=t.event,
+        target_kind=target_kind, reason=event.reason,
     )
+
+
+def _liability_now(ctx: Context, src: str, invoice_open: bool) -> dict[str, str]:
+    """Send both package liability accounts to the one that holds the package now."""
+    acc = ctx.accounts
+    now = acc.package_liability(src, invoice_open)
+    return {acc.deposits(src): now, acc.deferred(src): now}
 
 
 def _void_sale(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
@@ -86,7 +98,7 @@ def _void_sale(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
         pkg = state.packages.get(line.instance)
         if pkg is None or any(g.used for g in pkg.groups.values()):
             raise Refusal(f"package {line.instance!r} was already used: void its redemptions first")
-    txns = [mirror(t, event, "sale") for t in inv.history[event.target]]
+    txns = [mirror(t, event, "sale") for t in sale_txns(ctx, inv)]
     for line in inv.lines:
         if line.instance is not None:
             state.finish(state.packages[line.instance], "voided")
@@ -96,9 +108,9 @@ def _void_sale(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
 
 
 def _void_payment(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
-    state, acc = ctx.state, ctx.accounts
-    shares = inv.payments[event.target]
-    for part in shares:
+    state = ctx.state
+    paid = inv.payments[event.target]
+    for part in paid.shares:
         if part.line.instance is None:
             continue
         pkg = state.packages.get(part.line.instance)
@@ -114,12 +126,9 @@ def _void_payment(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
                 f"{pkg.instance!r} holds {fmt(pkg.liability)} of the {fmt(part.liability)} "
                 "it brought"
             )
-    src = inv.location
-    now = acc.package_liability(src, not inv.closed)
-    redirect = {acc.deposits(src): now, acc.deferred(src): now}
-    txns = [mirror(t, event, "payment", redirect)
-            for t in inv.history[event.target] if t.kind == "payment"]
-    for part in shares:
+    redirect = _liability_now(ctx, inv.location, not inv.closed)
+    txns = [mirror(t, event, "payment", redirect) for t in payment_txns(ctx, inv, paid)]
+    for part in paid.shares:
         part.line.paid -= part.share
         part.line.tax_paid -= part.tax
         pkg_state = state.packages.get(part.line.instance or "")
@@ -128,7 +137,6 @@ def _void_payment(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
             pkg_state.tax_paid -= part.tax
             pkg_state.liability -= part.liability
     del inv.payments[event.target]
-    del inv.history[event.target]
     if inv.closed:
         txns += _reopen(ctx, event, inv)
     return txns
@@ -155,51 +163,41 @@ def _reopen(ctx: Context, event: Void, inv: InvoiceState) -> list[Txn]:
     return txns
 
 
-def _void_package_event(ctx: Context, event: Void, pkg: PackageState, kind: str) -> list[Txn]:
+def _void_package_event(ctx: Context, event: Void, pkg: PackageState) -> list[Txn]:
     """Reverse a redemption or a refund, bringing the package back if it had ended."""
-    state, acc = ctx.state, ctx.accounts
+    state = ctx.state
+    done = pkg.history[event.target]
     if pkg.status not in ("live", "used up", "refunded"):
         raise Refusal(f"package {pkg.instance!r} is {pkg.status}")
     if pkg.status != "live" and pkg.expires is not None and event.date >= pkg.expires:
         raise Refusal(
             f"package {pkg.instance!r} would be past its expiry date {pkg.expires.isoformat()}"
         )
-    originals = pkg.history[event.target]
-    src = pkg.location
-    if any(t.kind == "close" for t in originals):
-        raise Refusal(
-            f"{event.target!r} settled the invoice of {pkg.instance!r}: it cannot be voided"
-        )
-    if kind == "refund" and any(p.account == acc.deposits(src)
-                                for t in originals for p in t.postings):
+    if done.on_open_invoice and not isinstance(done, Redeemed):
         raise Refusal(
             f"the refund of {pkg.instance!r} was made on an open invoice, which it settled: "
             "it cannot be voided"
         )
-    now = acc.package_liability(src, ctx.state.invoice_open(pkg.invoice))
-    redirect = {acc.deposits(src): now, acc.deferred(src): now}
-    txns = [mirror(t, event, kind, redirect) for t in originals]
-    back = _liability_movement(originals, acc.deposits(src), acc.deferred(src))
-    if kind == "redemption":
-        main = originals[0]
-        meta = dict(main.meta)
-        group = pkg.groups[meta["item"]]
-        group.used -= int(meta["quantity"])
-        pkg.recognised -= back
-    else:
-        pkg.tax_paid += sum(
-            (p.amount for t in originals for p in t.postings if p.account == acc.sales_tax(src)),
-            ZERO,
+    if pkg.status == "used up" and state.invoice_open(pkg.invoice) != done.on_open_invoice:
+        raise Refusal(
+            f"{event.target!r} settled the invoice of {pkg.instance!r}: it cannot be voided"
         )
-    pkg.liability += back
+    redirect = _liability_now(ctx, pkg.location, state.invoice_open(pkg.invoice))
+    if isinstance(done, Redeemed):
+        group = pkg.groups[done.item]
+        originals = [redemption_txn(ctx, pkg, done), *reconciliation_rule.apply(
+            ctx, done.event, done.date, done.here,
+            Used(pkg, group, done.category, done.quantity),
+        )]
+        txns = [mirror(t, event, "redemption", redirect) for t in originals]
+        group.used -= done.quantity
+        pkg.recognised -= done.value
+        pkg.liability += done.value
+    else:
+        txns = [mirror(t, event, "refund", redirect) for t in refund_txns(ctx, pkg, done)]
+        pkg.tax_paid += done.tax
+        pkg.liability += done.net + done.forfeit
     del pkg.history[event.target]
     if pkg.status != "live":
         state.revive(pkg)
     return txns
-
-
-def _liability_movement(txns: tuple[Txn, ...], *accounts: str) -> Decimal:
-    """How much the transactions took off the package's liability (debits are positive)."""
-    return sum(
-        (p.amount for t in txns for p in t.postings if p.account in accounts), Decimal(0)
-    )
