@@ -70,8 +70,9 @@ class Engine:
             if as_of is not None and event.date > as_of:
                 self.counts.after_as_of += 1
                 continue
-            rank = KIND_ORDER[event.type]
-            yield from self._expire_until(event.date, rank)
+            heap = self._expiries
+            if heap and heap[0][0] <= event.date:
+                yield from self._expire_until(event.date, KIND_ORDER[event.type])
             if self._is_duplicate(read):
                 continue
             try:

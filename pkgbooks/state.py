@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pkgbooks.money import ZERO, equal_parts_sum
 
@@ -108,8 +108,7 @@ class InvoiceLine:
         self.tax = self.tax_paid
 
 
-@dataclass(frozen=True, slots=True)
-class LineShare:
+class LineShare(NamedTuple):
     """What one payment did to one invoice line, so that a void can undo it."""
 
     line: InvoiceLine
@@ -119,8 +118,7 @@ class LineShare:
     liability: Decimal = ZERO
 
 
-@dataclass(frozen=True, slots=True)
-class Paid:
+class Paid(NamedTuple):
     """A payment, as much as is needed to write its transactions again (for a void)."""
 
     event: str
@@ -132,8 +130,7 @@ class Paid:
     closed: bool  # this payment closed the invoice
 
 
-@dataclass(frozen=True, slots=True)
-class Redeemed:
+class Redeemed(NamedTuple):
     """A redemption, as much as is needed to write its transactions again."""
 
     event: str
@@ -148,8 +145,7 @@ class Redeemed:
     staff: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Refunded:
+class Refunded(NamedTuple):
     """A refund, as much as is needed to write its transactions again."""
 
     event: str

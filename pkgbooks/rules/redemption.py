@@ -9,8 +9,8 @@ be recognised; the last unit of the package takes all of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from pkgbooks.config import ANY_SERVICE
 from pkgbooks.events import Redemption
@@ -21,8 +21,7 @@ from pkgbooks.rules.closing import finish_package
 from pkgbooks.state import ItemGroup, PackageState, Redeemed
 
 
-@dataclass(frozen=True, slots=True)
-class Used:
+class Used(NamedTuple):
     """What a redemption used, for the reconciliation rule (4.6)."""
 
     package: PackageState
