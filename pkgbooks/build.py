@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import gc
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -56,9 +57,19 @@ def render(
         result.as_of = engine.end
         result.counts = engine.counts
         result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
-        yield ACCOUNTS, text.accounts(engine.end)
+        yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir))
 
     return result, files()
+
+
+def inputs_digest(books_dir: Path) -> str:
+    """A digest of everything a build reads, so a report can tell the ledger is stale."""
+    digest = hashlib.sha256()
+    for path in [books_dir / CONFIG, *event_files(books_dir / EVENTS)]:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(path.read_bytes() if path.exists() else b"")
+        digest.update(b"\0")
+    return "sha256:" + digest.hexdigest()
 
 
 def build(books_dir: Path, as_of: datetime.date | None = None) -> Rendered:
