@@ -11,6 +11,7 @@ location S" and never spell an account.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -60,13 +61,18 @@ def txn(
     kind: str,
     postings: list[Posting],
     links: tuple[str, ...] = (),
+    copied: Mapping[str, str] | None = None,
     **meta: str | None,
 ) -> Txn:
     """Build a transaction; refuse one that does not balance to the cent.
 
     Postings to the same account (and instance) are merged into one, in the
-    order of first appearance; zero postings are dropped.
+    order of first appearance; zero postings are dropped. `copied` is
+    metadata taken over from another transaction (a void's target); the
+    keyword arguments win over it.
     """
+    if copied:
+        meta = {**copied, **meta}
     merged: dict[tuple[str, str | None], Decimal] = {}
     for posting in postings:
         amount = posting.amount

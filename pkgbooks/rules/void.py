@@ -67,17 +67,12 @@ def mirror(
 ) -> Txn:
     """The reversal of one transaction: every posting negated (and maybe moved)."""
     redirect = redirect or {}
-    meta = dict(t.meta[2:])
     return txn(
         event.date, f"Void of {t.event} ({target_kind}): {event.reason}",
         event=event.id, kind="void", links=t.links,
         postings=[Posting(redirect.get(p.account, p.account), -p.amount, p.instance)
                   for p in t.postings],
-        location=meta.get("location"), source=meta.get("source"), invoice=meta.get("invoice"),
-        customer=meta.get("customer"), instance=meta.get("instance"),
-        package=meta.get("package"), item=meta.get("item"), quantity=meta.get("quantity"),
-        method=meta.get("method"), product=meta.get("product"), target=t.event,
-        target_kind=target_kind, reason=event.reason,
+        copied=dict(t.meta[2:]), target=t.event, target_kind=target_kind, reason=event.reason,
     )
 
 
