@@ -10,6 +10,8 @@ import click
 
 from pkgbooks.build import build
 from pkgbooks.config import ConfigError
+from pkgbooks.reports import REPORTS, Books, ReportError, run_report
+from pkgbooks.reports.output import FORMATS
 from pkgbooks.validate import validate
 
 
@@ -72,6 +74,45 @@ def validate_cmd(books_dir: Path) -> None:
         _fail(report.failures, f"{len(report.failures)} check(s) failed")
     for line in report.passed:
         click.echo(f"ok  {line}")
+
+
+@main.command("report")
+@click.argument("name", type=click.Choice(list(REPORTS)))
+@books_dir
+@click.option("--from", "start", required=True, callback=_date, metavar="DATE",
+              help="First day of the period.")
+@click.option("--to", "end", required=True, callback=_date, metavar="DATE",
+              help="Last day of the period (included).")
+@click.option("--basis", type=click.Choice(["payment", "sale"]), default="payment",
+              show_default=True, help="liability only: which liability is rolled forward.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",
+              show_default=True)
+def report_cmd(name: str, books_dir: Path, start: datetime.date, end: datetime.date,
+               basis: str, fmt: str) -> None:
+    """Run report NAME (a Beancount query over DIR's ledger) for a period."""
+    try:
+        result = run_report(name, Books.load(books_dir), start, end, basis)
+    except ConfigError as exc:
+        _fail(exc.problems, "the configuration has problems")
+    except ReportError as exc:
+        _fail([str(exc)], f"no {name} report")
+    click.echo(FORMATS[fmt](result), nl=False)
+
+
+@main.command("demo")
+@click.option("--dir", "books_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("ledgers/demo"), show_default=True, help="The demo books.")
+def demo_cmd(books_dir: Path) -> None:
+    """Build and validate the demo books, then show their liability and reconciliation."""
+    ctx = click.get_current_context()
+    ctx.invoke(build_cmd, books_dir=books_dir, as_of=None)
+    ctx.invoke(validate_cmd, books_dir=books_dir)
+    books = Books.load(books_dir)
+    first = min(e.date for e in books.entries if hasattr(e, "narration"))
+    end = books.as_of or first
+    for name in ("liability", "reconciliation"):
+        click.echo("")
+        click.echo(FORMATS["table"](run_report(name, books, first, end)), nl=False)
 
 
 def _fail(lines: list[str], summary: str) -> None:

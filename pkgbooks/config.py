@@ -17,7 +17,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -79,7 +81,7 @@ class Policy(_Model):
     recognition: Literal["item_price", "proportional"] = "item_price"
     expired_balance: Literal["revenue", "liability"] = "revenue"
     payment_allocation: Literal["products_first", "proportional"] = "products_first"
-    redeem_open_packages: bool = False
+    redeem_open_packages: StrictBool = False
 
 
 class Location(_Model):
@@ -91,10 +93,17 @@ class Location(_Model):
     expired_balance: Literal["revenue", "liability"] | None = None
 
 
+def _list_price(value: Any) -> Decimal | str | None:
+    """An item's list price: an amount, "varies", or absent."""
+    if value is None or value == "varies":
+        return value  # type: ignore[no-any-return]
+    return _amount(value)
+
+
 class Item(_Model):
     name: str
     category: Category
-    price: Amount | Literal["varies"] | None = None
+    price: Annotated[Decimal | str | None, BeforeValidator(_list_price)] = None
     unit: Literal["visit", "minutes", "hours"] = "visit"
 
     @property
@@ -119,6 +128,13 @@ class Package(_Model):
     items: list[PackageItem] = Field(min_length=1)
     location_prices: dict[str, dict[str, Amount]] = Field(default_factory=dict)
 
+    @field_validator("initial_recognition")
+    @classmethod
+    def _check_initial_recognition(cls, value: str | None) -> str | None:
+        if value is not None:
+            _initial_recognition(value, Decimal("0"))  # raises on a bad value
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Package:
         seen: set[str] = set()
@@ -126,32 +142,33 @@ class Package(_Model):
             if group.item in seen:
                 raise ValueError(f"item {group.item!r} is listed twice; merge the two groups")
             seen.add(group.item)
-        if self.initial_recognition is not None:
-            self.initial_recognition_for(self.price)  # raises on a bad value
         return self
 
     def initial_recognition_for(self, price: Decimal) -> Decimal:
         """Initial recognition for a line sold at `price`: an amount or a percent, capped."""
-        text = self.initial_recognition
-        if text is None:
+        if self.initial_recognition is None:
             return ZERO
-        text = text.strip()
-        try:
-            if text.endswith("%"):
-                pct = Decimal(text[:-1])
-                if not pct.is_finite() or pct < 0 or pct > 100:
-                    raise ValueError
-                amount = cents(price * pct / 100)
-            else:
-                amount = parse_amount(text)
-                if amount < 0:
-                    raise ValueError
-        except (InvalidOperation, ValueError):
-            raise ValueError(
-                f"initial_recognition {text!r} must be an amount like \"5.00\" or a percent "
-                "like \"5%\" (0-100)"
-            ) from None
-        return min(amount, price)
+        return _initial_recognition(self.initial_recognition, price)
+
+
+def _initial_recognition(text: str, price: Decimal) -> Decimal:
+    """`"5.00"` or `"5%"` of `price`, rounded half up, never more than `price`."""
+    text = text.strip()
+    try:
+        if text.endswith("%"):
+            pct = parse_amount(text[:-1])
+            if pct < 0 or pct > 100:
+                raise ValueError
+            amount = cents(price * pct / 100)
+        else:
+            amount = parse_amount(text)
+            if amount < 0:
+                raise ValueError
+    except (InvalidOperation, ValueError):
+        raise ValueError(
+            "must be an amount like \"5.00\" or a percent like \"5%\" (0-100)"
+        ) from None
+    return min(amount, price)
 
 
 class Reconciliation(_Model):

@@ -70,6 +70,8 @@ class Engine:
             if as_of is not None and event.date > as_of:
                 self.counts.after_as_of += 1
                 continue
+            # The books run to the latest event date, whatever becomes of the event.
+            last = event.date if last is None else max(last, event.date)
             heap = self._expiries
             if heap and heap[0][0] <= event.date:
                 yield from self._expire_until(event.date, KIND_ORDER[event.type])
@@ -84,7 +86,6 @@ class Engine:
             self._remember(read, txns)
             self.counts.applied += 1
             self.counts.transactions += len(txns)
-            last = event.date if last is None else max(last, event.date)
             yield from txns
         self.end = as_of or last
         if self.end is not None:

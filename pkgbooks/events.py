@@ -70,10 +70,16 @@ Instance = Annotated[str, BeforeValidator(_text), Field(pattern=LINK_SAFE)]
 Method = Literal["cash", "card", "other"]
 
 
+def _event_id(value: str) -> str:
+    if value.startswith("expiry:"):
+        raise ValueError("ids starting with 'expiry:' are kept for the automatic expiries")
+    return value
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: Text
+    id: Annotated[str, BeforeValidator(_text), AfterValidator(_event_id)]
     date: Date
 
 

@@ -7,8 +7,11 @@ up to the whole to the cent.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -25,25 +28,43 @@ def allocate(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     Each part is first rounded down to the cent; the cents left over go one by
     one to the parts with the largest remainders (ties to the earlier part).
     The parts add up to `total` exactly. All-zero weights split equally.
+    Exact fractions throughout, so equal remainders are exactly equal.
     """
-    if not weights:
-        raise ValueError("allocate() needs at least one weight")
-    if any(w < 0 for w in weights):
-        raise ValueError("allocate() weights must not be negative")
+    return allocate_groups(total, weights, [1] * len(weights))
+
+
+def allocate_groups(
+    total: Decimal, group_weights: Sequence[Decimal], quantities: Sequence[int]
+) -> list[Decimal]:
+    """Largest remainder over every unit of several groups; returns each group's total.
+
+    Group g holds `quantities[g]` equal units sharing the weight
+    `group_weights[g]`. The cents left over after rounding every unit down go
+    to the units with the largest remainders, ties to the earlier unit, so
+    within a group the first units take them: `equal_parts_sum()` over a
+    group's total gives each unit's share back.
+    """
+    if not group_weights or len(group_weights) != len(quantities):
+        raise ValueError("allocate() needs one weight per group")
+    if any(w < 0 for w in group_weights) or any(q <= 0 for q in quantities):
+        raise ValueError("allocate() weights must not be negative, quantities positive")
     total_cents = int((total / CENT).to_integral_value())
     if Decimal(total_cents) * CENT != total:
         raise ValueError(f"allocate() total {total} is not a whole number of cents")
-    weight_sum = sum(weights, Decimal(0))
-    if weight_sum == 0:
-        weights = [Decimal(1)] * len(weights)
-        weight_sum = Decimal(len(weights))
-    exact = [Decimal(total_cents) * w / weight_sum for w in weights]
-    floors = [int(e.to_integral_value(rounding=ROUND_FLOOR)) for e in exact]
-    left = total_cents - sum(floors)
-    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
-    for i in order[:left]:
-        floors[i] += 1
-    return [Decimal(c) * CENT for c in floors]
+    weights = [Fraction(w) for w in group_weights]
+    if sum(weights) == 0:
+        weights = [Fraction(q) for q in quantities]
+    weight_sum = sum(weights)
+    unit_shares = [total_cents * w / weight_sum / q for w, q in zip(weights, quantities,
+                                                                      strict=True)]
+    floors = [math.floor(share) for share in unit_shares]
+    left = total_cents - sum(f * q for f, q in zip(floors, quantities, strict=True))
+    extra = [0] * len(weights)
+    order = sorted(range(len(weights)), key=lambda g: (floors[g] - unit_shares[g], g))
+    for g in order:
+        extra[g] = min(quantities[g], left)
+        left -= extra[g]
+    return [Decimal(f * q + e) * CENT for f, q, e in zip(floors, quantities, extra, strict=True)]
 
 
 def equal_parts_sum(total: Decimal, count: int, start: int, taken: int) -> Decimal:
@@ -61,8 +82,13 @@ def equal_parts_sum(total: Decimal, count: int, start: int, taken: int) -> Decim
     return Decimal(base * taken + with_extra) * CENT
 
 
+_PLAIN = re.compile(r"-?\d+(\.\d+)?")
+
+
 def parse_amount(text: str) -> Decimal:
     """Parse a plain decimal string with at most two places into a cent amount."""
+    if not _PLAIN.fullmatch(text):
+        raise ValueError(f"{text!r} is not a plain decimal amount like 12.50")
     value = Decimal(text)
     if not value.is_finite():
         raise ValueError(f"{text!r} is not a finite amount")

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from pkgbooks.config import ANY_SERVICE, Config, Package
 from pkgbooks.events import PackageLine, ProductLine, Sale
-from pkgbooks.money import ZERO, allocate, cents, fmt
+from pkgbooks.money import ZERO, allocate_groups, cents, fmt
 from pkgbooks.postings import Txn, txn
 from pkgbooks.rules import Context, Refusal
 from pkgbooks.state import InvoiceLine, InvoiceState, ItemGroup, PackageState
@@ -100,9 +100,10 @@ def item_groups(cfg: Config, spec: Package, loc: str, deferred: Decimal) -> dict
     """Each item group's recognition value, by the `recognition` policy (4.3).
 
     `item_price`: the group's price at the source location. `proportional`:
-    `deferred` (price less initial recognition) allocated over the groups in
-    proportion to the units' list prices, an item without one counting at its
-    package price. Either way a group's value is split equally over its units.
+    `deferred` (price less initial recognition) allocated over all the units
+    in proportion to their list prices (largest remainder), an item without
+    one counting at its package unit price. Either way a group's value is then
+    split equally over its units, the first units taking the extra cents.
     """
     overrides = spec.location_prices.get(loc, {})
     prices = {g.item: overrides.get(g.item, g.price) for g in spec.items}
@@ -116,7 +117,7 @@ def item_groups(cfg: Config, spec: Package, loc: str, deferred: Decimal) -> dict
             weights.append(
                 list_price * g.quantity if list_price is not None else prices[g.item]
             )
-        values = allocate(max(deferred, ZERO), weights)
+        values = allocate_groups(max(deferred, ZERO), weights, [g.quantity for g in spec.items])
     return {
         g.item: ItemGroup(g.item, g.quantity, value, cents(prices[g.item] / g.quantity))
         for g, value in zip(spec.items, values, strict=True)

@@ -1,0 +1,134 @@
+"""What every report shares: the loaded books, running BQL, the report's shape.
+
+Reports are Beancount queries (beanquery) over the ledger `pkgbooks build`
+wrote, never recomputed from the events. A report refuses books whose
+ledger is missing or was built from other inputs than the ones on disk.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from beancount import loader
+from beancount.core import data
+from beanquery import query
+
+from pkgbooks.build import CONFIG, inputs_digest
+from pkgbooks.config import Config, load_config
+from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE, MAIN
+from pkgbooks.money import ZERO, fmt
+
+PACKAGE_LIABILITY = ":Packages:(Deposits|Deferred)$"
+DEFERRED = ":Packages:Deferred$"
+
+
+class ReportError(Exception):
+    """The report cannot be made (stale books, a broken identity): the message says why."""
+
+
+@dataclass(slots=True)
+class Report:
+    """One report: rows keyed by column name, amounts as Decimal until written out."""
+
+    name: str
+    start: datetime.date
+    end: datetime.date
+    currency: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. the basis
+
+    def as_json(self) -> dict[str, Any]:
+        """SPEC 5 JSON: amounts as strings with two decimals."""
+        return {
+            "report": self.name, "from": self.start.isoformat(), "to": self.end.isoformat(),
+            "currency": self.currency, **self.extra,
+            "rows": [_plain(row) for row in self.rows], "totals": _plain(self.totals),
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return fmt(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(slots=True)
+class Books:
+    """A books directory's configuration and its ledger, loaded by Beancount."""
+
+    directory: Path
+    config: Config
+    entries: list[data.Directive]
+    options: dict[str, Any]
+    as_of: datetime.date | None
+
+    @classmethod
+    def load(cls, directory: Path) -> Books:
+        config = load_config(directory / CONFIG)
+        main = directory / MAIN
+        if not main.exists():
+            raise ReportError(
+                f"{main}: no ledger yet: run `pkgbooks build {directory}` first"
+            )
+        entries, errors, options = loader.load_file(str(main))
+        if errors:
+            raise ReportError(
+                f"{main}: Beancount reports {len(errors)} error(s): run "
+                f"`pkgbooks validate {directory}`"
+            )
+        customs = {e.type: e for e in entries if isinstance(e, data.Custom)}
+        recorded = customs.get(INPUTS_DIRECTIVE)
+        if recorded is None or recorded.values[0].value != inputs_digest(directory):
+            raise ReportError(
+                f"{main}: the ledger is older than pkgbooks.toml or events/: run "
+                f"`pkgbooks build {directory}` first"
+            )
+        as_of = customs[AS_OF_DIRECTIVE].date if AS_OF_DIRECTIVE in customs else None
+        return cls(directory, config, entries, options, as_of)
+
+    def query(self, bql: str) -> list[tuple[Any, ...]]:
+        _types, rows = query.run_query(self.entries, self.options, bql)
+        return list(rows)
+
+    def location_of(self, account: str) -> str:
+        """The location id of an account (`Liabilities:Loc11:...` -> `loc-11`)."""
+        return self.segments[account.split(":")[1]]
+
+    @property
+    def segments(self) -> dict[str, str]:
+        return {spec.account: loc for loc, spec in self.config.locations.items()}
+
+    def per_location(self, columns: list[str]) -> dict[str, dict[str, Any]]:
+        """One zeroed row per configured location, in configuration order."""
+        return {
+            loc: {"location": loc, **{c: ZERO for c in columns}}
+            for loc in self.config.locations
+        }
+
+
+def balances_by_location(books: Books, accounts: str, before: datetime.date) -> dict[str, Decimal]:
+    """Balance of the matching accounts per location at the end of the day before `before`."""
+    rows = books.query(
+        f"SELECT account, sum(number) AS amount WHERE account ~ '{accounts}' "
+        f"AND date < {before.isoformat()} GROUP BY account"
+    )
+    totals: dict[str, Decimal] = {}
+    for account, amount in rows:
+        loc = books.location_of(account)
+        totals[loc] = totals.get(loc, ZERO) + amount
+    return totals
+
+
+def period(start: datetime.date, end: datetime.date) -> str:
+    """A BQL condition for dates within the report's period (both ends included)."""
+    return f"date >= {start.isoformat()} AND date <= {end.isoformat()}"

@@ -1,0 +1,134 @@
+"""`liability`: the package liability roll-forward per location (SPEC 5.1).
+
+Two BQL queries do the work: the liability balances (opening at the end of
+the day before `--from`, closing at the end of `--to`) and the period's
+movements on the liability accounts grouped by the kind of transaction. The
+Python step classifies each kind into a roll-forward column:
+
+| kind (or the kind a void reverses) | column |
+|---|---|
+| payment, close                      | sales (close only moves into Deferred: sale basis) |
+| redemption                          | redemptions |
+| expiry                              | expirations |
+| refund                              | refunds, less the forfeited part, which is an expiration |
+
+The forfeited part of a refund is what the same transaction credits to
+Breakage or Unclaimed, found by a third query over the refund transactions.
+The report checks closing = opening + sales - redemptions - expirations -
+refunds for every location and fails loudly if it does not hold.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections import defaultdict
+from decimal import Decimal
+
+from pkgbooks.money import ZERO, fmt
+from pkgbooks.reports.base import (
+    DEFERRED,
+    PACKAGE_LIABILITY,
+    Books,
+    Report,
+    ReportError,
+    balances_by_location,
+    period,
+)
+
+COLUMNS = ["opening", "sales", "redemptions", "expirations", "refunds", "closing"]
+BUCKET = {"payment": "sales", "close": "sales", "redemption": "redemptions",
+          "expiry": "expirations", "refund": "refunds"}
+
+
+def queries(
+    accounts: str, start: datetime.date, end: datetime.date, key: str = "account"
+) -> dict[str, str]:
+    """The BQL of the report (also kept as `query` directives for Fava).
+
+    `key` groups the movements: by account (then location), or e.g. by
+    `any_meta('instance')` for the activity report.
+    """
+    return {
+        "movements": (
+            f"SELECT {key} AS key, entry_meta('kind') AS kind, "
+            "entry_meta('target_kind') AS target, sum(number) AS amount "
+            f"WHERE account ~ '{accounts}' AND {period(start, end)} "
+            "GROUP BY key, kind, target ORDER BY key, kind, target"
+        ),
+        "refunds": (
+            f"SELECT id, account, {key} AS key, number WHERE (entry_meta('kind') = 'refund' OR "
+            f"entry_meta('target_kind') = 'refund') AND {period(start, end)}"
+        ),
+    }
+
+
+def movements(
+    books: Books, accounts: str, start: datetime.date, end: datetime.date, key: str = "account"
+) -> dict[str, dict[str, Decimal]]:
+    """The period's sales, redemptions, expirations and refunds (positive) per key."""
+    bql = queries(accounts, start, end, key)
+    moved: dict[str, dict[str, Decimal]] = defaultdict(
+        lambda: {c: ZERO for c in ("sales", "redemptions", "expirations", "refunds")}
+    )
+    for group, kind, target, amount in books.query(bql["movements"]):
+        bucket = BUCKET.get(target if kind == "void" else kind)
+        if bucket is None:
+            raise ReportError(
+                f"{group} moves {fmt(amount)} in transactions of kind {kind!r}, which the "
+                "roll-forward does not know: the ledger was not written by pkgbooks"
+            )
+        # Liabilities are credit (negative) balances: sales are credits, the rest debits.
+        moved[group][bucket] += -amount if bucket == "sales" else amount
+    for group, forfeit in _forfeits(books, bql["refunds"], accounts).items():
+        moved[group]["refunds"] -= forfeit
+        moved[group]["expirations"] += forfeit
+    return moved
+
+
+def run(books: Books, start: datetime.date, end: datetime.date, basis: str = "payment") -> Report:
+    accounts = PACKAGE_LIABILITY if basis == "payment" else DEFERRED
+    rows = books.per_location(COLUMNS)
+    opening = balances_by_location(books, accounts, start)
+    closing = balances_by_location(books, accounts, end + datetime.timedelta(days=1))
+    for loc, row in rows.items():
+        row["opening"] = -opening.get(loc, ZERO)
+        row["closing"] = -closing.get(loc, ZERO)
+    for account, moved in movements(books, accounts, start, end).items():
+        row = rows[books.location_of(account)]
+        for column, amount in moved.items():
+            row[column] += amount
+    for loc, row in rows.items():
+        expected = (row["opening"] + row["sales"] - row["redemptions"] - row["expirations"]
+                    - row["refunds"])
+        if expected != row["closing"]:
+            raise ReportError(
+                f"roll-forward identity broken for {loc} ({basis} basis): opening + sales - "
+                f"redemptions - expirations - refunds = {fmt(expected)}, closing is "
+                f"{fmt(row['closing'])}"
+            )
+    totals = {c: sum((row[c] for row in rows.values()), ZERO) for c in COLUMNS}
+    return Report("liability", start, end, books.config.currency, ["location", *COLUMNS],
+                  list(rows.values()), totals, {"basis": basis})
+
+
+def _forfeits(books: Books, bql: str, accounts: str) -> dict[str, Decimal]:
+    """Per key, what refunds (less voids of refunds) forfeited from the liability.
+
+    The forfeit is what a refund transaction credits to Breakage or Unclaimed;
+    only refunds that took the package off the accounts of this basis count,
+    and it is booked under the key of the refund's liability posting.
+    """
+    liability = re.compile(accounts)
+    postings: dict[str, list[tuple[str, str, Decimal]]] = defaultdict(list)
+    for entry_id, account, group, number in books.query(bql):
+        postings[entry_id].append((account, group, number))
+    forfeits: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for lines in postings.values():
+        keys = [group for account, group, _ in lines if liability.search(account)]
+        if not keys:
+            continue
+        for account, _group, number in lines:
+            if account.endswith((":Packages:Breakage", ":Packages:Unclaimed")):
+                forfeits[keys[0]] += -number
+    return forfeits
