@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import gc
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,11 +16,10 @@ from pathlib import Path
 
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
-from pkgbooks.ledger import ACCOUNTS, LedgerText, LedgerWriter, render_main
+from pkgbooks.layout import CONFIG, EVENTS, inputs_digest
+from pkgbooks.ledger import ACCOUNTS, QUERIES, LedgerText, LedgerWriter, render_main
 from pkgbooks.readers import Problem, event_files, read_events
-
-CONFIG = "pkgbooks.toml"
-EVENTS = "events"
+from pkgbooks.reports.directives import query_directives
 
 
 @dataclass(slots=True)
@@ -58,18 +56,10 @@ def render(
         result.counts = engine.counts
         result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
         yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir))
+        if text.first is not None and engine.end is not None:
+            yield QUERIES, query_directives(text.first, engine.end)
 
     return result, files()
-
-
-def inputs_digest(books_dir: Path) -> str:
-    """A digest of everything a build reads, so a report can tell the ledger is stale."""
-    digest = hashlib.sha256()
-    for path in [books_dir / CONFIG, *event_files(books_dir / EVENTS)]:
-        digest.update(path.name.encode() + b"\0")
-        digest.update(path.read_bytes() if path.exists() else b"")
-        digest.update(b"\0")
-    return "sha256:" + digest.hexdigest()
 
 
 def build(books_dir: Path, as_of: datetime.date | None = None) -> Rendered:

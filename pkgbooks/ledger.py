@@ -32,6 +32,7 @@ from pkgbooks.postings import Txn
 LEDGER_DIR = "ledger"
 MAIN = "main.beancount"
 ACCOUNTS = "accounts.beancount"
+QUERIES = "queries.beancount"
 AS_OF_DIRECTIVE = "pkgbooks-as-of"
 INPUTS_DIRECTIVE = "pkgbooks-inputs"
 _LIABILITY_KINDS = (":Packages:Deposits", ":Packages:Deferred", ":Packages:Unclaimed")

@@ -17,8 +17,8 @@ from beancount import loader
 from beancount.core import data
 from beanquery import query
 
-from pkgbooks.build import CONFIG, inputs_digest
 from pkgbooks.config import Config, load_config
+from pkgbooks.layout import CONFIG, inputs_digest
 from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE, MAIN
 from pkgbooks.money import ZERO, fmt
 
@@ -116,12 +116,17 @@ class Books:
         }
 
 
+def balance_query(accounts: str, before: datetime.date) -> str:
+    """BQL: each matching account's balance at the end of the day before `before`."""
+    return (
+        f"SELECT account, sum(number) AS amount WHERE account ~ '{accounts}' "
+        f"AND date < {before.isoformat()} GROUP BY account ORDER BY account"
+    )
+
+
 def balances_by_location(books: Books, accounts: str, before: datetime.date) -> dict[str, Decimal]:
     """Balance of the matching accounts per location at the end of the day before `before`."""
-    rows = books.query(
-        f"SELECT account, sum(number) AS amount WHERE account ~ '{accounts}' "
-        f"AND date < {before.isoformat()} GROUP BY account"
-    )
+    rows = books.query(balance_query(accounts, before))
     totals: dict[str, Decimal] = {}
     for account, amount in rows:
         loc = books.location_of(account)

@@ -32,6 +32,7 @@ from pkgbooks.reports.base import (
     Books,
     Report,
     ReportError,
+    balance_query,
     balances_by_location,
     period,
 )
@@ -50,6 +51,8 @@ def queries(
     `any_meta('instance')` for the activity report.
     """
     return {
+        "opening": balance_query(accounts, start),
+        "closing": balance_query(accounts, end + datetime.timedelta(days=1)),
         "movements": (
             f"SELECT {key} AS key, entry_meta('kind') AS kind, "
             "entry_meta('target_kind') AS target, sum(number) AS amount "
