@@ -154,14 +154,19 @@ class LedgerText:
         return "".join(lines)
 
 
-def _write_file(path: Path, text: str) -> None:
-    """Write, flush and fsync one file under a temporary name, then rename it into place."""
+def _write_part(path: Path, text: str) -> Path:
+    """Write, flush and fsync `text` under the temporary name `path.part`."""
     part = path.with_name(path.name + ".part")
     with open(part, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(part, path)
+    return part
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write one file under a temporary name, then rename it into place."""
+    os.replace(_write_part(path, text), path)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -194,6 +199,7 @@ class LedgerWriter:
         if self.temp.exists():
             shutil.rmtree(self.temp)
         self.temp.mkdir()
+        self.parts: list[Path] = []
 
     def recover(self) -> None:
         """Finish or undo a swap that an earlier build did not complete."""
@@ -205,10 +211,13 @@ class LedgerWriter:
                 os.replace(old, live)
 
     def add(self, name: str, text: str) -> None:
-        _write_file(self.temp / name, text)
+        """Write one generated file; it keeps a `.part` name until the build commits."""
+        self.parts.append(_write_part(self.temp / name, text))
 
     def commit(self, main_text: str) -> None:
         """Make the new books the books: swap `ledger/`, then write `main.beancount`."""
+        for part in self.parts:
+            os.replace(part, part.with_suffix(""))
         _fsync_dir(self.temp)
         live = self.books_dir / LEDGER_DIR
         if not live.exists():

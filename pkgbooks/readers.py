@@ -131,24 +131,41 @@ def _validate(raw: Any, name: str, line: int, problems: list[Problem]) -> Event 
         return None
 
 
-def _decode_lines(path: Path, problems: list[Problem]) -> list[str] | None:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(str(path), None, None, f"not UTF-8 text ({exc.reason})"))
-        return None
-    return text.splitlines()
+def _text_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of an event file, read lazily.
+
+    UTF-8, with or without a byte-order mark, is read line by line: a line that
+    is not UTF-8 (cp1252 bytes, say) is refused on its own, since which 8-bit
+    encoding was meant cannot be known. A UTF-16 file (it must start with its
+    byte-order mark) is decoded whole.
+    """
+    name = str(path)
+    with path.open("rb") as handle:
+        head = handle.read(2)
+        if head in (b"\xff\xfe", b"\xfe\xff"):
+            try:
+                text = (head + handle.read()).decode("utf-16")
+            except UnicodeDecodeError as exc:
+                problems.append(Problem(name, None, None, f"not UTF-16 text ({exc.reason})"))
+                return
+            yield from enumerate(text.splitlines(), 1)
+            return
+        handle.seek(0)
+        for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield number, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                problems.append(Problem(
+                    name, number, None,
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}): "
+                    "save the file as UTF-8",
+                ))
 
 
 def _jsonl_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
-    """(line number, text) of a JSONL file, read lazily; a decoding error ends it."""
-    number = 0
-    try:
-        with path.open(encoding="utf-8-sig", newline=None) as handle:
-            for number, text in enumerate(handle, 1):  # noqa: B007
-                yield number, text
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(str(path), number + 1, None, f"not UTF-8 text ({exc.reason})"))
+    return _text_lines(path, problems)
 
 
 def _jsonl_stream(
@@ -225,10 +242,11 @@ def _csv_stream(
                     f"{', '.join(EVENT_TYPES)}")
         )
         return
-    lines = _decode_lines(path, problems)
-    if lines is None:
-        return
-    reader = csv.DictReader(io.StringIO("\n".join(lines) + "\n"))
+    # A line refused for its encoding stays as an empty line, to keep line numbers right.
+    lines: dict[int, str] = dict(_text_lines(path, problems))
+    last = max(lines, default=0)
+    text = "".join(lines.get(number, "") + "\n" for number in range(1, last + 1))
+    reader = csv.DictReader(io.StringIO(text))
     records: list[tuple[int, dict[str, Any]]] = []
     sales: dict[str, tuple[int, dict[str, Any]]] = {}
     for row in reader:
