@@ -120,3 +120,7 @@ def _fail(lines: list[str], summary: str) -> None:
         click.echo(line, err=True)
     click.echo(f"pkgbooks: {summary}", err=True)
     sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""A build killed midway (a real process, SIGKILL) never damages the books (SPEC 7).
+
+The books are built once; then their events change and a new build is killed
+at several points through its run. After every kill the books on disk must be
+exactly the old ones or exactly the new ones, load in Beancount without an
+error, and no temporary file may carry a `.beancount` name; the next build
+finishes the job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from beancount import loader
+
+DEMO = Path(__file__).resolve().parent.parent / "ledgers" / "demo"
+COPIES = 5  # the demo's events five times over: a build long enough to interrupt
+
+
+def snapshot(books: Path) -> dict[str, bytes]:
+    files = {"main.beancount": (books / "main.beancount").read_bytes()}
+    for path in sorted((books / "ledger").glob("*")):
+        files[f"ledger/{path.name}"] = path.read_bytes()
+    return files
+
+
+def big_books(path: Path) -> Path:
+    shutil.copytree(DEMO, path, ignore=shutil.ignore_patterns("ledger", "main.beancount"))
+    for events in sorted((path / "events").glob("*.jsonl")):
+        lines = [json.loads(x) for x in events.read_text(encoding="utf-8").splitlines() if x]
+        out = []
+        for copy in range(COPIES):
+            for event in lines:
+                event = dict(event, id=f"c{copy}-{event['id']}")
+                for key in ("invoice", "instance", "target"):
+                    if key in event:
+                        event[key] = f"c{copy}-{event[key]}"
+                if "lines" in event:
+                    event["lines"] = [dict(x, instance=f"c{copy}-{x['instance']}")
+                                      if "instance" in x else x for x in event["lines"]]
+                out.append(event)
+        out.sort(key=lambda e: e["date"])  # stable: each copy keeps its own order
+        events.write_text("".join(json.dumps(e) + "\n" for e in out), encoding="utf-8")
+    (path / "events" / "redemption.csv").unlink()
+    return path
+
+
+def run_build(books: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "pkgbooks.cli", "build", str(books)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def assert_whole(books: Path, allowed: list[dict[str, bytes]]) -> None:
+    on_disk = snapshot(books)
+    assert any(on_disk == books_state for books_state in allowed), "the books are damaged"
+    _entries, errors, _ = loader.load_file(str(books / "main.beancount"))
+    assert not errors
+    stray = [p for p in books.rglob("*.beancount")
+             if p.parent != books / "ledger" and p != books / "main.beancount"]
+    assert not stray, stray
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_killed_builds_leave_old_or_new_books(tmp_path: Path) -> None:
+    books = big_books(tmp_path / "books")
+    started = time.monotonic()
+    first = run_build(books)
+    assert first.wait(timeout=300) == 0, first.stderr.read() if first.stderr else ""
+    duration = time.monotonic() - started
+    old = snapshot(books)
+
+    # New events: a late expiry of a package that is still live changes the last month.
+    with (books / "events" / "2026-05.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"type": "expiry", "id": "late-expiry", "date": "2026-05-31",
+                                 "instance": "c0-PK-00001"}) + "\n")
+    reference = tmp_path / "reference"
+    shutil.copytree(books, reference)
+    done = run_build(reference)
+    assert done.wait(timeout=300) == 0
+    new = snapshot(reference)
+    assert new != old
+
+    kills = 0
+    for fraction in (0.05, 0.2, 0.4, 0.6, 0.75, 0.85, 0.92, 0.97, 1.0, 1.05):
+        build = run_build(books)
+        time.sleep(duration * fraction)
+        if build.poll() is None:
+            os.kill(build.pid, signal.SIGKILL)
+            kills += 1
+        build.wait(timeout=60)
+        assert_whole(books, [old, new])
+    assert kills >= 5, f"only {kills} builds were still running when killed"
+
+    finished = run_build(books)
+    assert finished.wait(timeout=300) == 0
+    assert snapshot(books) == new
+    assert not (books / ".ledger.tmp").exists()
