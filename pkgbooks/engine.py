@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from pkgbooks.config import Config
-from pkgbooks.events import KIND_ORDER, Expiry, Payment, Redemption, Refund, Sale, Void
+from pkgbooks.events import KIND_ORDER, Event, Expiry, Payment, Redemption, Refund, Sale, Void
 from pkgbooks.postings import Txn
 from pkgbooks.readers import Problem, Read, reread
 from pkgbooks.rules import Context, Refusal
@@ -102,13 +102,15 @@ class Engine:
         if seen is None:
             self._seen[event.id] = (read.file, read.line)
             return False
-        if reread(*seen) == event:
+        first = reread(*seen)
+        if first == event:
             self.counts.duplicates += 1
             return True
         self.counts.rejected += 1
         self.problems.append(Problem(
             read.file, read.line, event.id,
-            f"event id already used by a different event at {seen[0]}:{seen[1]}",
+            f"event id already used by a different event at {seen[0]}:{seen[1]} "
+            f"({_differences(first, event)})",
         ))
         return True
 
@@ -166,3 +168,12 @@ class Engine:
             self.counts.expiries += 1
             self.counts.transactions += len(txns)
             yield from txns
+
+
+def _differences(first: Event | None, second: Event) -> str:
+    """Which fields two events with one id disagree on."""
+    if first is None:
+        return "the first could not be read again"
+    a, b = first.model_dump(), second.model_dump()
+    fields = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+    return "fields that differ: " + ", ".join(fields)
