@@ -1,0 +1,147 @@
+"""Hostile input (what real point-of-sale exports do): each read exactly right where the
+meaning is unambiguous, otherwise refused as `FILE:LINE: event ID: reason`; never a
+traceback, never a silent misreading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from books import build_ok, txns
+from click.testing import CliRunner
+from test_readers import books_with, jsonl, parsed, pay, redeem, sale
+
+from pkgbooks.build import build
+from pkgbooks.cli import main
+
+GOOD = [sale("s1", 1, "K1"), pay("p1", 2, "K1", "100.00"), redeem("r1", 3, "K1")]
+
+
+def problems(books: Path) -> list[tuple[str, int, str, str]]:
+    result = CliRunner().invoke(main, ["build", str(books)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    return parsed([line for line in result.output.splitlines()
+                   if not line.startswith("pkgbooks:")])
+
+
+def test_utf16_with_bom_is_read_exactly(tmp_path: Path) -> None:
+    plain = books_with(tmp_path / "a", {"e.jsonl": jsonl(*GOOD)})
+    wide = books_with(tmp_path / "b", {"e.jsonl": jsonl(*GOOD).encode("utf-16")})
+    build_ok(plain)
+    build_ok(wide)
+    assert ((plain / "ledger" / "2026-01.beancount").read_bytes()
+            == (wide / "ledger" / "2026-01.beancount").read_bytes())
+
+
+def test_cp1252_bytes_are_refused_line_by_line(tmp_path: Path) -> None:
+    text = jsonl(*GOOD).replace('"cust-1"', '"Zoë"')
+    books = books_with(tmp_path, {"e.jsonl": text.encode("cp1252")})
+    found = problems(books)
+    (file, line, _id, what) = found[0]
+    assert (Path(file).name, line) == ("e.jsonl", 1)
+    assert "not UTF-8" in what and "0xeb" in what
+    # The sale on that line is not guessed at: what depends on it is refused too.
+    assert [event for _f, _l, event, _w in found[1:]] == ["p1", "r1"]
+
+
+CSV_HEAD = "id,date,location,invoice,customer,staff,line_package,line_instance\n"
+
+
+def test_csv_quoted_commas_and_reordered_columns_are_read_right(tmp_path: Path) -> None:
+    books = books_with(tmp_path, {
+        "sale.csv": "customer,id,date,location,invoice,line_package,line_instance\n"
+                    '"Smith, Jane",s1,2026-01-01,loc-11,INV-K1,cuts-3,K1\n',
+        "payment.csv": "method,amount,id,date,location,invoice\ncard,100.00,p1,2026-01-02,"
+                       "loc-11,INV-K1\n",
+    })
+    build_ok(books)
+    [record] = txns(books, "sale")
+    assert record.meta["customer"] == "Smith, Jane"
+
+
+def test_csv_embedded_newline_in_a_name_is_refused(tmp_path: Path) -> None:
+    books = books_with(tmp_path, {"sale.csv": CSV_HEAD + 's1,2026-01-01,loc-11,INV-K1,'
+                                  '"Jane\nSmith",ana,cuts-3,K1\n'})
+    [(_f, line, event, what)] = problems(books)
+    assert (line, event) == (3, "s1")  # the record ends on the file's third line
+    assert "customer" in what and "line breaks" in what
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("id,date,location,invoice,amount\np1,2026-01-02,loc-11,INV-K1,100.00\n",
+     "method: missing field"),
+    ("id,date,location,invoice,amount,method,note\np1,2026-01-02,loc-11,INV-K1,100.00,card,x\n",
+     "note: unknown field"),
+    ("id,date,location,invoice,amount,method\np1,2026-01-02,loc-11,INV-K1,100.00,card,extra\n",
+     "more cells than columns"),
+    ("id,date,location,invoice,amount,method\np1,2026-01-02,loc-11,INV-K1,100.", "amount"),
+])
+def test_csv_missing_extra_and_truncated(tmp_path: Path, content: str, expected: str) -> None:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(GOOD[0]), "payment.csv": content})
+    found = problems(books)
+    assert {(Path(file).name, line) for file, line, _e, _w in found} == {("payment.csv", 2)}
+    assert any(expected in what for _f, _l, _e, what in found)
+
+
+def test_truncated_jsonl_line_is_refused(tmp_path: Path) -> None:
+    text = jsonl(*GOOD) + '{"type": "payment", "id": "p2", "da'
+    [(_f, line, _id, what)] = problems(books_with(tmp_path, {"e.jsonl": text}))
+    assert line == 4 and "not valid JSON" in what
+
+
+@pytest.mark.parametrize("amount", ["1,234.50", "$12.50", "(12.50)", "1,50", "12.345", "NaN",
+                                    "1e3", "", " 12.50", "-5.00", "0.00", 12.5, 100, None])
+def test_amounts_that_are_not_plain_are_refused(tmp_path: Path, amount: object) -> None:
+    events = [GOOD[0], {**GOOD[1], "amount": amount}]
+    [(_f, line, event, what)] = problems(books_with(tmp_path, {"e.jsonl": jsonl(*events)}))
+    assert (line, event) == (2, "p1")
+    assert what.startswith("amount:")
+
+
+@pytest.mark.parametrize("date", ["01/02/2026", "2026-02-30", "2026-1-5", "20260105", "",
+                                  "2026-01-05T10:00:00", 20260105])
+def test_dates_that_are_not_iso_or_not_real_are_refused(tmp_path: Path, date: object) -> None:
+    events = [GOOD[0], {**GOOD[1], "date": date}]
+    [(_f, line, _id, what)] = problems(books_with(tmp_path, {"e.jsonl": jsonl(*events)}))
+    assert line == 2 and what.startswith("date:")
+
+
+@pytest.mark.parametrize("quantity", [0, -1, "2", 1.5, True])
+def test_quantities_that_are_not_positive_integers_are_refused(
+    tmp_path: Path, quantity: object
+) -> None:
+    events = [*GOOD[:2], {**GOOD[2], "quantity": quantity}]
+    [(_f, line, event, what)] = problems(books_with(tmp_path, {"e.jsonl": jsonl(*events)}))
+    assert (line, event) == (3, "r1") and what.startswith("quantity:")
+
+
+def test_events_before_their_sale_and_unknown_references(tmp_path: Path) -> None:
+    events = [
+        pay("p0", 1, "K1", "10.00"),  # before the sale (day 2)
+        {**sale("s1", 2, "K1")},
+        {**redeem("r0", 1, "K1")},
+        {**sale("s2", 2, "K2"), "location": "loc-99"},
+        {**sale("s3", 2, "K3", package="nope")},
+        {**redeem("r1", 3, "K1"), "item": "massage"},
+    ]
+    found = {event: what for _f, _l, event, what in problems(
+        books_with(tmp_path, {"e.jsonl": jsonl(*events)}))}
+    assert "unknown invoice" in found["p0"] and "no sale before this date" in found["p0"]
+    assert "unknown package instance" in found["r0"]
+    assert "unknown location 'loc-99'" in found["s2"]
+    assert "unknown package 'nope'" in found["s3"]
+    assert "unknown item 'massage'" in found["r1"]
+
+
+def test_every_problem_is_reported_and_nothing_is_written(tmp_path: Path) -> None:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD)})
+    build_ok(books)
+    before = (books / "ledger" / "2026-01.beancount").read_bytes()
+    bad = jsonl(*GOOD, {**GOOD[1], "id": "p2", "amount": "$5"}, {"type": "refund"}) + "{\n"
+    (books / "events" / "e.jsonl").write_text(bad, encoding="utf-8")
+    result = build(books)
+    assert len({p.line for p in result.problems}) == 3
+    assert (books / "ledger" / "2026-01.beancount").read_bytes() == before
+    assert json.loads(jsonl(GOOD[0]))  # the helpers still make valid JSON
