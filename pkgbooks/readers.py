@@ -181,7 +181,9 @@ def _jsonl_stream(
     in_date_order = True
     for _number, text in _jsonl_lines(path, []):
         found = _DATE_FIELD.search(text)
-        date = found.group(1) if found else ""
+        if found is None:
+            continue  # a blank or broken line: reported where it stands
+        date = found.group(1)
         if date < last:
             in_date_order = False
             break
@@ -220,8 +222,9 @@ def _parse_jsonl(path: Path, index: int, problems: list[Problem]) -> Iterator[tu
         if event is None:
             continue
         date = event.date.isoformat()
-        found = _DATE_FIELD.search(text)
-        if found is None or found.group(1) != date:
+        # JSON keeps the last of two "date" keys; the first pass read the first.
+        first = _DATE_FIELD.search(text) if text.count('"date"') > 1 else None
+        if first is not None and first.group(1) != date:
             problems.append(
                 Problem(name, number, event.id, "the date field appears more than once")
             )
