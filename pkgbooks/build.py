@@ -7,6 +7,7 @@ the configuration has a problem.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gc
 from collections.abc import Iterator
@@ -67,13 +68,10 @@ def build(books_dir: Path, as_of: datetime.date | None = None) -> Rendered:
     config = load_config(books_dir / CONFIG)
     result, files = render(books_dir, as_of, config)
     writer = LedgerWriter(books_dir)
-    # The engine makes no reference cycles, and a collector pass over the live
-    # packages at every few thousand new objects would cost a third of the run.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        for name, text in files:
-            writer.add(name, text)
+        with no_collector():
+            for name, text in files:
+                writer.add(name, text)
         if result.problems:
             writer.abandon()
             # Reported in reading order (file, then line), as a person reads the files.
@@ -83,7 +81,20 @@ def build(books_dir: Path, as_of: datetime.date | None = None) -> Rendered:
     except BaseException:
         writer.abandon()
         raise
+    return result
+
+
+@contextlib.contextmanager
+def no_collector() -> Iterator[None]:
+    """Run without the cyclic garbage collector.
+
+    The engine makes no reference cycles, and a collector pass over the live
+    packages every few thousand new objects would cost a third of the run.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if collecting:
             gc.enable()
-    return result

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
+
+from beancount import loader
 
 from pkgbooks.readers import event_files
 
@@ -19,3 +22,15 @@ def inputs_digest(books_dir: Path) -> str:
         digest.update(path.read_bytes() if path.exists() else b"")
         digest.update(b"\0")
     return "sha256:" + digest.hexdigest()
+
+
+def load_ledger(main: Path) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """Load a ledger with Beancount (entries, errors, options).
+
+    Beancount's pickle cache is turned off: it would write a large hidden
+    `.main.beancount.picklecache` into the books directory, beside the
+    committed ledger, and costs more than it saves for a ledger read once.
+    """
+    loader.initialize(use_cache=False)
+    entries, errors, options = loader.load_file(str(main))
+    return entries, errors, options

@@ -13,12 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from beancount import loader
 from beancount.core import data
 from beanquery import query
 
 from pkgbooks.config import Config, load_config
-from pkgbooks.layout import CONFIG, inputs_digest
+from pkgbooks.layout import CONFIG, inputs_digest, load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE, MAIN
 from pkgbooks.money import ZERO, fmt
 
@@ -80,7 +79,7 @@ class Books:
             raise ReportError(
                 f"{main}: no ledger yet: run `pkgbooks build {directory}` first"
             )
-        entries, errors, options = loader.load_file(str(main))
+        entries, errors, options = load_ledger(main)
         if errors:
             raise ReportError(
                 f"{main}: Beancount reports {len(errors)} error(s): run "
