@@ -52,7 +52,11 @@ def render_txn(t: Txn, currency: str) -> str:
     if t.links:
         head += " " + " ".join("^" + link for link in t.links)
     out = [head]
-    out += [f"  {key}: {quote(value)}" for key, value in t.meta]
+    out += [
+        f'  {key}: "{value}"' if '"' not in value and "\\" not in value
+        else f"  {key}: {quote(value)}"
+        for key, value in t.meta
+    ]
     for p in t.postings:
         out.append(f"  {p.account:<50} {p.amount:>12.2f} {currency}")
         if p.instance is not None:

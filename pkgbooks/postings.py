@@ -74,6 +74,7 @@ def txn(
     if copied:
         meta = {**copied, **meta}
     merged: dict[tuple[str, str | None], Decimal] = {}
+    total = Decimal(0)
     for posting in postings:
         amount = posting.amount
         if amount.quantize(CENT) != amount:
@@ -82,8 +83,12 @@ def txn(
             )
         key = (posting.account, posting.instance)
         merged[key] = merged[key] + amount if key in merged else amount
-    kept = tuple(Posting(acct, amount, inst) for (acct, inst), amount in merged.items() if amount)
-    total = sum((p.amount for p in kept), Decimal(0))
+        total += amount
+    if len(merged) == len(postings) and all(p.amount for p in postings):
+        kept = tuple(postings)  # nothing to merge or drop: the common case
+    else:
+        kept = tuple(Posting(acct, amount, inst)
+                     for (acct, inst), amount in merged.items() if amount)
     if total != 0:
         lines = ", ".join(f"{p.account} {p.amount}" for p in kept)
         raise UnbalancedTransaction(f"{event} ({kind}) is off by {total}: {lines}")
