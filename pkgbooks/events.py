@@ -11,7 +11,15 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
 
 from pkgbooks.money import parse_amount
 
@@ -19,7 +27,6 @@ from pkgbooks.money import parse_amount
 LINK_SAFE = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Within one date, events apply in this order (SPEC 3.3).
 KIND_ORDER = {"sale": 0, "payment": 1, "redemption": 2, "refund": 3, "expiry": 4, "void": 5}
@@ -54,19 +61,14 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a non-empty string")
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters or line breaks")
-    return value
-
-
 Date = Annotated[datetime.date, BeforeValidator(_iso_date)]
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
 PositiveAmount = Annotated[Decimal, BeforeValidator(_amount), AfterValidator(_positive)]
-Text = Annotated[str, BeforeValidator(_text)]
-Instance = Annotated[str, BeforeValidator(_text), Field(pattern=LINK_SAFE)]
+# Checked inside pydantic-core (a Python validator per field costs a tenth of
+# the reading time); `readers` words the pattern errors for people.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s][^\x00-\x1f\x7f]*$"
+Text = Annotated[str, StringConstraints(strict=True, pattern=TEXT_PATTERN)]
+Instance = Annotated[str, StringConstraints(strict=True, pattern=LINK_SAFE)]
 Method = Literal["cash", "card", "other"]
 
 
@@ -79,7 +81,8 @@ def _event_id(value: str) -> str:
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: Annotated[str, BeforeValidator(_text), AfterValidator(_event_id)]
+    id: Annotated[str, StringConstraints(strict=True, pattern=TEXT_PATTERN),
+                  AfterValidator(_event_id)]
     date: Date
 
 

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, Event
+from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, LINK_SAFE, Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,12 @@ def read_events(files: list[Path], problems: list[Problem]) -> Iterator[Read]:
         yield read
 
 
+_PATTERN_MESSAGES = {
+    LINK_SAFE: "must be letters, digits and _ - . / only, starting with a letter or digit "
+               "(it becomes a Beancount link)",
+}
+
+
 def reread(file: str, line: int) -> Event | None:
     """The event read at `file:line` (to compare a repeated id with its first reading)."""
     path = Path(file)
@@ -127,6 +133,13 @@ def _validate(raw: Any, name: str, line: int, problems: list[Problem]) -> Event 
                 msg = "unknown field"
             elif err["type"] == "missing":
                 msg = "missing field"
+            elif err["type"] == "string_type":
+                msg = "must be a string"
+            elif err["type"] == "string_pattern_mismatch":
+                msg = _PATTERN_MESSAGES.get(
+                    str(err.get("ctx", {}).get("pattern")),
+                    "must be non-empty text without control characters or line breaks",
+                )
             problems.append(Problem(name, line, shown_id, f"{field}: {msg}"))
         return None
 
