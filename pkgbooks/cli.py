@@ -10,6 +10,7 @@ import click
 
 from pkgbooks.build import build
 from pkgbooks.config import ConfigError
+from pkgbooks.events import LAST_DATE
 from pkgbooks.reports import REPORTS, Books, ReportError, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.validate import validate
@@ -19,9 +20,12 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> da
     if value is None:
         return None
     try:
-        return datetime.date.fromisoformat(value)
+        date = datetime.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO date YYYY-MM-DD") from None
+    if date > LAST_DATE:
+        raise click.BadParameter(f"{value!r} is too far in the future")
+    return date
 
 
 books_dir = click.argument(

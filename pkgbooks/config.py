@@ -122,8 +122,9 @@ class Package(_Model):
     name: str
     price: Amount
     tax_rate: Rate = Decimal("0")
-    validity_days: int | None = Field(default=None, ge=0)
-    grace_days: int = Field(default=0, ge=0)
+    # At most a century: a package's dates must stay within the calendar.
+    validity_days: int | None = Field(default=None, ge=0, le=36500)
+    grace_days: int = Field(default=0, ge=0, le=36500)
     initial_recognition: str | None = None
     items: list[PackageItem] = Field(min_length=1)
     location_prices: dict[str, dict[str, Amount]] = Field(default_factory=dict)
@@ -179,7 +180,7 @@ class Reconciliation(_Model):
 class Config(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    title: str
+    title: str = Field(pattern=r"^[^\x00-\x1f\x7f\x85\u2028\u2029]+$")
     currency: str = Field(default="USD", pattern=r"^[A-Z][A-Z0-9'._-]{0,22}[A-Z0-9]$")
     policy: Policy = Field(default_factory=Policy)
     locations: dict[str, Location] = Field(min_length=1)

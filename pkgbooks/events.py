@@ -26,7 +26,9 @@ from pkgbooks.money import parse_amount
 # Instance ids become Beancount links (^id), so they keep to the link alphabet.
 LINK_SAFE = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PLAIN_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
+_PLAIN_AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,2})?$")
+# The ledger names the first day of the month after the last; keep clear of year 10000.
+LAST_DATE = datetime.date(9999, 11, 30)
 
 # Within one date, events apply in this order (SPEC 3.3).
 KIND_ORDER = {"sale": 0, "payment": 1, "redemption": 2, "refund": 3, "expiry": 4, "void": 5}
@@ -38,16 +40,19 @@ def _iso_date(value: Any) -> datetime.date:
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise ValueError("date must be an ISO date YYYY-MM-DD")
     try:
-        return datetime.date.fromisoformat(value)
+        date = datetime.date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a real date") from None
+    if date > LAST_DATE:
+        raise ValueError(f"{value!r} is too far in the future")
+    return date
 
 
 def _amount(value: Any) -> Decimal:
     if not isinstance(value, str) or not _PLAIN_AMOUNT.fullmatch(value):
         raise ValueError(
             "amount must be a string holding a plain non-negative decimal with at most "
-            "2 places, e.g. \"12.50\""
+            "15 digits before the point and 2 after, e.g. \"12.50\""
         )
     try:
         return parse_amount(value)

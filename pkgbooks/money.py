@@ -82,13 +82,18 @@ def equal_parts_sum(total: Decimal, count: int, start: int, taken: int) -> Decim
     return Decimal(base * taken + with_extra) * CENT
 
 
-_PLAIN = re.compile(r"-?\d+(\.\d+)?")
+# 15 digits before the point: far beyond any price, and exact in Decimal's default
+# 28-digit context whatever the engine adds up.
+_PLAIN = re.compile(r"-?\d{1,15}(\.\d+)?")
 
 
 def parse_amount(text: str) -> Decimal:
     """Parse a plain decimal string with at most two places into a cent amount."""
     if not _PLAIN.fullmatch(text):
-        raise ValueError(f"{text!r} is not a plain decimal amount like 12.50")
+        raise ValueError(
+            f"{text!r} is not a plain decimal amount like 12.50 (at most 15 digits before "
+            "the point)"
+        )
     value = Decimal(text)
     if not value.is_finite():
         raise ValueError(f"{text!r} is not a finite amount")

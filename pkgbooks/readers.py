@@ -37,10 +37,18 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """One line, whatever the input held: control characters are shown escaped."""
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         if self.event_id is None and self.line is None:
-            return f"{where}: {self.message}"
-        return f"{where}: event {self.event_id or '?'}: {self.message}"
+            return _one_line(f"{where}: {self.message}")
+        return _one_line(f"{where}: event {self.event_id or '?'}: {self.message}")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class Read(NamedTuple):
@@ -161,7 +169,11 @@ def _text_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]
             except UnicodeDecodeError as exc:
                 problems.append(Problem(name, None, None, f"not UTF-16 text ({exc.reason})"))
                 return
-            yield from enumerate(text.splitlines(), 1)
+            # Split at line feeds only: U+2028 may stand inside a JSON string.
+            lines = text.split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            yield from ((n, line.rstrip("\r")) for n, line in enumerate(lines, 1))
             return
         handle.seek(0)
         for number, raw in enumerate(handle, 1):
@@ -231,6 +243,9 @@ def _parse_jsonl(path: Path, index: int, problems: list[Problem]) -> Iterator[tu
             except json.JSONDecodeError as exc:
                 problems.append(Problem(name, number, None, f"not valid JSON: {exc.msg}"))
                 continue
+            except (ValueError, RecursionError) as exc:  # 5000-digit numbers, deep nesting
+                problems.append(Problem(name, number, None, f"not usable JSON: {exc}"[:200]))
+                continue
             event = _validate(raw, name, number, problems)
         if event is None:
             continue
@@ -265,8 +280,7 @@ def _csv_stream(
     reader = csv.DictReader(io.StringIO(text))
     records: list[tuple[int, dict[str, Any]]] = []
     sales: dict[str, tuple[int, dict[str, Any]]] = {}
-    for row in reader:
-        number = reader.line_num
+    for number, row in _csv_rows(reader, name, problems):
         if None in row:
             problems.append(Problem(name, number, row.get("id"), "more cells than columns"))
             continue
@@ -274,9 +288,16 @@ def _csv_stream(
         if kind == "sale":
             _add_sale_row(cells, number, name, sales, records, problems)
         else:
-            if "quantity" in cells and str(cells["quantity"]).strip().isdigit():
-                cells["quantity"] = int(cells["quantity"])
-            records.append((number, {"type": kind, **cells}))
+            quantity = str(cells.get("quantity", "")).strip()
+            if quantity.isascii() and quantity.isdigit():
+                cells["quantity"] = int(quantity)
+            if cells.get("type", kind) != kind:
+                problems.append(Problem(
+                    name, number, cells.get("id"),
+                    f"type: {cells['type']!r} in a file of {kind} events",
+                ))
+                continue
+            records.append((number, {**cells, "type": kind}))
     events: list[tuple[SortKey, Read]] = []
     for number, raw in records:
         event = _validate(raw, name, number, problems)
@@ -285,6 +306,21 @@ def _csv_stream(
                            Read(event, name, number)))
     events.sort(key=lambda pair: pair[0])
     yield from events
+
+
+def _csv_rows(
+    reader: csv.DictReader[str], name: str, problems: list[Problem]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The rows of a CSV file with their line numbers; a malformed file stops at the fault."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.append(Problem(name, reader.line_num, None, f"not valid CSV: {exc}"))
+            return
+        yield reader.line_num, row
 
 
 def _add_sale_row(
