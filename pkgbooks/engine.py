@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pkgbooks.config import Config
 from pkgbooks.events import KIND_ORDER, Event, Expiry, Payment, Redemption, Refund, Sale, Void
 from pkgbooks.postings import Txn
-from pkgbooks.readers import Problem, Read, reread
+from pkgbooks.readers import Problem, Read, Rereader
 from pkgbooks.rules import Context, Refusal
 from pkgbooks.rules import expiry as expiry_rule
 from pkgbooks.rules import payment as payment_rule
@@ -54,6 +54,7 @@ class Engine:
     # (expiry date, instance) of every live package that can expire
     _expiries: list[tuple[datetime.date, str]] = field(default_factory=list)
     end: datetime.date | None = None  # the books' as-of date, known once run() is over
+    _reread: Rereader = field(default_factory=Rereader)
 
     def __post_init__(self) -> None:
         self.ctx = Context.new(self.config)
@@ -102,7 +103,7 @@ class Engine:
         if seen is None:
             self._seen[event.id] = (read.file, read.line)
             return False
-        first = reread(*seen)
+        first = self._reread(*seen)
         if first == event:
             self.counts.duplicates += 1
             return True

@@ -25,8 +25,8 @@ from pkgbooks.money import parse_amount
 
 # Instance ids become Beancount links (^id), so they keep to the link alphabet.
 LINK_SAFE = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$"
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PLAIN_AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,2})?$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_PLAIN_AMOUNT = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,2})?$")  # ASCII digits only
 # The ledger names the first day of the month after the last; keep clear of year 10000.
 LAST_DATE = datetime.date(9999, 11, 30)
 

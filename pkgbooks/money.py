@@ -84,7 +84,7 @@ def equal_parts_sum(total: Decimal, count: int, start: int, taken: int) -> Decim
 
 # 15 digits before the point: far beyond any price, and exact in Decimal's default
 # 28-digit context whatever the engine adds up.
-_PLAIN = re.compile(r"-?\d{1,15}(\.\d+)?")
+_PLAIN = re.compile(r"-?[0-9]{1,15}(\.[0-9]+)?")
 
 
 def parse_amount(text: str) -> Decimal:

@@ -106,14 +106,25 @@ _PATTERN_MESSAGES = {
 }
 
 
-def reread(file: str, line: int) -> Event | None:
-    """The event read at `file:line` (to compare a repeated id with its first reading)."""
-    path = Path(file)
-    stream = _jsonl_stream(path, 0, []) if path.suffix == ".jsonl" else _csv_stream(path, 0, [])
-    for key, read in stream:
-        if key[3] == line:
-            return read.event
-    return None
+class Rereader:
+    """Reads events again by place, to compare a repeated id with its first reading.
+
+    The last file asked for is kept, read once, so that a whole export read
+    twice costs one more reading of it, not one per duplicate.
+    """
+
+    def __init__(self) -> None:
+        self._file: str | None = None
+        self._events: dict[int, Event] = {}
+
+    def __call__(self, file: str, line: int) -> Event | None:
+        if file != self._file:
+            path = Path(file)
+            stream = (_jsonl_stream(path, 0, []) if path.suffix == ".jsonl"
+                      else _csv_stream(path, 0, []))
+            self._events = {key[3]: read.event for key, read in stream}
+            self._file = file
+        return self._events.get(line)
 
 
 def _validate(raw: Any, name: str, line: int, problems: list[Problem]) -> Event | None:
@@ -318,7 +329,8 @@ def _csv_rows(
         except StopIteration:
             return
         except csv.Error as exc:
-            problems.append(Problem(name, reader.line_num, None, f"not valid CSV: {exc}"))
+            # The csv module counts the faulty line only once it is through with it.
+            problems.append(Problem(name, reader.line_num + 1, None, f"not valid CSV: {exc}"))
             return
         yield reader.line_num, row
 
