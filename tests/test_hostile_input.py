@@ -92,7 +92,8 @@ def test_truncated_jsonl_line_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("amount", ["1,234.50", "$12.50", "(12.50)", "1,50", "12.345", "NaN",
-                                    "1e3", "", " 12.50", "-5.00", "0.00", 12.5, 100, None])
+                                    "1e3", "", " 12.50", "-5.00", "0.00", 12.5, 100, None,
+                                    "\uff11\uff12.50", "\u0661\u0662.50"])
 def test_amounts_that_are_not_plain_are_refused(tmp_path: Path, amount: object) -> None:
     events = [GOOD[0], {**GOOD[1], "amount": amount}]
     [(_f, line, event, what)] = problems(books_with(tmp_path, {"e.jsonl": jsonl(*events)}))
