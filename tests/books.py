@@ -109,3 +109,35 @@ def txns(path: Path, kind: str | None = None) -> list[data.Transaction]:
 
 def d(day: int, month: int = 1, year: int = 2026) -> str:
     return datetime.date(year, month, day).isoformat()
+
+
+# Events of one package per invoice (`INV-<instance>`), at loc-11 unless told otherwise.
+
+def sale(eid: str, day: int, instance: str, package: str = "cuts-3",
+         loc: str = "loc-11") -> dict[str, Any]:
+    return {"type": "sale", "id": eid, "date": d(day), "location": loc,
+            "invoice": f"INV-{instance}", "customer": "cust-1",
+            "lines": [{"package": package, "instance": instance}]}
+
+
+def pay(eid: str, day: int, instance: str, amount: str, loc: str = "loc-11") -> dict[str, Any]:
+    return {"type": "payment", "id": eid, "date": d(day), "location": loc,
+            "invoice": f"INV-{instance}", "amount": amount, "method": "card"}
+
+
+def redeem(eid: str, day: int, instance: str, quantity: int | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "redemption", "id": eid, "date": d(day),
+                             "location": "loc-11", "instance": instance, "item": "haircut"}
+    if quantity is not None:
+        event["quantity"] = quantity
+    return event
+
+
+def refund(eid: str, day: int, instance: str, amount: str, loc: str = "loc-11",
+           method: str = "cash") -> dict[str, Any]:
+    return {"type": "refund", "id": eid, "date": d(day), "location": loc,
+            "instance": instance, "amount": amount, "method": method}
+
+
+def expire(eid: str, day: int, instance: str) -> dict[str, Any]:
+    return {"type": "expiry", "id": eid, "date": d(day), "instance": instance}

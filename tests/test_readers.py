@@ -9,7 +9,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from books import bal, build_ok, config_text, d, problems_of, txns, write_books
+from books import (
+    bal,
+    build_ok,
+    config_text,
+    d,
+    expire,
+    pay,
+    problems_of,
+    redeem,
+    refund,
+    sale,
+    txns,
+    write_books,
+)
 
 from pkgbooks.build import build
 
@@ -33,32 +46,6 @@ items = [ { item = "haircut", quantity = 1, price = "40.00" } ]
 """
 
 PROBLEM = re.compile(r"^(?P<file>.+):(?P<line>\d+): event (?P<id>\S+): (?P<what>.+)$")
-
-
-def sale(eid: str, day: int, instance: str, package: str = "cuts-3",
-         loc: str = "loc-11") -> dict[str, Any]:
-    return {"type": "sale", "id": eid, "date": d(day), "location": loc,
-            "invoice": f"INV-{instance}", "customer": "cust-1",
-            "lines": [{"package": package, "instance": instance}]}
-
-
-def pay(eid: str, day: int, instance: str, amount: str) -> dict[str, Any]:
-    return {"type": "payment", "id": eid, "date": d(day), "location": "loc-11",
-            "invoice": f"INV-{instance}", "amount": amount, "method": "card"}
-
-
-def redeem(eid: str, day: int, instance: str, quantity: int = 1) -> dict[str, Any]:
-    return {"type": "redemption", "id": eid, "date": d(day), "location": "loc-11",
-            "instance": instance, "item": "haircut", "quantity": quantity}
-
-
-def refund(eid: str, day: int, instance: str, amount: str) -> dict[str, Any]:
-    return {"type": "refund", "id": eid, "date": d(day), "location": "loc-11",
-            "instance": instance, "amount": amount, "method": "cash"}
-
-
-def expire(eid: str, day: int, instance: str) -> dict[str, Any]:
-    return {"type": "expiry", "id": eid, "date": d(day), "instance": instance}
 
 
 def books_with(tmp_path: Path, files: dict[str, str | bytes]) -> Path:

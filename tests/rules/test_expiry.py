@@ -10,7 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from books import bal, build_ok, config_text, d, problems_of, txns, write_books
+from books import (
+    bal,
+    build_ok,
+    config_text,
+    d,
+    expire,
+    pay,
+    problems_of,
+    redeem,
+    refund,
+    sale,
+    txns,
+    write_books,
+)
 
 D = Decimal
 DAY = datetime.date
@@ -51,31 +64,6 @@ DEPOSITS = "Liabilities:Loc11:Packages:Deposits"
 DEFERRED = "Liabilities:Loc11:Packages:Deferred"
 UNCLAIMED = "Liabilities:Loc11:Packages:Unclaimed"
 BREAKAGE = "Income:Loc11:Packages:Breakage"
-
-
-def sale(eid: str, day: int, instance: str, package: str = "cuts-3") -> dict[str, Any]:
-    return {"type": "sale", "id": eid, "date": d(day), "location": "loc-11",
-            "invoice": f"INV-{instance}", "customer": "cust-1",
-            "lines": [{"package": package, "instance": instance}]}
-
-
-def pay(eid: str, day: int, instance: str, amount: str) -> dict[str, Any]:
-    return {"type": "payment", "id": eid, "date": d(day), "location": "loc-11",
-            "invoice": f"INV-{instance}", "amount": amount, "method": "card"}
-
-
-def redeem(eid: str, day: int, instance: str) -> dict[str, Any]:
-    return {"type": "redemption", "id": eid, "date": d(day), "location": "loc-11",
-            "instance": instance, "item": "haircut"}
-
-
-def expire(eid: str, day: int, instance: str) -> dict[str, Any]:
-    return {"type": "expiry", "id": eid, "date": d(day), "instance": instance}
-
-
-def refund(eid: str, day: int, instance: str, amount: str) -> dict[str, Any]:
-    return {"type": "refund", "id": eid, "date": d(day), "location": "loc-11",
-            "instance": instance, "amount": amount, "method": "cash"}
 
 
 def books_of(tmp_path: Path, events: list[dict[str, Any]], **policy: Any) -> Path:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from books import bal, build_ok, config_text, d, txns, write_books
+from books import bal, build_ok, config_text, d, pay, sale, txns, write_books
 
 D = Decimal
 
@@ -57,18 +57,6 @@ RECONCILIATION = """
 start = {start}
 rates = {{ service = "0.05", product = "0.30", class = "0.20" }}
 """
-
-
-def sale(eid: str, day: int, instance: str, package: str = "cuts-3",
-         loc: str = "loc-11") -> dict[str, Any]:
-    return {"type": "sale", "id": eid, "date": d(day), "location": loc,
-            "invoice": f"INV-{instance}", "customer": "cust-1",
-            "lines": [{"package": package, "instance": instance}]}
-
-
-def pay(eid: str, day: int, instance: str, amount: str, loc: str = "loc-11") -> dict[str, Any]:
-    return {"type": "payment", "id": eid, "date": d(day), "location": loc,
-            "invoice": f"INV-{instance}", "amount": amount, "method": "card"}
 
 
 def redeem(eid: str, day: int, instance: str, item: str = "haircut", loc: str = "loc-21",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from books import bal, build_ok, config_text, d, problems_of, txns, write_books
+from books import bal, build_ok, config_text, d, pay, problems_of, refund, txns, write_books
 
 D = Decimal
 
@@ -128,11 +128,6 @@ def sale(eid: str, day: int, instance: str, package: str = "cuts-3", loc: str = 
             "lines": [line]}
 
 
-def pay(eid: str, day: int, instance: str, amount: str, loc: str = "loc-11") -> dict[str, Any]:
-    return {"type": "payment", "id": eid, "date": d(day), "location": loc,
-            "invoice": f"INV-{instance}", "amount": amount, "method": "card"}
-
-
 def redeem(eid: str, when: int | str, instance: str, item: str = "haircut",
            loc: str = "loc-11", quantity: int = 1, staff: str | None = None) -> dict[str, Any]:
     event: dict[str, Any] = {"type": "redemption", "id": eid,
@@ -142,11 +137,6 @@ def redeem(eid: str, when: int | str, instance: str, item: str = "haircut",
     if staff:
         event["staff"] = staff
     return event
-
-
-def refund(eid: str, day: int, instance: str, amount: str) -> dict[str, Any]:
-    return {"type": "refund", "id": eid, "date": d(day), "location": "loc-11",
-            "instance": instance, "amount": amount, "method": "cash"}
 
 
 def books_of(tmp_path: Path, events: list[dict[str, Any]], **policy: Any) -> Path:

@@ -9,7 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from books import bal, build_ok, config_text, d, problems_of, txns, write_books
+from books import (
+    bal,
+    build_ok,
+    config_text,
+    d,
+    pay,
+    problems_of,
+    redeem,
+    refund,
+    sale,
+    txns,
+    write_books,
+)
 
 D = Decimal
 
@@ -40,28 +52,6 @@ UNCLAIMED = "Liabilities:Loc11:Packages:Unclaimed"
 TAX = "Liabilities:Loc11:SalesTax"
 BREAKAGE = "Income:Loc11:Packages:Breakage"
 CASH = "Assets:Loc11:Cash:Cash"
-
-
-def sale(eid: str, day: int, instance: str, package: str = "cuts-3") -> dict[str, Any]:
-    return {"type": "sale", "id": eid, "date": d(day), "location": "loc-11",
-            "invoice": f"INV-{instance}", "customer": "cust-1",
-            "lines": [{"package": package, "instance": instance}]}
-
-
-def pay(eid: str, day: int, instance: str, amount: str) -> dict[str, Any]:
-    return {"type": "payment", "id": eid, "date": d(day), "location": "loc-11",
-            "invoice": f"INV-{instance}", "amount": amount, "method": "card"}
-
-
-def redeem(eid: str, day: int, instance: str) -> dict[str, Any]:
-    return {"type": "redemption", "id": eid, "date": d(day), "location": "loc-11",
-            "instance": instance, "item": "haircut"}
-
-
-def refund(eid: str, day: int, instance: str, amount: str, loc: str = "loc-11",
-           method: str = "cash") -> dict[str, Any]:
-    return {"type": "refund", "id": eid, "date": d(day), "location": loc,
-            "instance": instance, "amount": amount, "method": method}
 
 
 def books_of(tmp_path: Path, events: list[dict[str, Any]], **policy: Any) -> Path:
