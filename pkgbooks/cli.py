@@ -11,7 +11,7 @@ import click
 from pkgbooks.build import build
 from pkgbooks.config import ConfigError
 from pkgbooks.events import LAST_DATE
-from pkgbooks.reports import REPORTS, Books, ReportError, run_report
+from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, ReportError, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.validate import validate
 
@@ -83,19 +83,25 @@ def validate_cmd(books_dir: Path) -> None:
 @main.command("report")
 @click.argument("name", type=click.Choice(list(REPORTS)))
 @books_dir
-@click.option("--from", "start", required=True, callback=_date, metavar="DATE",
-              help="First day of the period.")
+@click.option("--from", "start", callback=_date, metavar="DATE",
+              help="First day of the period (not for the as-of reports: "
+                   f"{', '.join(AS_OF_REPORTS)}).")
 @click.option("--to", "end", required=True, callback=_date, metavar="DATE",
-              help="Last day of the period (included).")
-@click.option("--basis", type=click.Choice(["payment", "sale"]), default="payment",
-              show_default=True, help="liability only: which liability is rolled forward.")
+              help="Last day of the period (included), or the as-of date.")
+@click.option("--basis", type=click.Choice(["payment", "sale"]), default=None,
+              help="liability only: which liability is rolled forward [default: payment].")
+@click.option("--location", "locations", multiple=True, metavar="ID",
+              help="Only this location (repeatable).")
+@click.option("--entity", metavar="E", help="Only the locations of this entity (franchise).")
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",
               show_default=True)
-def report_cmd(name: str, books_dir: Path, start: datetime.date, end: datetime.date,
-               basis: str, fmt: str) -> None:
+def report_cmd(name: str, books_dir: Path, start: datetime.date | None, end: datetime.date,
+               basis: str | None, locations: tuple[str, ...], entity: str | None,
+               fmt: str) -> None:
     """Run report NAME (a Beancount query over DIR's ledger) for a period."""
     try:
-        result = run_report(name, Books.load(books_dir), start, end, basis)
+        result = run_report(name, Books.load(books_dir), start, end, basis,
+                            locations=locations, entity=entity)
     except ConfigError as exc:
         _fail(exc.problems, "the configuration has problems")
     except ReportError as exc:

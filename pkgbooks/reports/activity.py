@@ -2,10 +2,12 @@
 
 BQL reads the sales records (price, tax, customer, who sold it) and, through
 the liability report's movement query grouped by `any_meta('instance')`,
-what was redeemed, expired (including what refunds forfeited) and refunded
-(net) per instance; a last query gives each instance's liability at `--to`.
-A row is shown for every instance that moved in the period or still holds
-a liability at its end.
+what was paid (sales, payment basis), redeemed, expired (including what
+refunds forfeited) and refunded (net) per instance; two more give each
+instance's liability at the start (`opening`) and at `--to` (`remaining`), so
+that every row adds up: remaining = opening + sales - redeemed - expired -
+refunded. A row is shown for every instance that held a liability or moved
+in the period.
 """
 
 from __future__ import annotations
@@ -15,12 +17,22 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from pkgbooks.money import ZERO
-from pkgbooks.reports.base import PACKAGE_LIABILITY, Books, Report
+from pkgbooks.money import ZERO, fmt
+from pkgbooks.reports.base import (
+    PACKAGE_LIABILITY,
+    Ask,
+    Books,
+    Report,
+    ReportError,
+    by_entity,
+    column_sums,
+    total_row,
+)
 from pkgbooks.reports.liability import movements
 
-AMOUNTS = ["purchased", "tax", "redeemed", "expired", "refunded", "remaining"]
-COLUMNS = ["instance", "package", "location", "customer", "staff", *AMOUNTS]
+AMOUNTS = ["purchased", "tax", "opening", "sales", "redeemed", "expired", "refunded",
+           "remaining"]
+COLUMNS = ["instance", "package", "location", "location_name", "customer", "staff", *AMOUNTS]
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
@@ -32,15 +44,32 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
             "WHERE meta['instance'] IS NOT NULL AND (meta['kind'] = 'sale' OR "
             f"meta['target_kind'] = 'sale') AND date <= {end.isoformat()}"
         ),
-        "remaining": (
-            "SELECT any_meta('instance') AS instance, sum(number) AS amount "
-            f"WHERE account ~ '{PACKAGE_LIABILITY}' AND date <= {end.isoformat()} "
-            "GROUP BY instance"
-        ),
+        "opening": _balances(f"date < {start.isoformat()}"),
+        "remaining": _balances(f"date <= {end.isoformat()}"),
     }
 
 
-def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+def whole_query(start: datetime.date, end: datetime.date) -> str:
+    """Every instance's liability movements over the period, by kind (opening: kind empty)."""
+    return (
+        "SELECT any_meta('instance') AS instance, any_meta('package') AS package, "
+        "entry_meta('kind') AS kind, entry_meta('target_kind') AS voided, "
+        f"sum(number) AS amount FROM OPEN ON {start.isoformat()} CLOSE ON "
+        f"{(end + datetime.timedelta(days=1)).isoformat()} WHERE account ~ "
+        f"'{PACKAGE_LIABILITY}' GROUP BY instance, package, kind, voided "
+        "ORDER BY instance, kind, voided"
+    )
+
+
+def _balances(when: str) -> str:
+    return (
+        "SELECT any_meta('instance') AS instance, sum(number) AS amount "
+        f"WHERE account ~ '{PACKAGE_LIABILITY}' AND {when} GROUP BY instance"
+    )
+
+
+def run(books: Books, ask: Ask) -> Report:
+    start, end = ask.first, ask.end
     bql = queries(start, end)
     rows: dict[str, dict[str, Any]] = {}
     for date, instance, package, location, customer, staff, kind, price, tax in books.query(
@@ -48,7 +77,8 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
     ):
         row = rows.setdefault(instance, {
             "instance": instance, "package": package, "location": location,
-            "customer": customer, "staff": staff or "", **{a: ZERO for a in AMOUNTS},
+            "location_name": books.name_of(location), "customer": customer,
+            "staff": staff or "", **{a: ZERO for a in AMOUNTS},
         })
         if start <= date <= end:
             sign = -1 if kind == "void" else 1
@@ -57,22 +87,38 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
     moved = movements(books, PACKAGE_LIABILITY, start, end, key="any_meta('instance')")
     for instance, figures in moved.items():
         row = rows[instance]
+        row["sales"] += figures["sales"]
         row["redeemed"] += figures["redemptions"]
         row["expired"] += figures["expirations"]
         row["refunded"] += figures["refunds"]
-    for instance, amount in books.query(bql["remaining"]):
-        if instance in rows:
-            rows[instance]["remaining"] = -amount
-    shown = [row for row in rows.values() if any(row[a] for a in AMOUNTS)]
+    for column in ("opening", "remaining"):
+        for instance, amount in books.query(bql[column]):
+            if instance in rows:
+                rows[instance][column] = -amount
+    shown = [row for row in rows.values()
+             if ask.keeps(row["location"]) and any(row[a] for a in AMOUNTS)]
     shown.sort(key=lambda row: row["instance"])
-    totals: dict[str, Any] = {"all": _sum(shown)}
+    for row in shown:
+        _check(row)
+    totals: dict[str, Any] = {"all": column_sums(shown, AMOUNTS)}
     for by in ("package", "location", "staff"):
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in shown:
             groups[row[by]].append(row)
-        totals[f"by_{by}"] = {name: _sum(group) for name, group in sorted(groups.items())}
-    return Report("activity", start, end, books.config.currency, COLUMNS, shown, totals)
+        totals[f"by_{by}"] = {
+            name: column_sums(group, AMOUNTS) for name, group in sorted(groups.items())
+        }
+    return Report("activity", ask.start, end, books.config.currency, COLUMNS, shown, totals,
+                  footer=[total_row("instance", totals["all"])],
+                  by_entity=by_entity(books, shown, AMOUNTS))
 
 
-def _sum(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
-    return {a: sum((row[a] for row in rows), ZERO) for a in AMOUNTS}
+def _check(row: dict[str, Any]) -> None:
+    """remaining = opening + sales - redeemed - expired - refunded, or the ledger is not ours."""
+    expected = (row["opening"] + row["sales"] - row["redeemed"] - row["expired"]
+                - row["refunded"])
+    if expected != row["remaining"]:
+        raise ReportError(
+            f"{row['instance']}: opening + sales - redeemed - expired - refunded = "
+            f"{fmt(expected)}, but its liability is {fmt(row['remaining'])}"
+        )

@@ -29,26 +29,66 @@ class ReportError(Exception):
     """The report cannot be made (stale books, a broken identity): the message says why."""
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What a report is asked for: its period, basis and the locations it covers.
+
+    `start` is None for the as-of reports (customers, invoices); `locations`
+    holds the selected location ids in configuration order (every location
+    when no `--location` or `--entity` was given).
+    """
+
+    start: datetime.date | None
+    end: datetime.date
+    locations: tuple[str, ...]
+    basis: str = "payment"
+    filtered: bool = False
+
+    @property
+    def first(self) -> datetime.date:
+        """The first day of the period (the as-of reports look at the whole history)."""
+        return self.start or datetime.date.min
+
+    def keeps(self, *locations: str | None) -> bool:
+        """Whether a row about these locations (any of them) is in the report."""
+        return any(loc in self.locations for loc in locations if loc)
+
+
 @dataclass(slots=True)
 class Report:
-    """One report: rows keyed by column name, amounts as Decimal until written out."""
+    """One report: rows keyed by column name, amounts as Decimal until written out.
+
+    `totals` is the JSON totals object; `footer` the totals row(s) that end
+    the table and the CSV (one per unit where unit counts differ, SPEC 5);
+    `blocks` further small tables written after them (e.g. what each
+    location owes another); `by_entity` the franchise subtotals of a
+    per-location report (None where the report is not per location).
+    """
 
     name: str
-    start: datetime.date
+    start: datetime.date | None
     end: datetime.date
     currency: str
     columns: list[str]
     rows: list[dict[str, Any]]
     totals: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)  # e.g. the basis
+    as_of: datetime.date | None = None
+    footer: list[dict[str, Any]] = field(default_factory=list)
+    blocks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    by_entity: Any = None
 
     def as_json(self) -> dict[str, Any]:
         """SPEC 5 JSON: amounts as strings with two decimals."""
-        return {
-            "report": self.name, "from": self.start.isoformat(), "to": self.end.isoformat(),
+        document: dict[str, Any] = {
+            "report": self.name, "from": self.start.isoformat() if self.start else None,
+            "to": self.end.isoformat(), "as_of": self.as_of.isoformat() if self.as_of else None,
             "currency": self.currency, **self.extra,
             "rows": [_plain(row) for row in self.rows], "totals": _plain(self.totals),
         }
+        if self.by_entity is not None:
+            document["totals_by_entity"] = _plain(self.by_entity)
+        return document
 
 
 def _plain(value: Any) -> Any:
@@ -107,12 +147,41 @@ class Books:
     def segments(self) -> dict[str, str]:
         return {spec.account: loc for loc, spec in self.config.locations.items()}
 
-    def per_location(self, columns: list[str]) -> dict[str, dict[str, Any]]:
-        """One zeroed row per configured location, in configuration order."""
+    def per_location(self, columns: list[str], ask: Ask) -> dict[str, dict[str, Any]]:
+        """One zeroed row per selected location, in configuration order, with its name."""
         return {
-            loc: {"location": loc, **{c: ZERO for c in columns}}
-            for loc in self.config.locations
+            loc: {"location": loc, "location_name": self.name_of(loc),
+                  **{c: ZERO for c in columns}}
+            for loc in ask.locations
         }
+
+    def name_of(self, location: str) -> str:
+        return self.config.locations[location].name
+
+    def entity_of(self, location: str) -> str:
+        return self.config.entity_of(location)
+
+    def ask(
+        self, start: datetime.date | None, end: datetime.date, basis: str = "payment",
+        locations: tuple[str, ...] = (), entity: str | None = None,
+    ) -> Ask:
+        """The report's scope, or ReportError for an unknown location or entity."""
+        configured = list(self.config.locations)
+        unknown = [loc for loc in locations if loc not in configured]
+        if unknown:
+            raise ReportError(
+                f"unknown location {', '.join(map(repr, unknown))} (configured: "
+                f"{', '.join(configured)})"
+            )
+        entities = {self.entity_of(loc) for loc in configured}
+        if entity is not None and entity not in entities:
+            raise ReportError(
+                f"unknown entity {entity!r} (configured: {', '.join(sorted(entities))})"
+            )
+        chosen = [loc for loc in configured
+                  if (not locations or loc in locations)
+                  and (entity is None or self.entity_of(loc) == entity)]
+        return Ask(start, end, tuple(chosen), basis, bool(locations) or entity is not None)
 
 
 def balance_query(accounts: str, before: datetime.date) -> str:
@@ -136,3 +205,53 @@ def balances_by_location(books: Books, accounts: str, before: datetime.date) -> 
 def period(start: datetime.date, end: datetime.date) -> str:
     """A BQL condition for dates within the report's period (both ends included)."""
     return f"date >= {start.isoformat()} AND date <= {end.isoformat()}"
+
+
+def column_sums(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Decimal]:
+    """The sum of each money column over the rows."""
+    return {c: sum((row[c] for row in rows), ZERO) for c in columns}
+
+
+def by_entity(
+    books: Books, rows: list[dict[str, Any]], columns: list[str], key: str = "location"
+) -> dict[str, dict[str, Decimal]]:
+    """Franchise subtotals: the money columns summed over each entity's locations."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for loc in books.config.locations:
+        groups.setdefault(books.entity_of(loc), [])
+    for row in rows:
+        groups[books.entity_of(row[key])].append(row)
+    return {entity: column_sums(group, columns) for entity, group in groups.items() if group}
+
+
+def total_row(first: str, sums: dict[str, Any], label: str = "total") -> dict[str, Any]:
+    """A totals row for the table and the CSV: the label in the first column."""
+    return {**sums, first: label}
+
+
+def unit_of(books: Books, item: str | None) -> str:
+    """The unit an item is counted in (`visit` for `*` and items no longer in the catalog)."""
+    spec = books.config.items.get(item or "")
+    return spec.unit if spec is not None else "visit"
+
+
+def unit_totals(
+    rows: list[dict[str, Any]], first: str, count: str, money: list[str]
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Unit counts per unit, and the totals rows: counts are never added across units.
+
+    With one unit, a single `total` row; with several, a `total <unit>` row per
+    unit (its count and its money), then a `total` row of money only.
+    """
+    units = sorted({row["unit"] for row in rows})
+    counts = {u: sum(row[count] for row in rows if row["unit"] == u) for u in units}
+    everything = column_sums(rows, money)
+    if len(units) <= 1:
+        return counts, [total_row(first, {**everything, count: sum(counts.values()),
+                                          "unit": units[0] if units else ""})]
+    footer = [
+        total_row(first, {**column_sums([r for r in rows if r["unit"] == u], money),
+                          count: counts[u], "unit": u}, f"total {u}")
+        for u in units
+    ]
+    return counts, [*footer, total_row(first, everything)]

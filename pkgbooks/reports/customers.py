@@ -6,6 +6,8 @@ liability. The Python step lays the package's contents from `pkgbooks.toml`
 next to what was used. A row is shown for every package still running at
 `--to` (sold, not ended) with units left; `outstanding_value` is available x
 the item's list price, or "-" when it has none that means anything (SPEC 5.4).
+Units are counted per unit (visits, minutes, hours), never added together;
+the entity subtotals add each instance's liability once.
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ from typing import Any
 
 from pkgbooks.config import ANY_SERVICE, Config
 from pkgbooks.money import ZERO
-from pkgbooks.reports.base import PACKAGE_LIABILITY, Books, Report
+from pkgbooks.reports.base import (
+    PACKAGE_LIABILITY,
+    Ask,
+    Books,
+    Report,
+    by_entity,
+    unit_of,
+    unit_totals,
+)
 
-COLUMNS = ["customer", "instance", "package", "item", "used", "available",
-           "outstanding_value", "package_liability"]
+COLUMNS = ["customer", "instance", "package", "location", "location_name", "item", "unit",
+           "used", "available", "outstanding_value", "package_liability"]
 
 
 def queries(end: datetime.date) -> dict[str, str]:
@@ -28,7 +38,8 @@ def queries(end: datetime.date) -> dict[str, str]:
     return {
         "sales": (
             "SELECT meta['customer'] AS customer, meta['instance'] AS instance, "
-            "meta['package'] AS package, meta['kind'] AS kind FROM #transactions "
+            "meta['package'] AS package, meta['location'] AS location, meta['kind'] AS kind "
+            "FROM #transactions "
             "WHERE meta['instance'] IS NOT NULL AND (meta['kind'] = 'sale' OR "
             f"meta['target_kind'] = 'sale') AND {until}"
         ),
@@ -49,14 +60,25 @@ def queries(end: datetime.date) -> dict[str, str]:
     }
 
 
-def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
-    bql = queries(end)
-    sold: dict[str, tuple[str, str]] = {}
-    for customer, instance, package, kind in books.query(bql["sales"]):
+def whole_query(end: datetime.date) -> str:
+    """Each customer's packages with a liability at `--to`."""
+    return (
+        "SELECT any_meta('customer') AS customer, any_meta('instance') AS instance, "
+        "any_meta('package') AS package, sum(number) AS liability "
+        f"WHERE account ~ '{PACKAGE_LIABILITY}' AND date <= {end.isoformat()} "
+        "GROUP BY customer, instance, package HAVING sum(number) != 0 "
+        "ORDER BY customer, instance"
+    )
+
+
+def run(books: Books, ask: Ask) -> Report:
+    bql = queries(ask.end)
+    sold: dict[str, tuple[str, str, str]] = {}
+    for customer, instance, package, location, kind in books.query(bql["sales"]):
         if kind == "void":
             sold.pop(instance, None)
         else:
-            sold[instance] = (customer, package)
+            sold[instance] = (customer, package, location)
     ends: dict[str, int] = defaultdict(int)
     for instance, kind in books.query(bql["ended"]):
         ends[instance] += -1 if kind == "void" else 1  # a voided refund un-ends it
@@ -65,9 +87,11 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         used[(instance, item)] += int(quantity) * (-1 if kind == "void" else 1)
     liability = {i: -amount for i, amount in books.query(bql["liability"]) if i}
     rows = []
-    for instance, (customer, package) in sorted(sold.items(), key=lambda kv: (kv[1][0], kv[0])):
+    for instance, (customer, package, location) in sorted(
+        sold.items(), key=lambda kv: (kv[1][0], kv[0])
+    ):
         spec = books.config.packages.get(package)
-        if spec is None or ends[instance] > 0:
+        if spec is None or ends[instance] > 0 or not ask.keeps(location):
             continue
         items = [(g.item, g.quantity) for g in spec.items]
         if all(quantity - used[(instance, item)] <= 0 for item, quantity in items):
@@ -75,15 +99,26 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         for item, quantity in items:
             available = quantity - used[(instance, item)]
             rows.append({
-                "customer": customer, "instance": instance, "package": package, "item": item,
+                "customer": customer, "instance": instance, "package": package,
+                "location": location, "location_name": books.name_of(location),
+                "item": item, "unit": unit_of(books, item),
                 "used": used[(instance, item)], "available": available,
                 "outstanding_value": outstanding_value(books.config, package, item, available),
                 "package_liability": liability.get(instance, ZERO),
             })
-    totals = {"available": sum(r["available"] for r in rows),
-              "package_liability": sum(
-                  {r["instance"]: r["package_liability"] for r in rows}.values(), ZERO)}
-    return Report("customers", start, end, books.config.currency, COLUMNS, rows, totals)
+    by_instance = {r["instance"]: r for r in rows}
+    counts, footer = unit_totals(rows, "customer", "available", [])
+    package_liability = sum((r["package_liability"] for r in by_instance.values()), ZERO)
+    outstanding = sum((r["outstanding_value"] for r in rows
+                       if isinstance(r["outstanding_value"], Decimal)), ZERO)
+    for line in footer:
+        line.update(used="", outstanding_value="", package_liability="")
+    footer[-1].update(outstanding_value=outstanding, package_liability=package_liability)
+    totals = {"available": counts, "outstanding_value": outstanding,
+              "package_liability": package_liability}
+    return Report("customers", None, ask.end, books.config.currency, COLUMNS, rows, totals,
+                  footer=footer,
+                  by_entity=by_entity(books, list(by_instance.values()), ["package_liability"]))
 
 
 def outstanding_value(config: Config, package: str, item: str, available: int) -> Any:

@@ -29,12 +29,16 @@ from pkgbooks.money import ZERO, fmt
 from pkgbooks.reports.base import (
     DEFERRED,
     PACKAGE_LIABILITY,
+    Ask,
     Books,
     Report,
     ReportError,
     balance_query,
     balances_by_location,
+    by_entity,
+    column_sums,
     period,
+    total_row,
 )
 
 COLUMNS = ["opening", "sales", "redemptions", "expirations", "refunds", "closing"]
@@ -89,16 +93,19 @@ def movements(
     return moved
 
 
-def run(books: Books, start: datetime.date, end: datetime.date, basis: str = "payment") -> Report:
+def run(books: Books, ask: Ask) -> Report:
+    start, end, basis = ask.first, ask.end, ask.basis
     accounts = PACKAGE_LIABILITY if basis == "payment" else DEFERRED
-    rows = books.per_location(COLUMNS)
+    rows = books.per_location(COLUMNS, ask)
     opening = balances_by_location(books, accounts, start)
     closing = balances_by_location(books, accounts, end + datetime.timedelta(days=1))
     for loc, row in rows.items():
         row["opening"] = -opening.get(loc, ZERO)
         row["closing"] = -closing.get(loc, ZERO)
     for account, moved in movements(books, accounts, start, end).items():
-        row = rows[books.location_of(account)]
+        row = rows.get(books.location_of(account))
+        if row is None:
+            continue
         for column, amount in moved.items():
             row[column] += amount
     for loc, row in rows.items():
@@ -110,9 +117,12 @@ def run(books: Books, start: datetime.date, end: datetime.date, basis: str = "pa
                 f"redemptions - expirations - refunds = {fmt(expected)}, closing is "
                 f"{fmt(row['closing'])}"
             )
-    totals = {c: sum((row[c] for row in rows.values()), ZERO) for c in COLUMNS}
-    return Report("liability", start, end, books.config.currency, ["location", *COLUMNS],
-                  list(rows.values()), totals, {"basis": basis})
+    shown = list(rows.values())
+    totals = column_sums(shown, COLUMNS)
+    return Report("liability", ask.start, end, books.config.currency,
+                  ["location", "location_name", *COLUMNS], shown, totals, {"basis": basis},
+                  footer=[total_row("location", totals)],
+                  by_entity=by_entity(books, shown, COLUMNS))
 
 
 def _forfeits(books: Books, bql: str, accounts: str) -> dict[str, Decimal]:

@@ -1,17 +1,28 @@
 """`revenue`: recognised revenue by location and kind (SPEC 5.6).
 
-One BQL query sums the income accounts over the period; each account's last
-segments name its column.
+One BQL query sums the income accounts, and the reconciliation expense, over
+the period; each account's last segments name its column. `net` is `total`
+less `reconciliation_expense`: what one location earns from another's
+package is intercompany, never a sale of the group.
 """
 
 from __future__ import annotations
 
 import datetime
 
-from pkgbooks.money import ZERO
-from pkgbooks.reports.base import Books, Report, period
+from pkgbooks.reports.base import (
+    Ask,
+    Books,
+    Report,
+    ReportError,
+    by_entity,
+    column_sums,
+    period,
+    total_row,
+)
 
-COLUMNS = ["redemptions", "initial_recognition", "breakage", "reconciliation", "products"]
+INCOME = ["redemptions", "initial_recognition", "breakage", "reconciliation", "products"]
+COLUMNS = [*INCOME, "total", "reconciliation_expense", "net"]
 BY_SUFFIX = {
     ":Packages:Redemptions": "redemptions",
     ":Packages:InitialRecognition": "initial_recognition",
@@ -19,22 +30,40 @@ BY_SUFFIX = {
     ":Reconciliation": "reconciliation",
     ":Products": "products",
 }
+EXPENSE = "^Expenses:[^:]+:Reconciliation$"
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
-    return {"revenue": (
-        f"SELECT account, sum(number) AS amount WHERE account ~ '^Income:' AND "
-        f"{period(start, end)} GROUP BY account ORDER BY account"
-    )}
+    return {"revenue": whole_query(start, end)}
 
 
-def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
-    rows = books.per_location([*COLUMNS, "total"])
-    for account, amount in books.query(queries(start, end)["revenue"]):
-        column = next(c for suffix, c in BY_SUFFIX.items() if account.endswith(suffix))
-        row = rows[books.location_of(account)]
+def whole_query(start: datetime.date, end: datetime.date) -> str:
+    """Income by account, and the reconciliation expense, over the period (credits negative)."""
+    return (
+        f"SELECT account, sum(number) AS amount WHERE (account ~ '^Income:' OR "
+        f"account ~ '{EXPENSE}') AND {period(start, end)} GROUP BY account ORDER BY account"
+    )
+
+
+def run(books: Books, ask: Ask) -> Report:
+    rows = books.per_location(COLUMNS, ask)
+    for account, amount in books.query(queries(ask.first, ask.end)["revenue"]):
+        row = rows.get(books.location_of(account))
+        if row is None:
+            continue
+        if account.startswith("Expenses:"):
+            row["reconciliation_expense"] += amount
+            row["net"] -= amount
+            continue
+        column = next((c for suffix, c in BY_SUFFIX.items() if account.endswith(suffix)), None)
+        if column is None:
+            raise ReportError(f"{account}: an income account pkgbooks does not write")
         row[column] += -amount  # income is a credit balance
         row["total"] += -amount
-    totals = {c: sum((r[c] for r in rows.values()), ZERO) for c in [*COLUMNS, "total"]}
-    return Report("revenue", start, end, books.config.currency,
-                  ["location", *COLUMNS, "total"], list(rows.values()), totals)
+        row["net"] += -amount
+    shown = list(rows.values())
+    totals = column_sums(shown, COLUMNS)
+    return Report("revenue", ask.start, ask.end, books.config.currency,
+                  ["location", "location_name", *COLUMNS], shown, totals,
+                  footer=[total_row("location", totals)],
+                  by_entity=by_entity(books, shown, COLUMNS))

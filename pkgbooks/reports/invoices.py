@@ -1,0 +1,70 @@
+"""`invoices`: open invoices as of `--to`, with what is due and its age (SPEC 5.8).
+
+Two BQL queries: the sales records (one per invoice line: its price and
+tax, less the lines of voided sales) give each invoice's total, and the
+cash postings of its payments (less voided payments) what was paid. An
+invoice is open while paid < total; an invoice whose packages have ended
+(expired, refunded, used up) still shows what is unpaid on it, because it
+stays payable (SPEC 4.9). `age_days` counts from the sale to `--to`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from pkgbooks.money import ZERO
+from pkgbooks.reports.base import Ask, Books, Report, by_entity, column_sums, total_row
+
+AMOUNTS = ["total", "paid", "due"]
+COLUMNS = ["invoice", "location", "location_name", "customer", "date", *AMOUNTS, "age_days"]
+
+
+def queries(end: datetime.date) -> dict[str, str]:
+    return {
+        "lines": (
+            "SELECT date, meta['invoice'] AS invoice, meta['location'] AS location, "
+            "meta['customer'] AS customer, meta['kind'] AS kind, meta['price'] AS price, "
+            "meta['tax'] AS tax FROM #transactions WHERE meta['invoice'] IS NOT NULL AND "
+            "(meta['kind'] = 'sale' OR meta['target_kind'] = 'sale') AND "
+            f"date <= {end.isoformat()} ORDER BY date"
+        ),
+        "paid": whole_query(end),
+    }
+
+
+def whole_query(end: datetime.date) -> str:
+    """What each invoice has been paid as of `--to` (the cash its payments brought in)."""
+    return (
+        "SELECT entry_meta('invoice') AS invoice, sum(number) AS paid "
+        "WHERE account ~ '^Assets:[^:]+:Cash:' AND (entry_meta('kind') = 'payment' OR "
+        f"entry_meta('target_kind') = 'payment') AND date <= {end.isoformat()} "
+        "GROUP BY invoice ORDER BY invoice"
+    )
+
+
+def run(books: Books, ask: Ask) -> Report:
+    bql = queries(ask.end)
+    invoices: dict[str, dict[str, Any]] = {}
+    for date, invoice, location, customer, kind, price, tax in books.query(bql["lines"]):
+        row = invoices.setdefault(invoice, {
+            "invoice": invoice, "location": location, "location_name": books.name_of(location),
+            "customer": customer, "date": date.isoformat(),
+            "total": ZERO, "paid": ZERO, "due": ZERO,
+            "age_days": (ask.end - date).days,
+        })
+        row["total"] += (Decimal(price) + Decimal(tax)) * (-1 if kind == "void" else 1)
+    for invoice, paid in books.query(bql["paid"]):
+        if invoice in invoices:
+            invoices[invoice]["paid"] += paid
+    shown = []
+    for row in invoices.values():
+        row["due"] = row["total"] - row["paid"]
+        if row["due"] > 0 and ask.keeps(row["location"]):
+            shown.append(row)
+    shown.sort(key=lambda row: (row["date"], row["invoice"]))
+    totals = column_sums(shown, AMOUNTS)
+    return Report("invoices", None, ask.end, books.config.currency, COLUMNS, shown, totals,
+                  footer=[total_row("invoice", {**totals, "age_days": ""})],
+                  by_entity=by_entity(books, shown, AMOUNTS))
