@@ -103,11 +103,11 @@ def run(books: Books, ask: Ask) -> Report:
         row["opening"] = -opening.get(loc, ZERO)
         row["closing"] = -closing.get(loc, ZERO)
     for account, moved in movements(books, accounts, start, end).items():
-        row = rows.get(books.location_of(account))
-        if row is None:
+        loc = books.location_of(account)
+        if loc not in rows:
             continue
         for column, amount in moved.items():
-            row[column] += amount
+            rows[loc][column] += amount
     for loc, row in rows.items():
         expected = (row["opening"] + row["sales"] - row["redemptions"] - row["expirations"]
                     - row["refunds"])

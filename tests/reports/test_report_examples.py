@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,15 @@ from spec_examples import P1, P3, P4, P5
 
 from pkgbooks.cli import main
 
+# The books run to the end of the year, so that reports may look past the last event.
+AS_OF = datetime.date(2026, 12, 31)
+
 
 def report(books: Path, name: str, start: str, end: str, *extra: str) -> dict[str, Any]:
+    """The JSON of `pkgbooks report` (an empty `start`: no --from, for the as-of reports)."""
+    period = ["--from", start] if start else []
     result = CliRunner().invoke(
-        main, ["report", name, str(books), "--from", start, "--to", end, "--format", "json",
-               *extra])
+        main, ["report", name, str(books), *period, "--to", end, "--format", "json", *extra])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -51,11 +56,12 @@ def test_1_partial_payments(tmp_path: Path) -> None:
     books = write_books(tmp_path, config_text(P1, redeem_open=True), [
         sale(1), pay("p-1", 1, "20.00"), pay("p-2", 2, "30.00"), pay("p-3", 3, "50.00"),
     ])
-    build_ok(books)
+    build_ok(books, AS_OF)
     assert [closing(books, day, "payment") for day in (1, 2, 3)] == ["20.00", "50.00", "100.00"]
     assert [closing(books, day, "sale") for day in (1, 2, 3)] == ["0.00", "0.00", "100.00"]
     data = report(books, "liability", d(2), d(3))
-    assert row(data) == {"location": "loc-11", "opening": "20.00", "sales": "80.00",
+    assert row(data) == {"location": "loc-11", "location_name": "Franchise 1 - Location 1.1",
+                         "opening": "20.00", "sales": "80.00",
                          "redemptions": "0.00", "expirations": "0.00", "refunds": "0.00",
                          "closing": "100.00"}
     # One row for every configured location, in configuration order, even all zero.
@@ -70,7 +76,7 @@ def test_2_sale_basis_late_close(tmp_path: Path) -> None:
     books = write_books(tmp_path, config_text(P1), [
         sale(1), pay("p-1", 1, "30.00"), pay("p-2", 5, "70.00"),
     ])
-    build_ok(books)
+    build_ok(books, AS_OF)
     assert [closing(books, day, "sale") for day in (1, 2, 3, 4, 5, 6)] == (
         ["0.00"] * 4 + ["100.00"] * 2)
     assert [closing(books, day, "payment") for day in (1, 4, 5)] == ["30.00", "30.00", "100.00"]
@@ -84,7 +90,7 @@ def test_3_opening_balance(tmp_path: Path) -> None:
     books = write_books(tmp_path / "a", config_text(P3, redeem_open=True), [
         sale(1, "P-3"), pay("p-1", 1, "30.00"), redeem("r-1", 2, "facial"),
     ])
-    build_ok(books)
+    build_ok(books, AS_OF)
     data = report(books, "liability", d(3), d(10))
     assert row(data)["opening"] == "10.00"
     first_days = report(books, "liability", d(1), d(2))
@@ -93,7 +99,7 @@ def test_3_opening_balance(tmp_path: Path) -> None:
     books = write_books(tmp_path / "b", config_text(P3, redeem_open=True), [
         sale(1, "P-3"), pay("p-1", 1, "100.00"), redeem("r-1", 2, "facial"),
     ])
-    build_ok(books)
+    build_ok(books, AS_OF)
     assert row(report(books, "liability", d(3), d(10), "--basis", "sale"))["opening"] == "80.00"
 
 
@@ -103,7 +109,7 @@ def test_4_reconciliation(tmp_path: Path) -> None:
     events = [sale(1, "P-4"), pay("p-1", 1, "140.00"), redeem("r-1", 10, "massage", "loc-21"),
               redeem("r-2", 10, "oil", "loc-21"), redeem("r-3", 10, "yoga", "loc-21")]
     books = write_books(tmp_path / "a", config_text(P4.format(start="2026-01-05")), events)
-    build_ok(books)
+    build_ok(books, AS_OF)
     data = report(books, "reconciliation", d(1), d(31))
     assert [(r["item"], r["category"], r["unit_price"], r["quantity"], r["rate"], r["amount"])
             for r in data["rows"]] == [
@@ -118,7 +124,7 @@ def test_4_reconciliation(tmp_path: Path) -> None:
     assert row(revenue, "loc-21")["reconciliation"] == "21.50"
     assert row(revenue, "loc-11")["redemptions"] == "140.00"
     books = write_books(tmp_path / "b", config_text(P4.format(start="2026-01-11")), events)
-    build_ok(books)
+    build_ok(books, AS_OF)
     late = report(books, "reconciliation", d(1), d(31))
     assert late["rows"] == [] and late["totals"]["net_due"] == []
 
@@ -131,7 +137,7 @@ def test_5_grace_period(tmp_path: Path) -> None:
         redeem("r-2", 20, "haircut"),
         {**redeem("r-3", 1, "haircut"), "date": "2026-04-11"},  # day 100: in the grace period
     ])
-    build_ok(books)
+    build_ok(books, AS_OF)
     data = report(books, "liability", d(1), "2026-12-31")
     assert row(data)["closing"] == "0.00"
     assert row(data)["redemptions"] == "100.00" and row(data)["expirations"] == "0.00"
@@ -162,8 +168,8 @@ def test_6_outstanding_value(tmp_path: Path) -> None:
             sale(1, package), pay("p-1", 1, "350.00" if package == "massage-5" else "300.00"),
             redeem("r-1", 2, "massage"), redeem("r-2", 3, "massage"),
         ])
-        build_ok(books)
-        return list(report(books, "customers", d(1), d(31))["rows"])
+        build_ok(books, AS_OF)
+        return list(report(books, "customers", "", d(31))["rows"])
 
     [massages] = customers("80.00", "massage-5")
     assert (massages["used"], massages["available"], massages["outstanding_value"]) == (
