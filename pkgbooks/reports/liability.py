@@ -70,6 +70,18 @@ def queries(
     }
 
 
+def whole_query(accounts: str, start: datetime.date, end: datetime.date) -> str:
+    """The roll-forward in one query: per location, the opening balance (no kind) and the
+    period's movements by kind of transaction (and the kind a void reverses)."""
+    return (
+        "SELECT root(account, 2) AS location, entry_meta('kind') AS kind, "
+        "entry_meta('target_kind') AS voided, sum(number) AS amount "
+        f"FROM OPEN ON {start.isoformat()} CLOSE ON "
+        f"{(end + datetime.timedelta(days=1)).isoformat()} WHERE account ~ '{accounts}' "
+        "GROUP BY location, kind, voided ORDER BY location, kind, voided"
+    )
+
+
 def movements(
     books: Books, accounts: str, start: datetime.date, end: datetime.date, key: str = "account"
 ) -> dict[str, dict[str, Decimal]]:
