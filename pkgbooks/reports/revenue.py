@@ -1,15 +1,17 @@
 """`revenue`: recognised revenue by location and kind (SPEC 5.6).
 
 One BQL query sums the income accounts, and the reconciliation expense, over
-the period; each account's last segments name its column. `net` is `total`
-less `reconciliation_expense`: what one location earns from another's
-package is intercompany, never a sale of the group.
+the period; each account's role names its column. `net` is `total` less
+`reconciliation_expense`: what one location earns from another's package is
+intercompany, never a sale of the group.
 """
 
 from __future__ import annotations
 
 import datetime
 
+from pkgbooks import accounts
+from pkgbooks.accounts import Role
 from pkgbooks.reports.base import (
     Ask,
     Books,
@@ -21,16 +23,15 @@ from pkgbooks.reports.base import (
     total_row,
 )
 
-INCOME = ["redemptions", "initial_recognition", "breakage", "reconciliation", "products"]
-COLUMNS = [*INCOME, "total", "reconciliation_expense", "net"]
-BY_SUFFIX = {
-    ":Packages:Redemptions": "redemptions",
-    ":Packages:InitialRecognition": "initial_recognition",
-    ":Packages:Breakage": "breakage",
-    ":Reconciliation": "reconciliation",
-    ":Products": "products",
+BY_ROLE = {
+    Role.REDEMPTIONS: "redemptions",
+    Role.INITIAL_RECOGNITION: "initial_recognition",
+    Role.BREAKAGE: "breakage",
+    Role.RECONCILIATION_INCOME: "reconciliation",
+    Role.PRODUCTS: "products",
 }
-EXPENSE = "^Expenses:[^:]+:Reconciliation$"
+INCOME = list(BY_ROLE.values())
+COLUMNS = [*INCOME, "total", "reconciliation_expense", "net"]
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
@@ -40,25 +41,26 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 def whole_query(start: datetime.date, end: datetime.date) -> str:
     """Income by account, and the reconciliation expense, over the period (credits negative)."""
     return (
-        f"SELECT account, sum(number) AS amount WHERE (account ~ '^Income:' OR "
-        f"account ~ '{EXPENSE}') AND {period(start, end)} GROUP BY account ORDER BY account"
+        "SELECT account, sum(number) AS amount WHERE (account ~ '^Income:' OR "
+        f"account ~ '{accounts.pattern(Role.RECONCILIATION_EXPENSE)}') AND "
+        f"{period(start, end)} GROUP BY account ORDER BY account"
     )
 
 
 def run(books: Books, ask: Ask) -> Report:
     rows = books.per_location(COLUMNS, ask)
     for account, amount in books.query(queries(ask.first, ask.end)["revenue"]):
+        parsed = accounts.parse(account)
+        if parsed is None or parsed.role not in (*BY_ROLE, Role.RECONCILIATION_EXPENSE):
+            raise ReportError(f"{account}: not an income account pkgbooks writes")
         row = rows.get(books.location_of(account))
         if row is None:
             continue
-        if account.startswith("Expenses:"):
+        if parsed.role == Role.RECONCILIATION_EXPENSE:
             row["reconciliation_expense"] += amount
             row["net"] -= amount
             continue
-        column = next((c for suffix, c in BY_SUFFIX.items() if account.endswith(suffix)), None)
-        if column is None:
-            raise ReportError(f"{account}: an income account pkgbooks does not write")
-        row[column] += -amount  # income is a credit balance
+        row[BY_ROLE[parsed.role]] += -amount  # income is a credit balance
         row["total"] += -amount
         row["net"] += -amount
     shown = list(rows.values())
