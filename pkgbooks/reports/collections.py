@@ -18,6 +18,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from pkgbooks import accounts
+from pkgbooks.accounts import CASH_BY_METHOD, Role
 from pkgbooks.money import ZERO
 from pkgbooks.reports.base import (
     Ask,
@@ -29,12 +31,13 @@ from pkgbooks.reports.base import (
     total_row,
 )
 
-METHODS = ("cash", "card", "other")
+METHODS = tuple(CASH_BY_METHOD)
+_METHOD_OF = {role: method for method, role in CASH_BY_METHOD.items()}
 KINDS = ("payment", "refund")
 AMOUNTS = ["packages", "initial_recognition", "products", "tax", "total"]
 COLUMNS = ["location", "location_name", "method", "kind", *AMOUNTS]
-SPLIT = {":SalesTax": "tax", ":Packages:InitialRecognition": "initial_recognition",
-         ":Products": "products"}
+SPLIT = {Role.SALES_TAX: "tax", Role.INITIAL_RECOGNITION: "initial_recognition",
+         Role.PRODUCTS: "products"}
 _MONEY = ("(entry_meta('kind') IN ('payment', 'refund') OR "
           "entry_meta('target_kind') IN ('payment', 'refund'))")
 
@@ -68,26 +71,27 @@ def run(books: Books, ask: Ask) -> Report:
         for method in METHODS:
             rows[(loc, method, "payment")] = _row(books, loc, method, "payment")
     for postings in events.values():
-        cash = [(account, number) for _, account, number in postings if ":Cash:" in account]
+        parsed = [(kind, accounts.parse(account), number) for kind, account, number in postings]
+        cash = [(name, number) for _, name, number in parsed
+                if name is not None and name.role in _METHOD_OF]
         if not cash:
             continue
         [(account, total)] = cash
-        loc, method, kind = books.location_of(account), account.rsplit(":", 1)[1].lower(), \
-            postings[0][0]
+        loc, method = books.segments[account.segment], _METHOD_OF[account.role]
         if not ask.keeps(loc):
             continue
+        kind = postings[0][0]
         row = rows.setdefault((loc, method, kind), _row(books, loc, method, kind))
         split = {c: ZERO for c in SPLIT.values()}
-        for _, posted, number in postings:
-            column = next((c for s, c in SPLIT.items() if posted.endswith(s)), None)
-            if column is not None:
-                split[column] -= number  # credits: what the money paid for
+        for _, name, number in parsed:
+            if name is not None and name.role in SPLIT:
+                split[SPLIT[name.role]] -= number  # credits: what the money paid for
         row["total"] += total
         for column, amount in split.items():
             row[column] += amount
         row["packages"] += total - sum(split.values(), ZERO)
     order = {(loc, method, kind): (ask.locations.index(loc), KINDS.index(kind),
-                                   METHODS.index(method) if method in METHODS else 9, method)
+                                   METHODS.index(method))
              for loc, method, kind in rows}
     shown = [rows[key] for key in sorted(rows, key=order.__getitem__)]
     totals = column_sums(shown, AMOUNTS)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from pkgbooks import accounts
+from pkgbooks.accounts import EXPIRED_BALANCE, Role, suffix_pattern
 from pkgbooks.money import ZERO
 from pkgbooks.reports.base import (
     Ask,
@@ -28,8 +30,8 @@ from pkgbooks.reports.base import (
 
 COLUMNS = ["date", "instance", "package", "location", "location_name", "customer", "amount",
            "account", "reason"]
-ENDED = ":Packages:(Breakage|Unclaimed)$"
-UNCLAIMED = ":Packages:Unclaimed$"
+ENDED = suffix_pattern(*EXPIRED_BALANCE)
+UNCLAIMED = suffix_pattern(Role.UNCLAIMED)
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
@@ -62,7 +64,7 @@ def run(books: Books, ask: Ask) -> Report:
             "date": date.isoformat(), "instance": instance, "package": package,
             "location": loc, "location_name": books.name_of(loc), "customer": customer,
             "amount": -amount,
-            "account": "unclaimed" if account.endswith(":Unclaimed") else "breakage",
+            "account": "unclaimed" if _role(account) == Role.UNCLAIMED else "breakage",
             "reason": reason,
         })
     totals: dict[str, Any] = {
@@ -90,3 +92,8 @@ def run(books: Books, ask: Ask) -> Report:
                   totals, footer=[total_row("date", {"amount": totals["amount"]})],
                   blocks={"unclaimed property by location": unclaimed},
                   by_entity=entity_totals)
+
+
+def _role(account: str) -> Role | None:
+    parsed = accounts.parse(account)
+    return parsed.role if parsed is not None else None

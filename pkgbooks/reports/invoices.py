@@ -14,10 +14,13 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from pkgbooks import accounts
+from pkgbooks.accounts import CASH_BY_METHOD
 from pkgbooks.money import ZERO
 from pkgbooks.reports.base import Ask, Books, Report, by_entity, column_sums, total_row
 
 AMOUNTS = ["total", "paid", "due"]
+CASH = "|".join(accounts.pattern(role) for role in CASH_BY_METHOD.values())
 COLUMNS = ["invoice", "location", "location_name", "customer", "date", *AMOUNTS, "age_days"]
 
 
@@ -38,7 +41,7 @@ def whole_query(end: datetime.date) -> str:
     """What each invoice has been paid as of `--to` (the cash its payments brought in)."""
     return (
         "SELECT entry_meta('invoice') AS invoice, sum(number) AS paid "
-        "WHERE account ~ '^Assets:[^:]+:Cash:' AND (entry_meta('kind') = 'payment' OR "
+        f"WHERE account ~ '{CASH}' AND (entry_meta('kind') = 'payment' OR "
         f"entry_meta('target_kind') = 'payment') AND date <= {end.isoformat()} "
         "GROUP BY invoice ORDER BY invoice"
     )
