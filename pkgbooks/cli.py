@@ -10,6 +10,7 @@ import click
 
 from pkgbooks.build import build
 from pkgbooks.config import ConfigError
+from pkgbooks.demo import DemoError, place
 from pkgbooks.events import LAST_DATE
 from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, ReportError, run_report
 from pkgbooks.reports.output import FORMATS
@@ -111,18 +112,26 @@ def report_cmd(name: str, books_dir: Path, start: datetime.date | None, end: dat
 
 @main.command("demo")
 @click.option("--dir", "books_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("ledgers/demo"), show_default=True, help="The demo books.")
-def demo_cmd(books_dir: Path) -> None:
-    """Build and validate the demo books, then show their liability and reconciliation."""
+              default=None, help="Where to put the demo books (default: a new temporary "
+              "directory); books already there are built again.")
+def demo_cmd(books_dir: Path | None) -> None:
+    """Copy the demo books (shipped with pkgbooks), build and validate them, show two reports."""
+    try:
+        where = place(books_dir)
+    except (DemoError, OSError) as exc:
+        _fail([str(exc)], "the demo books could not be set up")
+        return
     ctx = click.get_current_context()
-    ctx.invoke(build_cmd, books_dir=books_dir, as_of=None)
-    ctx.invoke(validate_cmd, books_dir=books_dir)
-    books = Books.load(books_dir)
+    ctx.invoke(build_cmd, books_dir=where, as_of=None)
+    ctx.invoke(validate_cmd, books_dir=where)
+    books = Books.load(where)
     first = min(e.date for e in books.entries if hasattr(e, "narration"))
     end = books.as_of or first
     for name in ("liability", "reconciliation"):
         click.echo("")
         click.echo(FORMATS["table"](run_report(name, books, first, end)), nl=False)
+    click.echo(f"\nThe demo books are in {where}: `fava {where / 'main.beancount'}`, "
+               f"or `pkgbooks report collections {where} --from {first} --to {end}`.")
 
 
 def _fail(lines: list[str], summary: str) -> None:
