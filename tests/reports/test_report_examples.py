@@ -118,11 +118,31 @@ def test_4_reconciliation(tmp_path: Path) -> None:
         ("yoga", "class", "30.00", 1, "0.20", "6.00"),
     ]
     assert {(r["source"], r["destination"]) for r in data["rows"]} == {("loc-11", "loc-21")}
+    assert {(r["customer"], r["staff"]) for r in data["rows"]} == {("cust-1", "bo")}
     assert data["totals"]["net_due"] == [
         {"source": "loc-11", "destination": "loc-21", "amount": "21.50"}]
+    assert data["totals"]["amount"] == "21.50"
+    # What franchise 1 settles with franchise 2.
+    assert data["totals_by_entity"] == [
+        {"source": "franchise-1", "destination": "franchise-2", "amount": "21.50"}]
+    csv_text = CliRunner().invoke(main, ["report", "reconciliation", str(books), "--from", d(1),
+                                         "--to", d(31), "--format", "csv"]).output
+    lines = csv_text.splitlines()
+    assert lines[0].startswith("date,event,instance,customer,staff,source,destination,item")
+    assert lines[4].startswith("total,") and lines[4].endswith(",21.50")
+    assert "net due by entity" in lines
+    assert lines[-1] == "franchise-1,franchise-2,21.50"
     revenue = report(books, "revenue", d(1), d(31))
     assert row(revenue, "loc-21")["reconciliation"] == "21.50"
     assert row(revenue, "loc-11")["redemptions"] == "140.00"
+    # The source pays 21.50 for work done elsewhere: its net is 140.00 - 21.50.
+    assert (row(revenue, "loc-11")["reconciliation_expense"], row(revenue, "loc-11")["net"]) == (
+        "21.50", "118.50")
+    assert row(revenue, "loc-21")["net"] == "21.50"
+    assert revenue["totals"]["net"] == "140.00"  # intercompany nets out of the group
+    assert revenue["totals_by_entity"]["franchise-2"]["net"] == "21.50"
+    only = report(books, "reconciliation", d(1), d(31), "--location", "loc-12")
+    assert only["rows"] == [] and only["totals_by_entity"] == []
     books = write_books(tmp_path / "b", config_text(P4.format(start="2026-01-11")), events)
     build_ok(books, AS_OF)
     late = report(books, "reconciliation", d(1), d(31))
@@ -180,3 +200,80 @@ def test_6_outstanding_value(tmp_path: Path) -> None:
     [anything] = customers("80.00", "any-5")
     assert (anything["item"], anything["available"], anything["outstanding_value"]) == (
         "*", 3, "-")
+
+
+MIXED_UNITS = """
+[items.haircut]
+name = "Haircut"
+category = "service"
+price = "40.00"
+
+[items.massage-time]
+name = "Massage time"
+category = "service"
+price = "1.50"
+unit = "minutes"
+
+[packages.mix]
+name = "Three haircuts and an hour of massage"
+price = "190.00"
+items = [ { item = "haircut", quantity = 3, price = "100.00" },
+          { item = "massage-time", quantity = 60, price = "90.00" } ]
+"""
+
+
+def test_units_are_never_added_across_visits_and_minutes(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(MIXED_UNITS), [
+        sale(1, "mix"), pay("p-1", 1, "190.00"), redeem("r-1", 2, "haircut"),
+        {**redeem("r-2", 3, "massage-time"), "quantity": 30},
+    ])
+    build_ok(books, AS_OF)
+    data = report(books, "redemptions", d(1), d(31))
+    # One haircut: 100.00 / 3, the first unit 33.34; 30 minutes at 90.00 / 60 = 45.00.
+    assert sorted((r["unit"], r["units"], r["value"]) for r in data["rows"]) == [
+        ("minutes", 30, "45.00"), ("visit", 1, "33.34")]
+    assert data["totals"]["units"] == {"minutes": 30, "visit": 1}
+    assert data["totals"]["value"] == "78.34"
+    table = CliRunner().invoke(main, ["report", "redemptions", str(books), "--from", d(1),
+                                      "--to", d(31)]).output.splitlines()
+    assert [line.split()[:2] for line in table[-3:]] == [
+        ["total", "minutes"], ["total", "visit"], ["total", "78.34"]]
+    customers = report(books, "customers", "", d(31))
+    assert [(r["item"], r["unit"], r["used"], r["available"], r["outstanding_value"])
+            for r in customers["rows"]] == [
+        ("haircut", "visit", 1, 2, "80.00"), ("massage-time", "minutes", 30, 30, "-")]
+    assert customers["totals"]["available"] == {"minutes": 30, "visit": 2}
+    # 190.00 less 78.34 redeemed, counted once for the instance.
+    assert customers["totals"]["package_liability"] == "111.66"
+    assert customers["rows"][0]["location"] == "loc-11"
+
+
+def test_filters_and_entity_subtotals(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(P1), [
+        sale(1), pay("p-1", 1, "60.00"),
+        {**sale(2, instance="PK-2"), "location": "loc-21"},
+        {**pay("p-2", 2, "100.00", "INV-PK-2"), "location": "loc-21"},
+    ])
+    build_ok(books, AS_OF)
+    data = report(books, "liability", d(1), d(31))
+    assert data["as_of"] == AS_OF.isoformat()
+    assert data["totals_by_entity"] == {
+        "franchise-1": {"opening": "0.00", "sales": "60.00", "redemptions": "0.00",
+                        "expirations": "0.00", "refunds": "0.00", "closing": "60.00"},
+        "franchise-2": {"opening": "0.00", "sales": "100.00", "redemptions": "0.00",
+                        "expirations": "0.00", "refunds": "0.00", "closing": "100.00"},
+    }
+    one = report(books, "liability", d(1), d(31), "--location", "loc-12", "--location", "loc-11")
+    assert [r["location"] for r in one["rows"]] == ["loc-11", "loc-12"]  # configuration order
+    assert one["totals"]["closing"] == "60.00"
+    franchise = report(books, "liability", d(1), d(31), "--entity", "franchise-2")
+    assert [r["location"] for r in franchise["rows"]] == ["loc-21"]
+    assert list(franchise["totals_by_entity"]) == ["franchise-2"]
+    both = report(books, "liability", d(1), d(31), "--entity", "franchise-1",
+                  "--location", "loc-21")
+    assert both["rows"] == [] and both["totals"]["closing"] == "0.00"
+    activity = report(books, "activity", d(1), d(31), "--entity", "franchise-2")
+    assert [r["instance"] for r in activity["rows"]] == ["PK-2"]
+    csv_lines = CliRunner().invoke(main, ["report", "liability", str(books), "--from", d(1),
+                                          "--to", d(31), "--format", "csv"]).output.splitlines()
+    assert csv_lines[-1] == "total,,0.00,160.00,0.00,0.00,0.00,160.00"
