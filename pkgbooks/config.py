@@ -23,20 +23,13 @@ from pydantic import (
     model_validator,
 )
 
+from pkgbooks.errors import Error, Failed, config_error, file_error
 from pkgbooks.money import ZERO, cents, parse_amount
 
 ACCOUNT_SEGMENT = r"^[A-Z][A-Za-z0-9-]*$"
 CATEGORIES = ("service", "product", "class")
 Category = Literal["service", "product", "class"]
 ANY_SERVICE = "*"
-
-
-class ConfigError(Exception):
-    """The configuration is unusable; `problems` holds one line per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def _amount(value: Any) -> Decimal:
@@ -235,27 +228,27 @@ def _cross_check(cfg: Config) -> list[tuple[str, Any, str]]:
 
 
 def load_config(path: Path) -> Config:
-    """Read and check `pkgbooks.toml`; raise ConfigError listing every problem."""
+    """Read and check `pkgbooks.toml`; raise `Failed` listing every problem."""
     name = str(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
-        raise ConfigError([f"{name}: file not found"]) from None
+        raise Failed([file_error(name, "file not found")]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{name}: not UTF-8 text ({exc.reason})"]) from None
+        raise Failed([file_error(name, f"not UTF-8 text ({exc.reason})")]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{name}: not valid TOML: {exc}"]) from None
+        raise Failed([file_error(name, f"not valid TOML: {exc}")]) from None
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([_describe(name, raw, err) for err in exc.errors()]) from None
+        raise Failed([_describe(name, err) for err in exc.errors()]) from None
     problems = _cross_check(cfg)
     if problems:
-        raise ConfigError([f"{name}: {key}: {value!r}: {why}" for key, value, why in problems])
+        raise Failed([config_error(name, key, why, value) for key, value, why in problems])
     return cfg
 
 
-def _describe(name: str, raw: Any, err: Any) -> str:
+def _describe(name: str, err: Any) -> Error:
     """One pydantic error as `FILE: key: value: what is wrong`."""
     parts = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
     key = ""
@@ -264,5 +257,5 @@ def _describe(name: str, raw: Any, err: Any) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     value = err.get("input")
     if isinstance(value, dict):
-        return f"{name}: {key or '(top level)'}: {msg}"
-    return f"{name}: {key or '(top level)'}: {value!r}: {msg}"
+        return config_error(name, key or "(top level)", msg)
+    return config_error(name, key or "(top level)", msg, value)

@@ -55,7 +55,7 @@ def render_txn(t: Txn, currency: str) -> str:
     out += [
         f'  {key}: "{value}"' if '"' not in value and "\\" not in value
         else f"  {key}: {quote(value)}"
-        for key, value in t.meta
+        for key, value in t.meta.items()
     ]
     for p in t.postings:
         out.append(f"  {p.account:<50} {p.amount:>12.2f} {currency}")

@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, assert_never
 
 from pkgbooks.money import ZERO, equal_parts_sum
+from pkgbooks.postings import Kind, Txn
 
 Status = Literal["live", "used up", "expired", "refunded", "voided"]
 
@@ -59,7 +60,7 @@ class PackageState:
     tax_paid: Decimal = ZERO
     status: Status = "live"
     # event id -> each redemption or refund that can still be voided
-    history: dict[str, Redeemed | Refunded] = field(default_factory=dict)
+    history: dict[str, Done] = field(default_factory=dict)
 
     @property
     def gross(self) -> Decimal:
@@ -102,61 +103,55 @@ class InvoiceLine:
     def net_left(self) -> Decimal:
         return self.unpaid - self.tax_left
 
-    def cancel(self) -> None:
-        """The package was expired or refunded: nothing more is due on its line."""
-        self.gross = self.paid
-        self.tax = self.tax_paid
+
+class Add(NamedTuple):
+    """Add `amount` to one number of the state (undone by adding it back negated).
+
+    `target` names what holds the number: a package (`key` its instance), one
+    of its item groups (`part` the item) or an invoice line (`key` the
+    invoice, `part` the line's index).
+    """
+
+    target: Literal["package", "group", "line"]
+    key: str
+    field: str
+    amount: Decimal | int
+    part: str | int | None = None
 
 
-class LineShare(NamedTuple):
-    """What one payment did to one invoice line, so that a void can undo it."""
+class NewSale(NamedTuple):
+    """A sale opens an invoice and its packages (undone: the packages are voided)."""
 
-    line: InvoiceLine
-    share: Decimal
-    tax: Decimal
-    initial_recognition: Decimal = ZERO
-    liability: Decimal = ZERO
+    invoice: InvoiceState
+    packages: tuple[PackageState, ...]
 
 
-class Paid(NamedTuple):
-    """A payment, as much as is needed to write its transactions again (for a void)."""
+class SetStatus(NamedTuple):
+    """A package ends (used up, expired, refunded) or, undone, lives again."""
 
-    event: str
-    date: datetime.date
-    here: str
-    amount: Decimal
-    method: str
-    shares: tuple[LineShare, ...]
-    closed: bool  # this payment closed the invoice
+    instance: str
+    before: Status
+    after: Status
 
 
-class Redeemed(NamedTuple):
-    """A redemption, as much as is needed to write its transactions again."""
+class SetClosed(NamedTuple):
+    """An invoice closes (paid in full) or, undone, opens again."""
 
-    event: str
-    date: datetime.date
-    here: str
-    item: str  # the package's item group (or `*`)
-    asked: str  # the catalog item the redemption named
-    category: str
-    quantity: int
-    value: Decimal
-    on_open_invoice: bool
-    staff: str | None
+    invoice: str
+    closed: bool
 
 
-class Refunded(NamedTuple):
-    """A refund, as much as is needed to write its transactions again."""
+Change = Add | NewSale | SetStatus | SetClosed
+
+
+class Done(NamedTuple):
+    """A voidable event as it was applied: what a void reverses, from the data alone."""
 
     event: str
-    date: datetime.date
-    here: str
-    amount: Decimal
-    method: str
-    tax: Decimal
-    net: Decimal
-    forfeit: Decimal
-    on_open_invoice: bool
+    kind: Kind
+    txns: tuple[Txn, ...]
+    changes: tuple[Change, ...]
+    on_open_invoice: bool  # the package's invoice was open when the event was applied
 
 
 @dataclass(slots=True)
@@ -170,7 +165,7 @@ class InvoiceState:
     staff: str | None
     closed: bool = False
     # event id -> each payment that can still be voided
-    payments: dict[str, Paid] = field(default_factory=dict)
+    payments: dict[str, Done] = field(default_factory=dict)
 
     @property
     def unpaid(self) -> Decimal:
@@ -188,6 +183,77 @@ class BooksState:
     # applied event id -> (kind, instance or invoice it concerns)
     events: dict[str, tuple[str, str]] = field(default_factory=dict)
     voided: dict[str, str] = field(default_factory=dict)  # target id -> void event id
+
+    def package(self, instance: str) -> PackageState:
+        """A package, live or finished."""
+        pkg = self.packages.get(instance)
+        return pkg if pkg is not None else self.finished[instance]
+
+    def apply(self, change: Change) -> None:
+        """Make one change a rule asked for."""
+        match change:
+            case Add(target, key, name, amount, part):
+                holder: object
+                if target == "package":
+                    holder = self.package(key)
+                elif target == "group":
+                    holder = self.package(key).groups[str(part)]
+                else:
+                    holder = self.invoices[key].lines[int(part or 0)]
+                setattr(holder, name, getattr(holder, name) + amount)
+            case NewSale(inv, packages):
+                self.invoices[inv.invoice] = inv
+                for pkg in packages:
+                    self.packages[pkg.instance] = pkg
+            case SetStatus(instance, _before, after):
+                if after == "live":
+                    self.revive(self.finished[instance])
+                else:
+                    self.finish(self.packages[instance], after)
+            case SetClosed(invoice, closed):
+                self.invoices[invoice].closed = closed
+                if closed:
+                    self.forget_invoice_if_done(invoice)
+            case _:
+                assert_never(change)
+
+    def undo(self, change: Change) -> None:
+        """Reverse one change (for a void): the inverse of `apply`."""
+        match change:
+            case Add(target, key, name, amount, part):
+                self.apply(Add(target, key, name, -amount, part))
+            case NewSale(inv, packages):
+                for pkg in packages:
+                    self.finish(self.packages[pkg.instance], "voided")
+                self.invoices.pop(inv.invoice, None)
+                self.closed_invoices.add(inv.invoice)
+            case SetStatus(instance, before, after):
+                self.apply(SetStatus(instance, after, before))
+            case SetClosed(invoice, closed):
+                self.apply(SetClosed(invoice, not closed))
+            case _:
+                assert_never(change)
+
+    def keep_voidable(self, where: str, key: str, done: Done) -> None:
+        """Keep a voidable event's record on its invoice (payments) or package.
+
+        An expired package's record is not kept: nothing of it can be voided.
+        """
+        if where == "invoice":
+            inv = self.invoices.get(key)
+            if inv is not None:  # else paid and over: nothing of it can be voided
+                inv.payments[done.event] = done
+        else:
+            pkg = self.package(key)
+            if pkg.status != "expired":
+                pkg.history[done.event] = done
+
+    def forget_voidable(self, where: str, key: str, event: str) -> None:
+        """A voided event can no longer be voided: drop its record."""
+        if where == "invoice":
+            del self.invoices[key].payments[event]
+        else:
+            del self.package(key).history[event]
 
     def package_status(self, instance: str) -> Status | None:
         pkg = self.packages.get(instance) or self.finished.get(instance)

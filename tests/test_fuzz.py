@@ -39,8 +39,9 @@ from hypothesis import strategies as st
 
 from pkgbooks.build import build
 from pkgbooks.cli import main as cli_main
-from pkgbooks.config import ConfigError, load_config
-from pkgbooks.readers import Problem, read_events
+from pkgbooks.config import load_config
+from pkgbooks.errors import Error, Failed
+from pkgbooks.readers import read_events
 from pkgbooks.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -429,7 +430,7 @@ def test_amounts_of_more_than_15_digits(tmp_path: Path) -> None:
     assert cli(books)[0] == 0
     text = (books / "ledger" / "2026-01.beancount").read_text(encoding="utf-8")
     assert f'price: "{big}"' in text
-    assert validate(books).failures == []
+    assert validate(books).errors == []
 
 
 def test_csv_type_column_cannot_change_the_event_type(tmp_path: Path) -> None:
@@ -456,9 +457,9 @@ def test_reader_problems_are_problem_objects(tmp_path: Path) -> None:
     """The fuzz harness reads through the engine's own entry point (sanity check)."""
     path = tmp_path / "e.jsonl"
     path.write_text("{\n", encoding="utf-8")
-    problems: list[Problem] = []
+    problems: list[Error] = []
     assert list(read_events([path], problems)) == []
     assert [str(p) for p in problems] == [f"{path}:1: event ?: not valid JSON: "
                                           "Expecting property name enclosed in double quotes"]
-    with pytest.raises(ConfigError):
+    with pytest.raises(Failed):
         load_config(tmp_path / "missing.toml")

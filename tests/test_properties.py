@@ -1184,7 +1184,7 @@ def test_random_histories_keep_the_invariants(history: History) -> None:
         assert not build(books, history.as_of).problems
         assert snapshot(books) == first
         report = validate(books)
-        assert not report.failures, "\n".join(report.failures)
+        assert not report.errors, "\n".join(map(str, report.errors))
 
         if not p.bad_lines:
             return
@@ -1300,4 +1300,4 @@ def test_model_agrees_on_a_known_history() -> None:
         result = build(books)
         assert not result.problems
         check_ledger(books, history, p.clean, result.counts)
-        assert not validate(books).failures
+        assert not validate(books).errors

@@ -17,16 +17,13 @@ from beancount.core import data
 from beanquery import query
 
 from pkgbooks.config import Config, load_config
+from pkgbooks.errors import Failed, file_error
 from pkgbooks.layout import CONFIG, inputs_digest, load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE, MAIN
 from pkgbooks.money import ZERO, fmt
 
 PACKAGE_LIABILITY = ":Packages:(Deposits|Deferred)$"
 DEFERRED = ":Packages:Deferred$"
-
-
-class ReportError(Exception):
-    """The report cannot be made (stale books, a broken identity): the message says why."""
 
 
 @dataclass(slots=True)
@@ -76,22 +73,22 @@ class Books:
         config = load_config(directory / CONFIG)
         main = directory / MAIN
         if not main.exists():
-            raise ReportError(
-                f"{main}: no ledger yet: run `pkgbooks build {directory}` first"
-            )
+            raise Failed([file_error(
+                str(main), f"no ledger yet: run `pkgbooks build {directory}` first"
+            )])
         entries, errors, options = load_ledger(main)
         if errors:
-            raise ReportError(
-                f"{main}: Beancount reports {len(errors)} error(s): run "
+            raise Failed([file_error(
+                str(main), f"Beancount reports {len(errors)} error(s): run "
                 f"`pkgbooks validate {directory}`"
-            )
+            )])
         customs = {e.type: e for e in entries if isinstance(e, data.Custom)}
         recorded = customs.get(INPUTS_DIRECTIVE)
         if recorded is None or recorded.values[0].value != inputs_digest(directory):
-            raise ReportError(
-                f"{main}: the ledger is older than pkgbooks.toml or events/: run "
+            raise Failed([file_error(
+                str(main), "the ledger is older than pkgbooks.toml or events/: run "
                 f"`pkgbooks build {directory}` first"
-            )
+            )])
         as_of = customs[AS_OF_DIRECTIVE].date if AS_OF_DIRECTIVE in customs else None
         return cls(directory, config, entries, options, as_of)
 

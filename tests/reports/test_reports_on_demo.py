@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pkgbooks.cli import main
-from pkgbooks.reports import Books, ReportError, run_report
+from pkgbooks.errors import Failed
+from pkgbooks.reports import Books, run_report
 
 DEMO = Path(__file__).resolve().parents[2] / "ledgers" / "demo"
 FIRST, LAST = datetime.date(2026, 1, 1), datetime.date(2026, 5, 31)
@@ -173,7 +174,7 @@ def test_stale_or_missing_ledger_is_refused(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     shutil.rmtree(copy / "ledger")
     (copy / "main.beancount").unlink()
-    with pytest.raises(ReportError, match="no ledger yet"):
+    with pytest.raises(Failed, match="no ledger yet"):
         Books.load(copy)
 
 

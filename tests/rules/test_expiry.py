@@ -244,4 +244,4 @@ def test_an_event_id_that_collides_with_a_generated_expiry_is_refused(tmp_path: 
     if result.problems:
         assert any("expiry:K1" in str(p) for p in result.problems)
     else:
-        assert validate(books).failures == []
+        assert validate(books).errors == []
