@@ -52,8 +52,8 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         })
         if start <= date <= end:
             sign = -1 if kind == "void" else 1
-            row["purchased"] += sign * Decimal(price)
-            row["tax"] += sign * Decimal(tax)
+            row["purchased"] += sign * price
+            row["tax"] += sign * tax
     moved = movements(books, PACKAGE_LIABILITY, start, end, key="any_meta('instance')")
     for instance, figures in moved.items():
         row = rows[instance]

@@ -21,6 +21,12 @@ from pkgbooks.errors import Failed, file_error
 from pkgbooks.layout import CONFIG, inputs_digest, load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE, MAIN
 from pkgbooks.money import ZERO, fmt
+from pkgbooks.postings import META_TYPES
+
+# A report column named after typed transaction metadata (`pkgbooks.postings.Meta`)
+# comes back from `Books.query` as that type: Beancount keeps metadata as the text
+# pkgbooks wrote, and this is the one place that reads it back into numbers.
+COLUMN_TYPES: dict[str, type] = {**META_TYPES, "unit_price": Decimal}
 
 PACKAGE_LIABILITY = ":Packages:(Deposits|Deferred)$"
 DEFERRED = ":Packages:Deferred$"
@@ -93,8 +99,13 @@ class Books:
         return cls(directory, config, entries, options, as_of)
 
     def query(self, bql: str) -> list[tuple[Any, ...]]:
-        _types, rows = query.run_query(self.entries, self.options, bql)
-        return list(rows)
+        """Run BQL; metadata columns come back typed (see `COLUMN_TYPES`)."""
+        columns, rows = query.run_query(self.entries, self.options, bql)
+        kinds = [COLUMN_TYPES.get(c.name) for c in columns]
+        if not any(kinds):
+            return list(rows)
+        return [tuple(value if kind is None or value is None else kind(value)
+                      for kind, value in zip(kinds, row, strict=True)) for row in rows]
 
     def location_of(self, account: str) -> str:
         """The location id of an account (`Liabilities:Loc11:...` -> `loc-11`)."""

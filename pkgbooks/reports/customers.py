@@ -62,7 +62,7 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         ends[instance] += -1 if kind == "void" else 1  # a voided refund un-ends it
     used: dict[tuple[str, str], int] = defaultdict(int)
     for instance, item, kind, quantity in books.query(bql["used"]):
-        used[(instance, item)] += int(quantity) * (-1 if kind == "void" else 1)
+        used[(instance, item)] += quantity * (-1 if kind == "void" else 1)
     liability = {i: -amount for i, amount in books.query(bql["liability"]) if i}
     rows = []
     for instance, (customer, package) in sorted(sold.items(), key=lambda kv: (kv[1][0], kv[0])):

@@ -39,7 +39,7 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         rows.append({
             "date": date.isoformat(), "event": event, "instance": instance, "source": source,
             "destination": destination, "item": item, "category": category,
-            "unit_price": Decimal(unit_price), "quantity": sign * int(quantity),
+            "unit_price": unit_price, "quantity": sign * quantity,
             "rate": rate, "amount": -amount,
         })
         owed[(source, destination)] = owed.get((source, destination), ZERO) - amount

@@ -9,7 +9,6 @@ redemptions count negative. `location` is where the units were used.
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 from typing import Any
 
 from pkgbooks.money import ZERO
@@ -48,9 +47,9 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         return rows[key]
 
     for staff, location, package, kind, quantity in books.query(bql["units"]):
-        row(staff, location, package)["units"] += int(quantity) * (-1 if kind == "void" else 1)
+        row(staff, location, package)["units"] += quantity * (-1 if kind == "void" else 1)
     for staff, location, package, value in books.query(bql["value"]):
-        row(staff, location, package)["value"] += Decimal(value)
+        row(staff, location, package)["value"] += value
     ordered = [rows[key] for key in sorted(rows)]
     totals = {"units": sum(r["units"] for r in ordered),
               "value": sum((r["value"] for r in ordered), ZERO)}
