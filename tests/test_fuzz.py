@@ -106,18 +106,21 @@ def config_on(data: bytes) -> Any:
 # --- the readers and the config loader, called directly -----------------------------
 
 
+@pytest.mark.slow
 @FAST
 @given(st.binary(max_size=3000))
 def test_jsonl_reader_arbitrary_bytes(data: bytes) -> None:
     holds(reader_on("events.jsonl", data))
 
 
+@pytest.mark.slow
 @FAST
 @given(st.text(max_size=1000))
 def test_jsonl_reader_arbitrary_text(text: str) -> None:
     holds(reader_on("events.jsonl", text.encode("utf-8", "surrogatepass")))
 
 
+@pytest.mark.slow
 @FAST
 @given(st.integers(0, 100), mutations)
 def test_jsonl_reader_mutated(which: int, edits: list[Any]) -> None:
@@ -125,12 +128,14 @@ def test_jsonl_reader_mutated(which: int, edits: list[Any]) -> None:
     holds(reader_on("events.jsonl", fuzz.mutate(original, edits, "jsonl")))
 
 
+@pytest.mark.slow
 @FAST
 @given(kinds, st.text(max_size=1000))
 def test_csv_reader_arbitrary_text(kind: str, text: str) -> None:
     holds(reader_on(f"{kind}.csv", text.encode("utf-8", "surrogatepass")))
 
 
+@pytest.mark.slow
 @FAST
 @given(kinds, mutations)
 def test_csv_reader_mutated(kind: str, edits: list[Any]) -> None:
@@ -138,12 +143,14 @@ def test_csv_reader_mutated(kind: str, edits: list[Any]) -> None:
     holds(reader_on(f"{kind}.csv", fuzz.mutate(original, edits, "csv")))
 
 
+@pytest.mark.slow
 @FAST
 @given(st.binary(max_size=2000))
 def test_config_arbitrary_bytes(data: bytes) -> None:
     holds(config_on(data))
 
 
+@pytest.mark.slow
 @FAST
 @given(st.integers(0, 1), mutations)
 def test_config_mutated(which: int, edits: list[Any]) -> None:
@@ -175,6 +182,7 @@ def cli_holds(books: Path, by_build: Any) -> None:
         assert wrong is None, f"{wrong}: {line!r}"
 
 
+@pytest.mark.slow
 @BUILDS
 @given(st.sampled_from(["jsonl", "csv", "toml"]), st.integers(0, 100), kinds, mutations)
 def test_build_and_cli_never_raise(target: str, which: int, kind: str, edits: list[Any]) -> None:

@@ -50,6 +50,7 @@ sim = _load("pkgbooks_simulate", ROOT / "tools" / "simulate.py")
 CI_SEEDS = [0, 2, 3, 5, 12, 23]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_seed(seed: int, tmp_path: Path) -> None:
     result = sim.simulate(seed, tmp_path)

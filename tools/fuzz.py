@@ -332,7 +332,7 @@ def run_build(books: Path, check_ledger: bool) -> Outcome:
     except Exception as exc:
         return Outcome("crash", traceback.format_exc(), signature(exc))
     for p in result.problems:
-        wrong = problem_form(str(p), p.file)
+        wrong = problem_form(str(p), p.source.file or "")
         if wrong:
             return form_outcome(wrong, str(p))
     if result.problems:

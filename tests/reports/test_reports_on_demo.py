@@ -80,6 +80,7 @@ def test_revenue_is_the_income_accounts(books: Books, postings: list[Any]) -> No
         assert {r["location"]: r["total"] for r in report.rows} == income
 
 
+@pytest.mark.slow
 def test_reports_agree_with_one_another(books: Books) -> None:
     for start, end in MONTHS:
         liability = run_report("liability", books, start, end).totals
@@ -118,6 +119,7 @@ def test_customer_liability_is_the_instance_balance(books: Books, postings: list
         assert row["package_liability"] == per_instance[row["instance"]]
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(st.dates(FIRST, LAST), st.dates(FIRST, LAST), st.sampled_from(["payment", "sale"]))
 def test_roll_forward_identity_for_any_period(start: datetime.date, end: datetime.date,
