@@ -71,6 +71,8 @@ class _Model(BaseModel):
 
 
 class Policy(_Model):
+    """The `[policy]` table: the accounting choices of the business (SPEC 2)."""
+
     recognition: Literal["item_price", "proportional"] = "item_price"
     expired_balance: Literal["revenue", "liability"] = "revenue"
     payment_allocation: Literal["products_first", "proportional"] = "products_first"
@@ -78,6 +80,8 @@ class Policy(_Model):
 
 
 class Location(_Model):
+    """One location: its name, account segment, legal entity and expired-balance policy."""
+
     name: str
     account: str = Field(pattern=ACCOUNT_SEGMENT)
     entity: str | None = None
@@ -94,6 +98,8 @@ def _list_price(value: Any) -> Decimal | str | None:
 
 
 class Item(_Model):
+    """A catalog item: what is performed or sold, its category, list price and unit."""
+
     name: str
     category: Category
     price: Annotated[Decimal | str | None, BeforeValidator(_list_price)] = None
@@ -106,12 +112,16 @@ class Item(_Model):
 
 
 class PackageItem(_Model):
+    """One group of a package: `quantity` units of an item for a share of the price."""
+
     item: str
     quantity: int = Field(gt=0)
     price: Amount
 
 
 class Package(_Model):
+    """A package for sale: price, tax, validity, initial recognition and contents."""
+
     name: str
     price: Amount
     tax_rate: Rate = Decimal("0")
@@ -166,11 +176,15 @@ def _initial_recognition(text: str, price: Decimal) -> Decimal:
 
 
 class Reconciliation(_Model):
+    """The `[reconciliation]` table: from which date, and the rate per category (4.6)."""
+
     start: datetime.date
     rates: dict[Category, Rate] = Field(default_factory=dict)
 
 
 class Config(_Model):
+    """The whole of `pkgbooks.toml`, checked."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: str = Field(pattern=r"^[^\x00-\x1f\x7f\x85\u2028\u2029]+$")

@@ -180,42 +180,55 @@ class Accounts:
             self._names.update({(loc, what): name for what, name in names.items()})
 
     def cash(self, loc: str, method: str) -> str:
+        """Where money received or paid out by `method` is held at `loc`."""
         return self._names[loc, f"cash:{method}"]
 
     def deposits(self, loc: str) -> str:
+        """Payments on open invoices for packages sold at `loc`."""
         return self._names[loc, "deposits"]
 
     def deferred(self, loc: str) -> str:
+        """The contract liability of packages sold at `loc` whose invoice is closed."""
         return self._names[loc, "deferred"]
 
     def unclaimed(self, loc: str) -> str:
+        """Expired balances kept as a liability at `loc`."""
         return self._names[loc, "unclaimed"]
 
     def sales_tax(self, loc: str) -> str:
+        """Tax collected on `loc`'s sales."""
         return self._names[loc, "sales_tax"]
 
     def redemptions(self, loc: str) -> str:
+        """Revenue from packages sold at `loc`, as they are used."""
         return self._names[loc, "redemptions"]
 
     def initial_recognition(self, loc: str) -> str:
+        """Revenue recognised at payment for packages sold at `loc`."""
         return self._names[loc, "initial_recognition"]
 
     def breakage(self, loc: str) -> str:
+        """Expired and forfeited balances recognised as revenue at `loc`."""
         return self._names[loc, "breakage"]
 
     def products(self, loc: str) -> str:
+        """Products sold on `loc`'s invoices."""
         return self._names[loc, "products"]
 
     def reconciliation_expense(self, loc: str) -> str:
+        """What `loc` pays other entities for redeeming its packages."""
         return self._names[loc, "reconciliation_expense"]
 
     def reconciliation_income(self, loc: str) -> str:
+        """What `loc` earns redeeming other entities' packages."""
         return self._names[loc, "reconciliation_income"]
 
     def due_to(self, loc: str, other: str) -> str:
+        """What `loc` owes `other`."""
         return self._names[loc, f"due_to:{other}"]
 
     def due_from(self, loc: str, other: str) -> str:
+        """What `other` owes `loc`."""
         return self._names[loc, f"due_from:{other}"]
 
     def package_liability(self, loc: str, open_invoice: bool) -> str:

@@ -36,6 +36,7 @@ class Read(NamedTuple):
 
     @property
     def place(self) -> str:
+        """`FILE:LINE` of the event."""
         return f"{self.file}:{self.line}"
 
 

@@ -33,6 +33,7 @@ class ItemGroup:
 
     @property
     def left(self) -> int:
+        """Units of the group not used yet."""
         return self.quantity - self.used
 
     def value_of_next(self, units: int) -> Decimal:
@@ -42,6 +43,8 @@ class ItemGroup:
 
 @dataclass(slots=True)
 class PackageState:
+    """One package instance as sold, and what has happened to it since."""
+
     instance: str
     package: str
     invoice: str
@@ -64,10 +67,12 @@ class PackageState:
 
     @property
     def gross(self) -> Decimal:
+        """Price and tax."""
         return self.price + self.tax
 
     @property
     def ir_left(self) -> Decimal:
+        """Initial recognition still to be recognised by payments."""
         return self.initial_recognition - self.ir_done
 
     @property
@@ -77,6 +82,7 @@ class PackageState:
 
     @property
     def units_left(self) -> int:
+        """Units of every group not used yet."""
         return sum(g.left for g in self.groups.values())
 
 
@@ -93,14 +99,17 @@ class InvoiceLine:
 
     @property
     def unpaid(self) -> Decimal:
+        """What is still due (gross)."""
         return self.gross - self.paid
 
     @property
     def tax_left(self) -> Decimal:
+        """Tax still due on the line."""
         return self.tax - self.tax_paid
 
     @property
     def net_left(self) -> Decimal:
+        """Net still due on the line."""
         return self.unpaid - self.tax_left
 
 
@@ -156,6 +165,8 @@ class Done(NamedTuple):
 
 @dataclass(slots=True)
 class InvoiceState:
+    """One invoice: its lines and what is paid, while it is open or its packages live."""
+
     invoice: str
     location: str
     customer: str
@@ -169,6 +180,7 @@ class InvoiceState:
 
     @property
     def unpaid(self) -> Decimal:
+        """What is still due (gross)."""
         return sum((line.unpaid for line in self.lines), ZERO)
 
 
@@ -256,6 +268,7 @@ class BooksState:
             del self.package(key).history[event]
 
     def package_status(self, instance: str) -> Status | None:
+        """The status of a package instance; None if it was never sold."""
         pkg = self.packages.get(instance) or self.finished.get(instance)
         return pkg.status if pkg is not None else None
 
@@ -275,6 +288,7 @@ class BooksState:
         self.packages[pkg.instance] = pkg
 
     def forget_invoice_if_done(self, invoice_id: str) -> None:
+        """Drop a closed invoice once none of its packages is live."""
         inv = self.invoices.get(invoice_id)
         if inv is None or not inv.closed:
             return
@@ -284,5 +298,6 @@ class BooksState:
         self.closed_invoices.add(invoice_id)
 
     def invoice_open(self, invoice_id: str) -> bool:
+        """Whether the invoice is known and not yet paid in full."""
         inv = self.invoices.get(invoice_id)
         return inv is not None and not inv.closed

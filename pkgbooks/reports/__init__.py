@@ -25,6 +25,7 @@ __all__ = ["REPORTS", "Books", "Report", "run_report"]
 def run_report(
     name: str, books: Books, start: datetime.date, end: datetime.date, basis: str = "payment"
 ) -> Report:
+    """Run report `name` over `books` for the period `start`..`end` (both included)."""
     if end < start:
         raise Failed([plain_error(f"--to {end} is before --from {start}")])
     module = REPORTS[name]

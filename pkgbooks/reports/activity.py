@@ -24,6 +24,7 @@ COLUMNS = ["instance", "package", "location", "customer", "staff", *AMOUNTS]
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part."""
     return {
         "sales": (
             "SELECT date, meta['instance'] AS instance, meta['package'] AS package, "
@@ -41,6 +42,7 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 
 
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+    """One row per package instance that moved in the period or still holds a liability."""
     bql = queries(start, end)
     rows: dict[str, dict[str, Any]] = {}
     for date, instance, package, location, customer, staff, kind, price, tax in books.query(

@@ -76,6 +76,7 @@ class Books:
 
     @classmethod
     def load(cls, directory: Path) -> Books:
+        """Load a books directory; refuse one with no ledger, a broken one, or a stale one."""
         config = load_config(directory / CONFIG)
         main = directory / MAIN
         if not main.exists():
@@ -113,6 +114,7 @@ class Books:
 
     @property
     def segments(self) -> dict[str, str]:
+        """Location id by account segment."""
         return {spec.account: loc for loc, spec in self.config.locations.items()}
 
     def per_location(self, columns: list[str]) -> dict[str, dict[str, Any]]:

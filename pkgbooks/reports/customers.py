@@ -24,6 +24,7 @@ COLUMNS = ["customer", "instance", "package", "item", "used", "available",
 
 
 def queries(end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part, as of `end`."""
     until = f"date <= {end.isoformat()}"
     return {
         "sales": (
@@ -50,6 +51,7 @@ def queries(end: datetime.date) -> dict[str, str]:
 
 
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+    """One row per item of every package still running at `end` with units left."""
     bql = queries(end)
     sold: dict[str, tuple[str, str]] = {}
     for customer, instance, package, kind in books.query(bql["sales"]):

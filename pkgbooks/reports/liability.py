@@ -92,6 +92,7 @@ def movements(
 
 
 def run(books: Books, start: datetime.date, end: datetime.date, basis: str = "payment") -> Report:
+    """The roll-forward per location on `basis` (payment or sale); refuse a broken identity."""
     accounts = PACKAGE_LIABILITY if basis == "payment" else DEFERRED
     rows = books.per_location(COLUMNS)
     opening = balances_by_location(books, accounts, start)

@@ -19,6 +19,7 @@ _REDEMPTIONS = "(entry_meta('kind') = 'redemption' OR entry_meta('target_kind') 
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part."""
     return {
         "units": (
             "SELECT meta['staff'] AS staff, meta['location'] AS location, "
@@ -36,6 +37,7 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 
 
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+    """Units and value redeemed per staff member, location and package."""
     bql = queries(start, end)
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
 

@@ -22,6 +22,7 @@ BY_SUFFIX = {
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report."""
     return {"revenue": (
         f"SELECT account, sum(number) AS amount WHERE account ~ '^Income:' AND "
         f"{period(start, end)} GROUP BY account ORDER BY account"
@@ -29,6 +30,7 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 
 
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+    """Income per location, one column per kind of revenue."""
     rows = books.per_location([*COLUMNS, "total"])
     for account, amount in books.query(queries(start, end)["revenue"]):
         column = next(c for suffix, c in BY_SUFFIX.items() if account.endswith(suffix))
