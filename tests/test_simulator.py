@@ -128,7 +128,7 @@ def test_a_build_that_writes_on_failure_is_caught(tmp_path: Path,
 
 def test_a_validate_that_misses_edits_is_caught(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sim, "validate", lambda books: SimpleNamespace(failures=[]))
+    monkeypatch.setattr(sim, "validate", lambda books: SimpleNamespace(errors=[]))
     result = sim.simulate(1, tmp_path, events=120)
     assert any(f.startswith("tamper not caught") for f in result.failures), result.failures
 
