@@ -16,6 +16,8 @@ from typing import Any
 from beancount.core import data
 from beanquery import query
 
+from pkgbooks import accounts
+from pkgbooks.accounts import Role, suffix_pattern
 from pkgbooks.config import Config, load_config
 from pkgbooks.errors import Failed, file_error
 from pkgbooks.layout import CONFIG, inputs_digest, load_ledger
@@ -28,8 +30,8 @@ from pkgbooks.postings import META_TYPES
 # pkgbooks wrote, and this is the one place that reads it back into numbers.
 COLUMN_TYPES: dict[str, type] = {**META_TYPES, "unit_price": Decimal}
 
-PACKAGE_LIABILITY = ":Packages:(Deposits|Deferred)$"
-DEFERRED = ":Packages:Deferred$"
+PACKAGE_LIABILITY = suffix_pattern(*accounts.PACKAGE_LIABILITY)
+DEFERRED = suffix_pattern(Role.DEFERRED)
 
 
 @dataclass(slots=True)
@@ -110,7 +112,11 @@ class Books:
 
     def location_of(self, account: str) -> str:
         """The location id of an account (`Liabilities:Loc11:...` -> `loc-11`)."""
-        return self.segments[account.split(":")[1]]
+        parsed = accounts.parse(account)
+        if parsed is None:
+            raise Failed([file_error(str(self.directory / MAIN),
+                                     f"{account}: not an account pkgbooks writes")])
+        return self.segments[parsed.segment]
 
     @property
     def segments(self) -> dict[str, str]:

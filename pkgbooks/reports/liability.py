@@ -25,6 +25,7 @@ import re
 from collections import defaultdict
 from decimal import Decimal
 
+from pkgbooks.accounts import EXPIRED_BALANCE, suffixes
 from pkgbooks.errors import Failed, file_error
 from pkgbooks.ledger import MAIN
 from pkgbooks.money import ZERO, fmt
@@ -39,6 +40,7 @@ from pkgbooks.reports.base import (
 )
 
 COLUMNS = ["opening", "sales", "redemptions", "expirations", "refunds", "closing"]
+_EXPIRED_BALANCE = suffixes(EXPIRED_BALANCE)
 BUCKET = {"payment": "sales", "close": "sales", "redemption": "redemptions",
           "expiry": "expirations", "refund": "refunds"}
 
@@ -136,6 +138,6 @@ def _forfeits(books: Books, bql: str, accounts: str) -> dict[str, Decimal]:
         if not keys:
             continue
         for account, _group, number in lines:
-            if account.endswith((":Packages:Breakage", ":Packages:Unclaimed")):
+            if account.endswith(_EXPIRED_BALANCE):
                 forfeits[keys[0]] += -number
     return forfeits
