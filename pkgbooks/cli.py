@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from pkgbooks.build import build
-from pkgbooks.config import ConfigError
-from pkgbooks.demo import DemoError, place
+from pkgbooks.demo import place
+from pkgbooks.errors import Error, Failed
 from pkgbooks.events import LAST_DATE
-from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, ReportError, run_report
+from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.validate import validate
 
@@ -50,11 +50,11 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
     try:
         result = build(books_dir, as_of)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems; nothing was written")
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems; nothing was written")
     counts = result.counts
     if result.problems:
-        _fail([str(p) for p in result.problems],
+        _fail(result.problems,
               f"{len(result.problems)} problem(s); nothing was written, the previous books "
               "are unchanged")
     click.echo(
@@ -73,10 +73,10 @@ def validate_cmd(books_dir: Path) -> None:
     """Check DIR's ledger: Beancount's checks, the SPEC 4.7 invariants, and a replay."""
     try:
         report = validate(books_dir)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
-    if report.failures:
-        _fail(report.failures, f"{len(report.failures)} check(s) failed")
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems")
+    if report.errors:
+        _fail(report.errors, f"{len(report.errors)} check(s) failed")
     for line in report.passed:
         click.echo(f"ok  {line}")
 
@@ -103,10 +103,8 @@ def report_cmd(name: str, books_dir: Path, start: datetime.date | None, end: dat
     try:
         result = run_report(name, Books.load(books_dir), start, end, basis,
                             locations=locations, entity=entity)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
-    except ReportError as exc:
-        _fail([str(exc)], f"no {name} report")
+    except Failed as exc:
+        _fail(exc.errors, f"no {name} report")
     click.echo(FORMATS[fmt](result), nl=False)
 
 
@@ -118,8 +116,8 @@ def demo_cmd(books_dir: Path | None) -> None:
     """Copy the demo books (shipped with pkgbooks), build and validate them, show two reports."""
     try:
         where = place(books_dir)
-    except (DemoError, OSError) as exc:
-        _fail([str(exc)], "the demo books could not be set up")
+    except Failed as exc:
+        _fail(exc.errors, "the demo books could not be set up")
         return
     ctx = click.get_current_context()
     ctx.invoke(build_cmd, books_dir=where, as_of=None)
@@ -134,9 +132,10 @@ def demo_cmd(books_dir: Path | None) -> None:
                f"or `pkgbooks report collections {where} --from {first} --to {end}`.")
 
 
-def _fail(lines: list[str], summary: str) -> None:
-    for line in lines:
-        click.echo(line, err=True)
+def _fail(errors: list[Error], summary: str) -> None:
+    """Print every error the one way (see `pkgbooks.errors`), then the summary; exit 1."""
+    for error in errors:
+        click.echo(str(error), err=True)
     click.echo(f"pkgbooks: {summary}", err=True)
     sys.exit(1)
 

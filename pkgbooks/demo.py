@@ -12,11 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pkgbooks.errors import Failed, file_error
 from pkgbooks.layout import CONFIG, EVENTS
-
-
-class DemoError(Exception):
-    """The demo books cannot be put where they were asked for: the message says why."""
 
 
 def shipped() -> Path:
@@ -33,11 +30,16 @@ def place(target: Path | None) -> Path:
     if (target / CONFIG).exists():
         return target  # books already there (an earlier demo): build them again
     if target.exists() and any(target.iterdir()):
-        raise DemoError(f"{target}: not empty and holds no {CONFIG}: choose another --dir")
+        raise Failed([file_error(str(target),
+                                 f"not empty and holds no {CONFIG}: choose another --dir")])
     source = shipped()
-    (target / EVENTS).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source / CONFIG, target / CONFIG)
-    for item in sorted((source / EVENTS).iterdir()):
-        if item.is_file():
-            shutil.copyfile(item, target / EVENTS / item.name)
+    try:
+        (target / EVENTS).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / CONFIG, target / CONFIG)
+        for item in sorted((source / EVENTS).iterdir()):
+            if item.is_file():
+                shutil.copyfile(item, target / EVENTS / item.name)
+    except OSError as exc:
+        raise Failed([file_error(str(target), f"cannot copy the demo books there: "
+                                              f"{exc.strerror or exc}")]) from None
     return target

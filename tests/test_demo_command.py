@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from pkgbooks.cli import main
@@ -21,6 +22,7 @@ def test_the_demo_books_ship_with_the_package() -> None:
     assert {p.suffix for p in (books / "events").iterdir()} == {".csv", ".jsonl"}
 
 
+@pytest.mark.slow
 def test_demo_from_another_directory_builds_a_copy(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -23,7 +23,7 @@ from pkgbooks.reports import (
     redemptions,
     revenue,
 )
-from pkgbooks.reports.base import Ask, Books, Report, ReportError
+from pkgbooks.reports.base import Ask, Books, Report, option_error
 
 REPORTS: dict[str, ModuleType] = {
     "liability": liability,
@@ -39,7 +39,7 @@ REPORTS: dict[str, ModuleType] = {
 AS_OF_REPORTS = ("customers", "invoices")  # as of --to: no --from
 BASIS_REPORTS = ("liability",)
 
-__all__ = ["AS_OF_REPORTS", "BASIS_REPORTS", "REPORTS", "Ask", "Books", "Report", "ReportError",
+__all__ = ["AS_OF_REPORTS", "BASIS_REPORTS", "REPORTS", "Ask", "Books", "Report",
            "report_document", "run_report"]
 
 
@@ -47,20 +47,20 @@ def run_report(
     name: str, books: Books, start: datetime.date | None, end: datetime.date,
     basis: str | None = None, *, locations: tuple[str, ...] = (), entity: str | None = None,
 ) -> Report:
-    """Report NAME over the books, or ReportError saying what cannot be asked."""
+    """Report NAME over the books; `Failed` says what cannot be asked, and why."""
     if name not in REPORTS:
-        raise ReportError(f"unknown report {name!r} (one of: {', '.join(REPORTS)})")
+        raise option_error(f"unknown report {name!r} (one of: {', '.join(REPORTS)})")
     if basis is not None and name not in BASIS_REPORTS:
-        raise ReportError(f"--basis means nothing for the {name} report (liability only)")
+        raise option_error(f"--basis means nothing for the {name} report (liability only)")
     if name in AS_OF_REPORTS:
         if start is not None:
-            raise ReportError(f"the {name} report is as of --to: --from means nothing for it")
+            raise option_error(f"the {name} report is as of --to: --from means nothing for it")
     elif start is None:
-        raise ReportError(f"the {name} report needs --from")
+        raise option_error(f"the {name} report needs --from")
     elif end < start:
-        raise ReportError(f"--to {end} is before --from {start}")
+        raise option_error(f"--to {end} is before --from {start}")
     if books.as_of is not None and end > books.as_of:
-        raise ReportError(
+        raise option_error(
             f"books run to {books.as_of.isoformat()}: run `pkgbooks build {books.directory} "
             f"--as-of {end.isoformat()}` to report to {end.isoformat()}"
         )

@@ -23,7 +23,6 @@ from pkgbooks.reports.base import (
     Ask,
     Books,
     Report,
-    ReportError,
     by_entity,
     column_sums,
     total_row,
@@ -36,6 +35,7 @@ COLUMNS = ["instance", "package", "location", "location_name", "customer", "staf
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part."""
     return {
         "sales": (
             "SELECT date, meta['instance'] AS instance, meta['package'] AS package, "
@@ -69,6 +69,7 @@ def _balances(when: str) -> str:
 
 
 def run(books: Books, ask: Ask) -> Report:
+    """One row per package instance that held a liability or moved in the period; each adds up."""
     start, end = ask.first, ask.end
     bql = queries(start, end)
     rows: dict[str, dict[str, Any]] = {}
@@ -99,7 +100,7 @@ def run(books: Books, ask: Ask) -> Report:
              if ask.keeps(row["location"]) and any(row[a] for a in AMOUNTS)]
     shown.sort(key=lambda row: row["instance"])
     for row in shown:
-        _check(row)
+        _check(books, row)
     totals: dict[str, Any] = {"all": column_sums(shown, AMOUNTS)}
     for by in ("package", "location", "staff"):
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -113,12 +114,12 @@ def run(books: Books, ask: Ask) -> Report:
                   by_entity=by_entity(books, shown, AMOUNTS))
 
 
-def _check(row: dict[str, Any]) -> None:
+def _check(books: Books, row: dict[str, Any]) -> None:
     """remaining = opening + sales - redeemed - expired - refunded, or the ledger is not ours."""
     expected = (row["opening"] + row["sales"] - row["redeemed"] - row["expired"]
                 - row["refunded"])
     if expected != row["remaining"]:
-        raise ReportError(
+        raise books.refused(
             f"{row['instance']}: opening + sales - redeemed - expired - refunded = "
             f"{fmt(expected)}, but its liability is {fmt(row['remaining'])}"
         )

@@ -43,6 +43,7 @@ _MONEY = ("(entry_meta('kind') IN ('payment', 'refund') OR "
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report."""
     return {"postings": (
         "SELECT entry_meta('event') AS event, entry_meta('kind') AS kind, "
         "entry_meta('target_kind') AS voided, account, number "
@@ -61,6 +62,7 @@ def whole_query(start: datetime.date, end: datetime.date) -> str:
 
 
 def run(books: Books, ask: Ask) -> Report:
+    """Money received and paid out per location where it was taken, method and kind."""
     events: dict[str, list[tuple[str, str, Decimal]]] = defaultdict(list)
     for event, kind, voided, account, number in books.query(
         queries(ask.first, ask.end)["postings"]

@@ -34,6 +34,7 @@ COLUMNS = ["customer", "instance", "package", "location", "location_name", "item
 
 
 def queries(end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part, as of `end`."""
     until = f"date <= {end.isoformat()}"
     return {
         "sales": (
@@ -72,6 +73,7 @@ def whole_query(end: datetime.date) -> str:
 
 
 def run(books: Books, ask: Ask) -> Report:
+    """One row per item of every package still running at `--to` with units left."""
     bql = queries(ask.end)
     sold: dict[str, tuple[str, str, str]] = {}
     for customer, instance, package, location, kind in books.query(bql["sales"]):

@@ -43,6 +43,7 @@ def all_queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 
 
 def query_directives(start: datetime.date, end: datetime.date) -> str:
+    """The text of `queries.beancount`: Fava's sidebar option, then one directive per report."""
     queries = all_queries(start, end)
     lines = [
         "; The pkgbooks reports, each as one query over the whole books "

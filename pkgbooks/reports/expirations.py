@@ -35,6 +35,7 @@ UNCLAIMED = suffix_pattern(Role.UNCLAIMED)
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report."""
     return {"expirations": whole_query(start, end)}
 
 
@@ -51,6 +52,7 @@ def whole_query(start: datetime.date, end: datetime.date) -> str:
 
 
 def run(books: Books, ask: Ask) -> Report:
+    """One row per expiry or forfeit in the period, and the unclaimed property per location."""
     rows: list[dict[str, Any]] = []
     for date, event, kind, instance, package, customer, account, amount in books.query(
         queries(ask.first, ask.end)["expirations"]

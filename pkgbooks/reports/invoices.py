@@ -25,6 +25,7 @@ COLUMNS = ["invoice", "location", "location_name", "customer", "date", *AMOUNTS,
 
 
 def queries(end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part, as of `end`."""
     return {
         "lines": (
             "SELECT date, meta['invoice'] AS invoice, meta['location'] AS location, "
@@ -48,6 +49,7 @@ def whole_query(end: datetime.date) -> str:
 
 
 def run(books: Books, ask: Ask) -> Report:
+    """Every invoice not fully paid by `--to`, oldest first."""
     bql = queries(ask.end)
     invoices: dict[str, dict[str, Any]] = {}
     for date, invoice, location, customer, kind, price, tax in books.query(bql["lines"]):

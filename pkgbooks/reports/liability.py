@@ -33,7 +33,6 @@ from pkgbooks.reports.base import (
     Ask,
     Books,
     Report,
-    ReportError,
     balance_query,
     balances_by_location,
     by_entity,
@@ -95,7 +94,7 @@ def movements(
     for group, kind, target, amount in books.query(bql["movements"]):
         bucket = BUCKET.get(target if kind == "void" else kind)
         if bucket is None:
-            raise ReportError(
+            raise books.refused(
                 f"{group} moves {fmt(amount)} in transactions of kind {kind!r}, which the "
                 "roll-forward does not know: the ledger was not written by pkgbooks"
             )
@@ -108,6 +107,7 @@ def movements(
 
 
 def run(books: Books, ask: Ask) -> Report:
+    """The roll-forward per location on `ask.basis` (payment or sale); refuse a broken identity."""
     start, end, basis = ask.first, ask.end, ask.basis
     accounts = PACKAGE_LIABILITY if basis == "payment" else DEFERRED
     rows = books.per_location(COLUMNS, ask)
@@ -126,7 +126,7 @@ def run(books: Books, ask: Ask) -> Report:
         expected = (row["opening"] + row["sales"] - row["redemptions"] - row["expirations"]
                     - row["refunds"])
         if expected != row["closing"]:
-            raise ReportError(
+            raise books.refused(
                 f"roll-forward identity broken for {loc} ({basis} basis): opening + sales - "
                 f"redemptions - expirations - refunds = {fmt(expected)}, closing is "
                 f"{fmt(row['closing'])}"

@@ -24,6 +24,7 @@ COLUMNS = ["date", "event", "instance", "customer", "staff", "source", "destinat
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part."""
     return {
         "reconciliation": whole_query(start, end),
         "redemptions": (
@@ -49,6 +50,7 @@ def whole_query(start: datetime.date, end: datetime.date) -> str:
 
 
 def run(books: Books, ask: Ask) -> Report:
+    """One row per reconciliation (voids negative), and what each location and entity owes."""
     bql = queries(ask.first, ask.end)
     redeemed = {event: (customer, staff, item)
                 for event, customer, staff, item in books.query(bql["redemptions"])}

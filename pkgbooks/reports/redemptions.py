@@ -31,6 +31,7 @@ _REDEMPTIONS = "(entry_meta('kind') = 'redemption' OR entry_meta('target_kind') 
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part."""
     return {
         "units": (
             "SELECT meta['staff'] AS staff, meta['location'] AS location, "
@@ -54,10 +55,12 @@ def whole_query(start: datetime.date, end: datetime.date) -> str:
 
 
 def run(books: Books, ask: Ask) -> Report:
+    """Units and value redeemed per staff member, location used, package and unit."""
     bql = queries(ask.first, ask.end)
     rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
 
     def row(staff: str | None, location: str, package: str, item: str) -> dict[str, Any]:
+        """The row of a staff member, location, package and the item's unit (made once)."""
         unit = unit_of(books, item)
         key = (staff or "", location, package, unit)
         if key not in rows:

@@ -16,7 +16,6 @@ from pkgbooks.reports.base import (
     Ask,
     Books,
     Report,
-    ReportError,
     by_entity,
     column_sums,
     period,
@@ -35,6 +34,7 @@ COLUMNS = [*INCOME, "total", "reconciliation_expense", "net"]
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report."""
     return {"revenue": whole_query(start, end)}
 
 
@@ -48,11 +48,12 @@ def whole_query(start: datetime.date, end: datetime.date) -> str:
 
 
 def run(books: Books, ask: Ask) -> Report:
+    """Income per location, one column per kind of revenue, less the reconciliation expense."""
     rows = books.per_location(COLUMNS, ask)
     for account, amount in books.query(queries(ask.first, ask.end)["revenue"]):
         parsed = accounts.parse(account)
         if parsed is None or parsed.role not in (*BY_ROLE, Role.RECONCILIATION_EXPENSE):
-            raise ReportError(f"{account}: not an income account pkgbooks writes")
+            raise books.refused(f"{account}: not an income account pkgbooks writes")
         row = rows.get(books.location_of(account))
         if row is None:
             continue
