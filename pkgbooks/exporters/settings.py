@@ -127,6 +127,15 @@ def problems(
             if unknown:
                 found.append((f"export.{target}.accounts.{key}", key,
                               f"no location has the account segment {unknown[0]!r}"))
+    ids: dict[str, set[str | None]] = {}
+    for value in export.qbo.accounts.values():
+        if isinstance(value, QboAccount):
+            ids.setdefault(value.name, set()).add(value.id)
+    for name, found_ids in sorted(ids.items()):
+        if len(found_ids) > 1:
+            found.append(("export.qbo.accounts", name,
+                          "one QuickBooks account is given different ids: "
+                          + ", ".join(sorted(repr(i) for i in found_ids))))
     for loc in export.qbo.locations:
         if loc not in locations:
             found.append((f"export.qbo.locations.{loc}", loc, "unknown location"))

@@ -34,7 +34,8 @@ IIF_HEADER = [
     "!SPL\tSPLID\tTRNSTYPE\tDATE\tACCNT\tCLASS\tAMOUNT\tDOCNUM\tMEMO",
     "!ENDTRNS",
 ]
-NARRATION = re.compile(r"\((?P<loc>[^()]*)\), (?P<start>\d{4}-\d\d-\d\d) to (?P<end>\d{4}-\d\d-\d\d)$")
+NARRATION = re.compile(
+    r"\((?P<loc>[^()]*)\), (?P<start>\d{4}-\d\d-\d\d) to (?P<end>\d{4}-\d\d-\d\d)$")
 NUMBER = re.compile(r"^(?P<tag>[A-Za-z0-9-]{1,7})-(?P<start>\d{6})-(?P<end>\d{6})$")
 MONEY = re.compile(r"^-?\d+\.\d\d$")
 

@@ -14,7 +14,6 @@ from export_readback import (
     ledger_movements,
     read_iif,
     read_qbo_csv,
-    read_qbo_json,
     read_xero_csv,
     read_xero_json,
     resolve,

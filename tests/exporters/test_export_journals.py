@@ -81,8 +81,12 @@ def test_the_most_specific_key_wins() -> None:
     ('[export.qbo]\nlocation = "department"\n', "export.qbo.location: 'department'"),
     ('[export.xero]\ntrackin = "Location"\n', "export.xero.trackin"),
     ('[export.sage]\n', "export.sage"),
-    ('[export.xero.accounts]\n"Income:Products" = 200\n', "export.xero.accounts.Income:Products: 200"),
+    ('[export.xero.accounts]\n"Income:Products" = 200\n',
+     "export.xero.accounts.Income:Products: 200"),
     ('[export.qbo.accounts]\n"Income:Products" = { id = "3" }\n', "export.qbo.accounts"),
+    ('[export.qbo.accounts]\n"Income:Products" = { name = "Sales", id = "3" }\n'
+     '"Income:Reconciliation" = { name = "Sales", id = "4" }\n',
+     "export.qbo.accounts: 'Sales': one QuickBooks account is given different ids: '3', '4'"),
 ])
 def test_export_tables_are_checked_at_load(tmp_path: Path, table: str, message: str) -> None:
     books = write_books(tmp_path / "b", config_text(table), [])
