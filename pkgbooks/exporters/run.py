@@ -81,16 +81,16 @@ def output_paths(output: Path, count: int) -> list[Path]:
 def write(output: Path, texts: list[str]) -> list[Path]:
     """Write the files under temporary names, then rename them all into place."""
     paths = output_paths(output, len(texts))
-    parts = []
-    try:
-        for path, text in zip(paths, texts, strict=True):
-            part = path.with_name(f".{path.name}.part")
+    parts: list[Path] = []
+    for path, text in zip(paths, texts, strict=True):
+        part = path.with_name(f".{path.name}.part")
+        try:
             part.write_bytes(text.encode("utf-8"))
-            parts.append(part)
-    except OSError as exc:
-        for part in parts:
-            part.unlink(missing_ok=True)
-        raise ExportError([f"{exc.filename}: cannot write: {exc.strerror}"]) from None
+        except OSError as exc:
+            for written in parts:
+                written.unlink(missing_ok=True)
+            raise ExportError([f"{path}: cannot write: {exc.strerror}"]) from None
+        parts.append(part)
     for part, path in zip(parts, paths, strict=True):
         os.replace(part, path)
     return paths

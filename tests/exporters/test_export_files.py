@@ -64,6 +64,14 @@ def test_a_small_export_to_a_file_is_not_numbered(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["jan.iif"]
 
 
+def test_an_unwritable_output_is_one_clear_line(tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "jan.csv"
+    result = export("qbo", str(DEMO), "--from", "2026-01-01", "--to", "2026-01-31", "-o", str(out))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{out}: cannot write: No such file or directory", "pkgbooks: nothing was exported"]
+
+
 UNMAPPED_CONFIG = """
 title = "Spa"
 [locations.loc-11]
