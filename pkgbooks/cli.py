@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from pkgbooks.build import build
-from pkgbooks.config import ConfigError
+from pkgbooks.errors import Error, Failed
 from pkgbooks.events import LAST_DATE
-from pkgbooks.exporters.journals import GROUPS, ExportError
+from pkgbooks.exporters.journals import GROUPS
 from pkgbooks.exporters.run import EXPORTERS, Request, export, write
-from pkgbooks.reports import REPORTS, Books, ReportError, run_report
+from pkgbooks.reports import REPORTS, Books, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.validate import validate
 
@@ -51,11 +51,11 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
     try:
         result = build(books_dir, as_of)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems; nothing was written")
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems; nothing was written")
     counts = result.counts
     if result.problems:
-        _fail([str(p) for p in result.problems],
+        _fail(result.problems,
               f"{len(result.problems)} problem(s); nothing was written, the previous books "
               "are unchanged")
     click.echo(
@@ -74,10 +74,10 @@ def validate_cmd(books_dir: Path) -> None:
     """Check DIR's ledger: Beancount's checks, the SPEC 4.7 invariants, and a replay."""
     try:
         report = validate(books_dir)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
-    if report.failures:
-        _fail(report.failures, f"{len(report.failures)} check(s) failed")
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems")
+    if report.errors:
+        _fail(report.errors, f"{len(report.errors)} check(s) failed")
     for line in report.passed:
         click.echo(f"ok  {line}")
 
@@ -98,10 +98,8 @@ def report_cmd(name: str, books_dir: Path, start: datetime.date, end: datetime.d
     """Run report NAME (a Beancount query over DIR's ledger) for a period."""
     try:
         result = run_report(name, Books.load(books_dir), start, end, basis)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
-    except ReportError as exc:
-        _fail([str(exc)], f"no {name} report")
+    except Failed as exc:
+        _fail(exc.errors, f"no {name} report")
     click.echo(FORMATS[fmt](result), nl=False)
 
 
@@ -131,10 +129,8 @@ def export_cmd(target: str, books_dir: Path, start: datetime.date, end: datetime
             return
         for path in write(output, texts):
             click.echo(str(path))
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
-    except (ReportError, ExportError) as exc:
-        _fail(str(exc).splitlines(), "nothing was exported")
+    except Failed as exc:
+        _fail(exc.errors, "nothing was exported")
 
 
 @main.command("demo")
@@ -153,9 +149,10 @@ def demo_cmd(books_dir: Path) -> None:
         click.echo(FORMATS["table"](run_report(name, books, first, end)), nl=False)
 
 
-def _fail(lines: list[str], summary: str) -> None:
-    for line in lines:
-        click.echo(line, err=True)
+def _fail(errors: list[Error], summary: str) -> None:
+    """Print every error the one way (see `pkgbooks.errors`), then the summary; exit 1."""
+    for error in errors:
+        click.echo(str(error), err=True)
     click.echo(f"pkgbooks: {summary}", err=True)
     sys.exit(1)
 

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pkgbooks.config import Config
+from pkgbooks.errors import Error
 from pkgbooks.exporters.journals import AccountMap, GLAccount, Journal
 from pkgbooks.money import fmt
 
@@ -64,7 +65,8 @@ def _environment(newline: str) -> Environment:
 class Exporter(abc.ABC):
     """One general-ledger target (Xero, QuickBooks Online, QuickBooks Desktop).
 
-    An exporter is made for one business (`config`) and writes the journals
+    An exporter is made for one business (`config`, read from the file
+    `source`) and writes the journals
     `pkgbooks.exporters.journals` made, in one of its `formats`.
     """
 
@@ -77,15 +79,16 @@ class Exporter(abc.ABC):
     newline: ClassVar[str] = "\n"
     """The line ending of its files."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, source: str) -> None:
         self.config = config
+        self.source = source  # the configuration file, for errors about it
 
     @abc.abstractmethod
     def account_map(self) -> AccountMap:
         """The target's account map, from its `[export.TARGET.accounts]` table."""
         raise NotImplementedError
 
-    def check(self, journals: list[Journal], fmt: str) -> list[str]:
+    def check(self, journals: list[Journal], fmt: str) -> list[Error]:
         """Problems that keep `journals` from importing in `fmt`, all of them (none by default).
 
         Called after the map has resolved every account; a non-empty list

@@ -21,19 +21,13 @@ from typing import NamedTuple
 
 from pkgbooks import accounts
 from pkgbooks.config import Config
+from pkgbooks.errors import Failed, config_error, file_error
+from pkgbooks.ledger import MAIN
 from pkgbooks.money import ZERO, fmt
 from pkgbooks.reports.base import Books, period
 
 NUMBER_LENGTH = 21  # QuickBooks' DocNumber, IIF DOCNUM
 GROUPS = ("month", "day")
-
-
-class ExportError(Exception):
-    """The export cannot be made; `problems` holds one line per problem, all of them."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 class GLAccount(NamedTuple):
@@ -154,7 +148,8 @@ def movements(
     for date, account, amount in books.query(bql):
         parsed = accounts.parse(account)
         if parsed is None or parsed.segment not in segments:
-            raise ExportError([f"{account}: not an account of a configured location"])
+            raise Failed([file_error(str(books.directory / MAIN),
+                                     f"{account}: not an account of a configured location")])
         moved[starts[date], segments[parsed.segment]][account] += amount
     return moved
 
@@ -164,13 +159,14 @@ def journals(
     moved: Movements,
     locations: Iterable[str],
     account_map: AccountMap,
-    map_key: str,
+    source: tuple[str, str],
     span: tuple[datetime.date, datetime.date],
     group: str,
 ) -> list[Journal]:
     """The journals of `locations` (configuration order), period by period.
 
-    Raises ExportError naming every account with a movement but no mapping.
+    Raises Failed naming every account with a movement but no mapping, at
+    `source`: (the configuration file, the account map's key).
     """
     unmapped: set[str] = set()
     found = []
@@ -202,6 +198,5 @@ def journals(
             found.append(Journal(loc, location.name, first, last,
                                  journal_number(location.account, first, last), kept))
     if unmapped:
-        raise ExportError([f"pkgbooks.toml: {map_key}: no mapping for "
-                           + ", ".join(sorted(unmapped))])
+        raise Failed([config_error(*source, "no mapping for " + ", ".join(sorted(unmapped)))])
     return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pkgbooks.errors import Error, config_error
 from pkgbooks.exporters.base import Exporter
 from pkgbooks.exporters.journals import AccountMap, GLAccount, Journal
 
@@ -26,15 +27,16 @@ class QboExporter(Exporter):
         }
         return AccountMap(mapping)
 
-    def check(self, journals: list[Journal], fmt: str) -> list[str]:
+    def check(self, journals: list[Journal], fmt: str) -> list[Error]:
         if fmt != "json":
             return []
         missing = sorted({line.account.name for j in journals for line in j.lines
                           if line.account.id is None})
         if not missing:
             return []
-        return ["pkgbooks.toml: export.qbo.accounts: the API needs an account id "
-                "(write { name = \"...\", id = \"...\" }) for " + ", ".join(missing)]
+        return [config_error(self.source, "export.qbo.accounts",
+                             "the API needs an account id (write { name = \"...\", "
+                             "id = \"...\" }) for " + ", ".join(missing))]
 
     def context(self, journals: list[Journal], fmt: str) -> dict[str, Any]:
         settings = self.config.export.qbo

@@ -12,11 +12,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pkgbooks.errors import Error, Failed, file_error, plain_error
 from pkgbooks.exporters.base import Exporter
 from pkgbooks.exporters.iif import IifExporter
-from pkgbooks.exporters.journals import GROUPS, ExportError, journals, movements
+from pkgbooks.exporters.journals import GROUPS, journals, movements
 from pkgbooks.exporters.qbo import QboExporter
 from pkgbooks.exporters.xero import XeroExporter
+from pkgbooks.layout import CONFIG
 from pkgbooks.reports.base import Books
 
 EXPORTERS: dict[str, type[Exporter]] = {
@@ -38,35 +40,37 @@ class Request:
 
 def export(books: Books, request: Request, split: bool = True) -> list[str]:
     """The text of each file of the export (one file, with `split=False`: standard output)."""
-    exporter = EXPORTERS[request.target](books.config)
+    source = str(books.directory / CONFIG)
+    exporter = EXPORTERS[request.target](books.config, source)
     fmt = request.fmt or exporter.formats[0]
-    problems = []
+    problems: list[Error] = []
     if fmt not in exporter.formats:
-        problems.append(f"--format {fmt}: {request.target} writes "
-                        + " or ".join(exporter.formats))
+        problems.append(plain_error(f"--format {fmt}: {request.target} writes "
+                                    + " or ".join(exporter.formats)))
     if request.group not in GROUPS:
-        problems.append(f"--group {request.group}: month or day")
+        problems.append(plain_error(f"--group {request.group}: month or day"))
     if request.end < request.start:
-        problems.append(f"--to {request.end} is before --from {request.start}")
+        problems.append(plain_error(f"--to {request.end} is before --from {request.start}"))
     if books.as_of is not None and request.end > books.as_of:
-        problems.append(f"--to {request.end}: books run to {books.as_of}: run "
-                        f"`pkgbooks build {books.directory} --as-of {request.end}` first")
+        problems.append(plain_error(
+            f"--to {request.end}: books run to {books.as_of}: run "
+            f"`pkgbooks build {books.directory} --as-of {request.end}` first"))
     config = books.config
     locations = [loc for loc in config.locations
                  if request.entity is None or config.entity_of(loc) == request.entity]
     if not locations:
         entities = sorted({config.entity_of(loc) for loc in config.locations})
-        problems.append(f"--entity {request.entity}: no such entity (the books have "
-                        + ", ".join(entities) + ")")
+        problems.append(plain_error(f"--entity {request.entity}: no such entity (the books "
+                                    "have " + ", ".join(entities) + ")"))
     if problems:
-        raise ExportError(problems)
+        raise Failed(problems)
     moved = movements(books, request.start, request.end, request.group)
     found = journals(config, moved, locations, exporter.account_map(),
-                     f"export.{request.target}.accounts", (request.start, request.end),
-                     request.group)
-    problems = exporter.check(found, fmt)
-    if problems:
-        raise ExportError(problems)
+                     (source, f"export.{request.target}.accounts"),
+                     (request.start, request.end), request.group)
+    errors = exporter.check(found, fmt)
+    if errors:
+        raise Failed(errors)
     parts = exporter.split(found, fmt) if split else [found]
     return [exporter.render(part, fmt) for part in parts]
 
@@ -89,7 +93,7 @@ def write(output: Path, texts: list[str]) -> list[Path]:
         except OSError as exc:
             for written in parts:
                 written.unlink(missing_ok=True)
-            raise ExportError([f"{path}: cannot write: {exc.strerror}"]) from None
+            raise Failed([file_error(str(path), f"cannot write: {exc.strerror}")]) from None
         parts.append(part)
     for part, path in zip(parts, paths, strict=True):
         os.replace(part, path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pkgbooks.errors import Error, config_error, plain_error
 from pkgbooks.exporters.base import Exporter, plain_map
 from pkgbooks.exporters.journals import AccountMap, Journal
 
@@ -23,19 +24,20 @@ class XeroExporter(Exporter):
     def account_map(self) -> AccountMap:
         return plain_map(self.config.export.xero.accounts)
 
-    def check(self, journals: list[Journal], fmt: str) -> list[str]:
+    def check(self, journals: list[Journal], fmt: str) -> list[Error]:
         problems = []
         if self.config.export.xero.tracking is not None:
             problems += [
-                f"pkgbooks.toml: locations.{loc}.name: {name!r}: longer than the "
-                f"{TRACKING_OPTION_LENGTH} characters of a Xero tracking option"
+                config_error(self.source, f"locations.{loc}.name",
+                             f"longer than the {TRACKING_OPTION_LENGTH} characters of a Xero "
+                             "tracking option", name)
                 for loc, name in sorted({(j.location, j.location_name) for j in journals})
                 if len(name) > TRACKING_OPTION_LENGTH
             ]
         if fmt == "csv":
             problems += [
-                f"{j.narration}: {len(j.lines)} lines, more than the {ROWS_PER_FILE} rows "
-                "Xero imports from one file"
+                plain_error(f"{j.narration}: {len(j.lines)} lines, more than the "
+                            f"{ROWS_PER_FILE} rows Xero imports from one file")
                 for j in journals if len(j.lines) > ROWS_PER_FILE
             ]
         return problems

@@ -126,7 +126,8 @@ def test_unmapped_accounts_are_all_listed_and_nothing_is_written(tmp_path: Path)
                     "-o", str(out))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "pkgbooks.toml: export.xero.accounts: no mapping for Assets:Loc11:DueFrom:Loc21, "
+        f"{books / 'pkgbooks.toml'}: export.xero.accounts: no mapping for "
+        "Assets:Loc11:DueFrom:Loc21, "
         "Assets:Loc21:Cash:Card, Income:Loc11:Packages:Redemptions, "
         "Liabilities:Loc21:DueTo:Loc11",
         "pkgbooks: nothing was exported",
