@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from export_readback import (
     ledger_movements,
     read_iif,
@@ -74,6 +75,7 @@ def tables(mapping: dict[str, str]) -> str:
 EXAMPLES = int(os.environ.get("PKGBOOKS_PROPERTY_EXAMPLES", "100")) // 5 or 1
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(histories(), account_maps(), st.sampled_from(["month", "day"]), st.integers(0, 40))
