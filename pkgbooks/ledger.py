@@ -33,6 +33,8 @@ LEDGER_DIR = "ledger"
 MAIN = "main.beancount"
 ACCOUNTS = "accounts.beancount"
 QUERIES = "queries.beancount"
+PLUGIN = "pkgbooks.plugins.invariants"
+FAVA_EXTENSION = "pkgbooks.fava"
 AS_OF_DIRECTIVE = "pkgbooks-as-of"
 INPUTS_DIRECTIVE = "pkgbooks-inputs"
 _LIABILITY_KINDS = (":Packages:Deposits", ":Packages:Deferred", ":Packages:Unclaimed")
@@ -71,6 +73,7 @@ def render_main(config: Config) -> str:
         "; run `pkgbooks build` instead (`pkgbooks validate` catches hand edits).\n"
         f"option \"title\" {quote(config.title)}\n"
         f"option \"operating_currency\" \"{config.currency}\"\n"
+        f"plugin \"{PLUGIN}\"\n"
         f"include \"{LEDGER_DIR}/*.beancount\"\n"
     )
 
@@ -150,6 +153,7 @@ class LedgerText:
                 f"{opened} open {account} {self.config.currency}\n"
                 for account in sorted(self.balances)
             )
+            lines.append(f"\n{opened} custom \"fava-extension\" \"{FAVA_EXTENSION}\"\n")
         if as_of is not None:
             lines.append(
                 f"\n{as_of.isoformat()} custom \"{AS_OF_DIRECTIVE}\" \"books as of this date\"\n"
