@@ -6,9 +6,14 @@ Each test is a small hand-written ledger loaded by Beancount's own loader with
 
 from __future__ import annotations
 
+import datetime
 import textwrap
+from collections.abc import Callable
+from decimal import Decimal
 
 from beancount import loader
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkgbooks.plugins.invariants import InvariantError
 
@@ -202,3 +207,62 @@ def test_the_plugin_returns_the_entries_unchanged() -> None:
     plain, _, _ = loader.load_string(HEAD.replace("plugin", "; plugin") + SALE)
     checked, _, _ = loader.load_string(HEAD + SALE)
     assert checked == plain
+
+
+# Property: over any history of one package's liability, the plugin reports exactly the days
+# on which the liability goes from 0.00 or more to below 0.00 (once per breach), and nothing
+# else; a pair of locations likewise for every day its due-to / due-from stop eliminating.
+
+day_moves = st.lists(
+    st.lists(st.integers(min_value=-5_000, max_value=5_000), min_size=1, max_size=3),
+    min_size=1, max_size=12,
+)
+
+
+def _breaches(days: list[list[int]], bad: Callable[[int], bool]) -> list[int]:
+    balance, broken, found = 0, False, []
+    for number, moves in enumerate(days):
+        balance += sum(moves)
+        if bad(balance) and not broken:
+            found.append(number)
+        broken = bad(balance)
+    return found
+
+
+def _ledger(days: list[list[int]], posting: Callable[[int], str]) -> str:
+    text = []
+    for number, moves in enumerate(days):
+        date = datetime.date(2026, 1, 1) + datetime.timedelta(days=number)
+        for i, cents in enumerate(moves):
+            text.append(f'{date} * "move {number}.{i}" ^PK-1\n  event: "e-{number}-{i}"\n'
+                        f'  kind: "payment"\n  instance: "PK-1"\n{posting(cents)}\n')
+    return "\n".join(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(day_moves)
+def test_liability_breaches_are_the_days_it_goes_below_zero(days: list[list[int]]) -> None:
+    def posting(cents: int) -> str:
+        amount = Decimal(cents) / 100
+        return (f"  Liabilities:Loc11:Packages:Deferred  {-amount:.2f} USD\n"
+                f"  Assets:Loc11:Cash:Cash  {amount:.2f} USD\n")
+
+    errors = errors_of(_ledger(days, posting))
+    expected = _breaches(days, lambda liability: liability < 0)
+    # Each breach is reported for the account and for the package PK-1.
+    assert sorted(e.entry.date for e in errors if e.entry is not None) == sorted(
+        datetime.date(2026, 1, 1) + datetime.timedelta(days=d) for d in expected for _ in "ap")
+
+
+@settings(max_examples=60, deadline=None)
+@given(day_moves)
+def test_due_breaches_are_the_days_the_pair_stops_eliminating(days: list[list[int]]) -> None:
+    def posting(cents: int) -> str:
+        amount = Decimal(cents) / 100
+        return (f"  Liabilities:Loc12:DueTo:Loc11  {-amount:.2f} USD\n"
+                f"  Assets:Loc12:Cash:Cash  {amount:.2f} USD\n")
+
+    errors = errors_of(_ledger(days, posting))
+    expected = _breaches(days, lambda owed: owed != 0)
+    assert [e.entry.date for e in errors if e.entry is not None] == [
+        datetime.date(2026, 1, 1) + datetime.timedelta(days=d) for d in expected]
