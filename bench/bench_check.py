@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark `bean-check` on large generated books with and without the invariants plugin.
 
-    .venv/bin/python bench/bench_check.py [--events 100000] [--repeat 5] [--seed 1]
+    .venv/bin/python bench/bench_check.py [--events 100000] [--repeat 3] [--seed 1]
         [--locations 4] [--per-day 250] [--dir DIR]
 
 Generates the books with `bench/generate.py` (reused like `bench_build.py`
 does), builds them, writes `main-noplugin.beancount` beside `main.beancount`
 (the same text without the `plugin` line), then runs `bean-check` on the two
-alternately, `--repeat` times each after one untimed warm-up of each, each
-in a fresh process without Beancount's pickle cache, and prints the medians.
+alternately, `--repeat` times each, each in a fresh process without
+Beancount's pickle cache, and prints the medians.
 It also times the plugin function alone over the loaded entries.
 """
 
@@ -48,7 +48,7 @@ def bean_check(main: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--locations", type=int, default=4)
     parser.add_argument("--per-day", type=int, default=250)
@@ -64,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     assert f'plugin "{PLUGIN}"\n' in text
     plain.write_text(text.replace(f'plugin "{PLUGIN}"\n', ""), encoding="utf-8")
     times: dict[str, list[float]] = {"with plugin": [], "without": []}
-    bean_check(main_file)
-    bean_check(plain)
     for _ in range(args.repeat):
         times["with plugin"].append(bean_check(main_file))
         times["without"].append(bean_check(plain))

@@ -26,27 +26,17 @@ for books that hold only some locations; by default every pair is checked.
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from beancount.core import data
 
+from pkgbooks.accounts import HELD_LIABILITY, PACKAGE_LIABILITY, Role, parse
+
 __plugins__ = ("check_invariants",)
 
 ZERO = Decimal(0)
-
-# The accounts pkgbooks writes (SPEC 4): `Root:Segment:Role...`.
-_PKGBOOKS_ACCOUNT = re.compile(
-    r"^(?:Assets:[^:]+:(?:Cash:(?:Cash|Card|Other)|DueFrom:[^:]+)"
-    r"|Liabilities:[^:]+:(?:Packages:(?:Deposits|Deferred|Unclaimed)|SalesTax|DueTo:[^:]+)"
-    r"|Income:[^:]+:(?:Packages:(?:Redemptions|InitialRecognition|Breakage)|Products"
-    r"|Reconciliation)"
-    r"|Expenses:[^:]+:(?:Reconciliation|Packages:Refunds))$"
-)
-_LIABILITY = re.compile(r"^Liabilities:[^:]+:Packages:(Deposits|Deferred|Unclaimed)$")
-_DUE = re.compile(r"^(?:Assets:([^:]+):DueFrom:([^:]+)|Liabilities:([^:]+):DueTo:([^:]+))$")
 
 
 class InvariantError(NamedTuple):
@@ -67,17 +57,22 @@ class _Role(NamedTuple):
 
 
 def _role(account: str, segments: frozenset[str] | None) -> _Role:
-    liability = _LIABILITY.match(account)
-    due = _DUE.match(account)
+    parsed = parse(account)
+    if parsed is None:
+        return _Role(pkgbooks=False, liability=False, per_package=False, pair=None)
     pair = None
-    if due:
-        creditor, debtor = (due[1], due[2]) if due[1] else (due[4], due[3])
-        if segments is None or (creditor in segments and debtor in segments):
-            pair = (creditor, debtor)
+    if parsed.counterparty is not None:
+        # Assets:A:DueFrom:B pairs with Liabilities:B:DueTo:A: key both by (A, B).
+        if parsed.role is Role.DUE_FROM:
+            pair = (parsed.segment, parsed.counterparty)
+        else:
+            pair = (parsed.counterparty, parsed.segment)
+        if segments is not None and not set(pair) <= segments:
+            pair = None
     return _Role(
-        pkgbooks=_PKGBOOKS_ACCOUNT.match(account) is not None,
-        liability=liability is not None,
-        per_package=liability is not None and liability[1] != "Unclaimed",
+        pkgbooks=True,
+        liability=parsed.role in HELD_LIABILITY,
+        per_package=parsed.role in PACKAGE_LIABILITY,
         pair=pair,
     )
 
