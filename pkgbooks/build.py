@@ -17,9 +17,10 @@ from pathlib import Path
 
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
+from pkgbooks.errors import Error
 from pkgbooks.layout import CONFIG, EVENTS, inputs_digest
 from pkgbooks.ledger import ACCOUNTS, QUERIES, LedgerText, LedgerWriter, render_main
-from pkgbooks.readers import Problem, event_files, read_events
+from pkgbooks.readers import event_files, read_events
 from pkgbooks.reports.directives import query_directives
 
 
@@ -28,7 +29,7 @@ class Rendered:
     """The outcome of running a books directory's events through the engine."""
 
     config: Config
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Error] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     balances: dict[str, Decimal] = field(default_factory=dict)
     as_of: datetime.date | None = None
@@ -75,7 +76,7 @@ def build(books_dir: Path, as_of: datetime.date | None = None) -> Rendered:
         if result.problems:
             writer.abandon()
             # Reported in reading order (file, then line), as a person reads the files.
-            result.problems.sort(key=lambda p: (p.file, p.line or 0))
+            result.problems.sort(key=lambda p: (p.source.file or "", p.source.line or 0))
             return result
         writer.commit(render_main(config))
     except BaseException:
