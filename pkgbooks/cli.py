@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from pkgbooks.build import build
-from pkgbooks.errors import Error, Failed
+from pkgbooks.errors import Error, Failed, plain_error
 from pkgbooks.events import LAST_DATE
 from pkgbooks.reports import REPORTS, Books, run_report
 from pkgbooks.reports.output import FORMATS
@@ -111,8 +111,8 @@ def serve_cmd(books_dir: Path, host: str, port: int) -> None:
     """Review DIR's books in Fava with the pkgbooks page (built first if stale)."""
     try:
         reason = why_build(books_dir)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems")
     if reason is not None:
         click.echo(f"{books_dir}: {reason}: building", err=True)
         click.get_current_context().invoke(build_cmd, books_dir=books_dir, as_of=None)
@@ -121,7 +121,8 @@ def serve_cmd(books_dir: Path, host: str, port: int) -> None:
     try:
         run_fava(books_dir / "main.beancount", host, port)
     except OSError as exc:
-        _fail([f"cannot serve on {host}:{port}: {exc.strerror or exc}"], "Fava did not start")
+        _fail([plain_error(f"cannot serve on {host}:{port}: {exc.strerror or exc}")],
+              "Fava did not start")
     click.echo("pkgbooks: Fava stopped", err=True)
 
 

@@ -35,18 +35,20 @@ from beancount.core import data
 from fava.ext import FavaExtensionBase, extension_endpoint
 from flask import Response, jsonify, request
 
-from pkgbooks.config import ConfigError, load_config
+from pkgbooks.config import load_config
+from pkgbooks.errors import Failed, plain_error
 from pkgbooks.layout import CONFIG, inputs_digest
 from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE
-from pkgbooks.reports import Books, Report, ReportError, run_report
+from pkgbooks.reports import Books, Report, run_report
 from pkgbooks.reports.output import as_json, cell
 from pkgbooks.reports.package import liability_by_month, lookup
 
 BASES = ("payment", "sale")
 
 
-class BadRequest(Exception):
+def bad_request(message: str) -> Failed:
     """An argument of the page or an endpoint that cannot be used: the message says why."""
+    return Failed([plain_error(message)])
 
 
 @dataclass(slots=True)
@@ -72,10 +74,7 @@ class Pkgbooks(FavaExtensionBase):
         entries = self.ledger.all_entries
         if self._books is None or self._loaded != id(entries):
             directory = Path(self.ledger.beancount_file_path).parent
-            try:
-                config = load_config(directory / CONFIG)
-            except ConfigError as exc:
-                raise ReportError("; ".join(exc.problems)) from None
+            config = load_config(directory / CONFIG)
             ledger: list[data.Directive] = list(entries)  # type: ignore[arg-type]
             customs = {e.type: e for e in ledger if isinstance(e, data.Custom)}
             as_of = customs[AS_OF_DIRECTIVE].date if AS_OF_DIRECTIVE in customs else None
@@ -103,12 +102,12 @@ class Pkgbooks(FavaExtensionBase):
         start, end = _date(args, "from"), _date(args, "to")
         basis = args.get("basis") or "payment"
         if basis not in BASES:
-            raise BadRequest(f"basis {basis!r}: use payment or sale")
+            raise bad_request(f"basis {basis!r}: use payment or sale")
         if start is None or end is None:
             first, last = self.latest_month()
             start, end = start or first, end or last
         if end < start:
-            raise BadRequest(f"to {end} is before from {start}")
+            raise bad_request(f"to {end} is before from {start}")
         return Period(start, end, basis)
 
     def latest_month(self) -> tuple[datetime.date, datetime.date]:
@@ -154,14 +153,14 @@ class Pkgbooks(FavaExtensionBase):
             shown["reconciliation"] = self.report(
                 "reconciliation", Period(period.start, period.end, "payment"))
             shown["chart"] = self.chart(period.basis)
-        except (BadRequest, ReportError) as exc:
+        except Failed as exc:
             shown["error"] = str(exc)
             return shown
         instance = request.args.get("instance", "").strip()
         if instance:
             try:
                 shown["package"] = self.package_of(instance)
-            except ReportError as exc:
+            except Failed as exc:
                 shown["package_error"] = str(exc)
         return shown
 
@@ -175,7 +174,7 @@ class Pkgbooks(FavaExtensionBase):
     def reconciliation(self) -> Response:
         def answer() -> str:
             if "basis" in request.args:
-                raise BadRequest("basis means nothing for the reconciliation")
+                raise bad_request("basis means nothing for the reconciliation")
             return as_json(self.report("reconciliation", self.period()))
         return self._answer(answer)
 
@@ -184,14 +183,14 @@ class Pkgbooks(FavaExtensionBase):
         def answer() -> Any:
             instance = request.args.get("instance", "").strip()
             if not instance:
-                raise BadRequest("instance: give a package instance id")
+                raise bad_request("instance: give a package instance id")
             return self.package_of(instance)
         return self._answer(answer)
 
     def _answer(self, make: Any) -> Response:
         try:
             body = make()
-        except (BadRequest, ReportError) as exc:
+        except Failed as exc:
             response = jsonify({"error": str(exc)})
             response.status_code = 400
             return response
@@ -207,4 +206,4 @@ def _date(args: dict[str, str], name: str) -> datetime.date | None:
     try:
         return datetime.date.fromisoformat(value)
     except ValueError:
-        raise BadRequest(f"{name} {value!r} is not a date YYYY-MM-DD") from None
+        raise bad_request(f"{name} {value!r} is not a date YYYY-MM-DD") from None

@@ -28,8 +28,9 @@ from beancount.core import data
 from beancount.core.compare import hash_entry
 
 from pkgbooks.config import ANY_SERVICE
+from pkgbooks.errors import Failed, plain_error
 from pkgbooks.money import ZERO, fmt
-from pkgbooks.reports.base import DEFERRED, PACKAGE_LIABILITY, Books, ReportError
+from pkgbooks.reports.base import DEFERRED, PACKAGE_LIABILITY, Books
 
 _LIABILITY = re.compile(PACKAGE_LIABILITY)
 ENDED = {"expiry": "expired", "refund": "refunded"}
@@ -68,7 +69,7 @@ def lookup(books: Books, instance: str) -> dict[str, Any]:
         elif what in ENDED:
             status = "running" if undo else ENDED[what]
     if not history:
-        raise ReportError(f"no package {instance!r} in the books")
+        raise Failed([plain_error(f"no package {instance!r} in the books")])
     units = _units(books, facts.get("package"), used)
     if status == "running" and units and all(u["left"] <= 0 for u in units):
         status = "used"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pkgbooks.reports import Books, ReportError, run_report
+from pkgbooks.errors import Failed
+from pkgbooks.reports import Books, run_report
 from pkgbooks.reports.package import liability_by_month, lookup
 
 DEMO = Path(__file__).resolve().parents[2] / "ledgers" / "demo"
@@ -37,7 +38,7 @@ def test_the_running_liability_adds_up_to_the_end(books: Books) -> None:
 
 
 def test_unknown_instance(books: Books) -> None:
-    with pytest.raises(ReportError, match="no package 'PK-99999'"):
+    with pytest.raises(Failed, match="no package 'PK-99999'"):
         lookup(books, "PK-99999")
 
 
