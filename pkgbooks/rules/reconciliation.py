@@ -1,10 +1,10 @@
 """Reconciliation (SPEC 4.6): the source pays the destination for cross-entity work.
 
 When a package sold at S is redeemed at D, S and D belong to different
-entities, and `[reconciliation]` starts on or before the redemption date (never
-retroactive), S owes D `round(source unit price x rate[category], 2)` per
-unit. Each side is its own transaction, linked to the redemption by the
-package instance.
+entities on the redemption date (SPEC 2a), and `[reconciliation]` starts on
+or before the redemption date (never retroactive), S owes D
+`round(source unit price x rate[category], 2)` per unit. Each side is its
+own transaction, linked to the redemption by the package instance.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def apply(ctx: Context, event_id: str, date: datetime.date, here: str, used: Use
     cfg, acc = ctx.config, ctx.accounts
     rec = cfg.reconciliation
     src = used.package.location
-    if rec is None or date < rec.start or cfg.entity_of(src) == cfg.entity_of(here):
+    if rec is None or date < rec.start or cfg.entity_on(src, date) == cfg.entity_on(here, date):
         return []
     rate = rec.rates.get(used.category, ZERO)  # type: ignore[call-overload]
     per_unit = cents(used.group.unit_price * rate)
