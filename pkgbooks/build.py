@@ -54,12 +54,14 @@ class Rendered:
 
 def render(
     books_dir: Path, as_of: datetime.date | None, config: Config | None = None,
-    previous: Previous | None = None,
+    previous: Previous | None = None, list_refused: bool = False,
 ) -> tuple[Rendered, Iterator[tuple[str, str]]]:
     """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
 
     `previous` is the ledger on disk, which a closed period (SPEC 2a) is held to.
-    Refused events are listed in `refused.beancount`, for `--keep-going`.
+    With `list_refused`, refused events are listed in `refused.beancount`
+    (`--keep-going`). A copy of `pkgbooks.toml` goes with the books, so that
+    the next build can name what changed in it.
     Consume `files` completely before reading the summary.
     """
     config = config or load_config(books_dir / CONFIG)
@@ -81,8 +83,9 @@ def render(
         yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir))
         if text.first is not None and engine.end is not None:
             yield QUERIES, query_directives(text.first, engine.end)
-        if result.problems:
+        if list_refused and result.problems:
             yield REFUSED_FILE, refused_text(books_dir, result.problems, guard.seen, engine.end)
+        yield CONFIG_COPY, (books_dir / CONFIG).read_text(encoding="utf-8-sig")
 
     return result, files()
 
@@ -97,7 +100,7 @@ def build(
     """
     config = load_config(books_dir / CONFIG)
     previous = Previous.load(books_dir)
-    result, files = render(books_dir, as_of, config, previous)
+    result, files = render(books_dir, as_of, config, previous, list_refused=keep_going)
     comparison = Comparison(previous, config.locked_through) if previous else None
     writer = LedgerWriter(books_dir)
     try:
@@ -118,7 +121,6 @@ def build(
             result.rewritten = []
             return result
         result.set_aside = len(result.problems)
-        writer.add(CONFIG_COPY, (books_dir / CONFIG).read_text(encoding="utf-8-sig"))
         writer.commit(render_main(config))
     except BaseException:
         writer.abandon()

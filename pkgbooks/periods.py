@@ -36,7 +36,7 @@ from pkgbooks.money import fmt
 from pkgbooks.readers import Problem, Read
 
 # The configuration a ledger was built from, kept beside it to name what changed.
-CONFIG_COPY = "pkgbooks.toml"
+CONFIG_COPY = "built-from.toml"
 REFUSED_FILE = "refused.beancount"
 REFUSED_DIRECTIVE = "pkgbooks-refused"
 

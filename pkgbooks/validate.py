@@ -23,7 +23,7 @@ from pkgbooks.config import load_config
 from pkgbooks.layout import load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, MAIN, render_main
 from pkgbooks.money import fmt
-from pkgbooks.periods import REFUSED_DIRECTIVE, REFUSED_FILE, Previous
+from pkgbooks.periods import CONFIG_COPY, REFUSED_DIRECTIVE, REFUSED_FILE, Previous
 
 PACKAGE_LIABILITY = (":Packages:Deposits", ":Packages:Deferred")
 
@@ -62,9 +62,11 @@ def validate(books_dir: Path) -> Report:
         (e.date for e in entries if isinstance(e, data.Custom) and e.type == AS_OF_DIRECTIVE),
         None,
     )
-    rendered, files = render(books_dir, as_of, config, Previous.load(books_dir))
+    rendered, files = render(books_dir, as_of, config, Previous.load(books_dir),
+                             list_refused=True)
     with no_collector():
         replayed = dict(files)
+    replayed.pop(CONFIG_COPY)  # a copy of the input, not books to compare
     set_aside = set_aside_count(entries)
     if set_aside:
         report.notes.append(
