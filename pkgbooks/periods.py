@@ -33,7 +33,7 @@ from typing import Any
 from pkgbooks.events import Event, Sale, Void
 from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, quote
 from pkgbooks.money import fmt
-from pkgbooks.readers import Problem, Read
+from pkgbooks.readers import Problem, Read, Rereader
 
 # The configuration a ledger was built from, kept beside it to name what changed.
 CONFIG_COPY = "built-from.toml"
@@ -61,14 +61,18 @@ def _unquote(text: str) -> str:
 
 @dataclass(slots=True)
 class Previous:
-    """What the ledger on disk holds: the books as last built."""
+    """What the ledger on disk holds: the books as last built.
+
+    The event ids of its months are read only when asked, and only those of
+    the months asked for: a closed quarter costs its own months.
+    """
 
     ledger_dir: Path
     as_of: datetime.date | None
     months: dict[str, Path]  # month file name -> path
-    accepted: dict[str, datetime.date]  # event id -> date of its transactions
     set_aside: set[str]  # events a `--keep-going` build left out
     config: dict[str, Any] | None  # the pkgbooks.toml it was built from
+    _events: dict[str, dict[str, datetime.date]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, books_dir: Path) -> Previous | None:
@@ -79,13 +83,7 @@ class Previous:
         months = {p.name: p for p in ledger_dir.iterdir() if _MONTH_FILE.match(p.name)}
         if not months:
             return None
-        accepted: dict[str, datetime.date] = {}
-        for name in sorted(months):
-            for found in _EVENT_OF_TXN.finditer(months[name].read_text(encoding="utf-8")):
-                accepted.setdefault(_unquote(found.group(2)),
-                                    datetime.date.fromisoformat(found.group(1)))
-        accounts = _read(ledger_dir / "accounts.beancount")
-        as_of = _AS_OF.search(accounts)
+        as_of = _AS_OF.search(_read(ledger_dir / "accounts.beancount"))
         refused = _read(ledger_dir / REFUSED_FILE)
         try:
             config = tomllib.loads(_read(ledger_dir / CONFIG_COPY)) or None
@@ -95,10 +93,25 @@ class Previous:
             ledger_dir,
             datetime.date.fromisoformat(as_of.group(1)) if as_of else None,
             months,
-            accepted,
             {_unquote(m.group(1)) for m in _REFUSED.finditer(refused)},
             config,
         )
+
+    def accepted(self, through: datetime.date | None = None) -> dict[str, datetime.date]:
+        """Event id -> date of the events the books hold (those dated up to `through`)."""
+        cut = through.isoformat()[:7] if through is not None else "9999-99"
+        out: dict[str, datetime.date] = {}
+        for name in sorted(self.months):
+            if name[:7] <= cut:
+                out.update(self._month_events(name))
+        return out
+
+    def _month_events(self, name: str) -> dict[str, datetime.date]:
+        if name not in self._events:
+            found = _EVENT_OF_TXN.finditer(self.month_text(name))
+            self._events[name] = {_unquote(m.group(2)): datetime.date.fromisoformat(m.group(1))
+                                  for m in found}
+        return self._events[name]
 
     def month_text(self, name: str) -> str:
         path = self.months.get(name)
@@ -115,16 +128,19 @@ def _read(path: Path) -> str:
 # --- events read, and the closed period ---------------------------------------------------
 
 
-@dataclass(slots=True)
-class Seen:
-    """Where and when each event was read, and what it concerns (for explanations)."""
-
-    date: datetime.date
-    place: str
-    keys: frozenset[str]  # the package instances and invoice it concerns
+# Where and when an event was read: (date, file, line). A plain tuple: one is
+# made for every event read, and a named one costs twice as much.
+Seen = tuple[datetime.date, str, int]
 
 
-def _keys(event: Event) -> frozenset[str]:
+def _place(seen: Seen) -> str:
+    return f"{seen[1]}:{seen[2]}"
+
+
+def _keys(event: Event | None) -> frozenset[str]:
+    """The package instances and invoice an event concerns."""
+    if event is None:
+        return frozenset()
     if isinstance(event, Sale):
         return frozenset({event.invoice, *(getattr(line, "instance", "") for line in event.lines)})
     if isinstance(event, Void):
@@ -138,7 +154,8 @@ def _keys(event: Event) -> frozenset[str]:
 class Guard:
     """Stands between the readers and the engine: refuses new events in a closed period.
 
-    It also notes where each event was read, to explain a refusal afterwards.
+    It also notes where and when each event was read, to date a refused event
+    and explain a refusal afterwards.
     """
 
     previous: Previous | None
@@ -148,14 +165,15 @@ class Guard:
     refused: int = 0
 
     def __call__(self, reads: Iterable[Read]) -> Iterator[Read]:
-        previous, lock = self.previous, self.locked_through
+        previous, lock, seen = self.previous, self.locked_through, self.seen
+        closed = previous.accepted(lock) if previous is not None and lock is not None else None
         for read in reads:
             event = read.event
-            if previous is None:
-                yield read
-                continue
-            self.seen.setdefault(event.id, Seen(event.date, read.place, _keys(event)))
-            if lock is not None and event.date <= lock and event.id not in previous.accepted:
+            event_id, date = event.id, event.date
+            if event_id not in seen:
+                seen[event_id] = (date, read.file, read.line)
+            if closed is not None and lock is not None and date <= lock \
+                    and event_id not in closed:
                 self.refused += 1
                 self.problems.append(Problem(
                     read.file, read.line, event.id,
@@ -174,24 +192,29 @@ class Guard:
         package or invoice are named first (SPEC 7).
         """
         previous = self.previous
-        if previous is None:
+        if previous is None or not any(p.event_id for p in problems):
             return problems
+        accepted = previous.accepted()
         added = {eid: s for eid, s in self.seen.items()
-                 if eid not in previous.accepted and eid not in previous.set_aside}
+                 if eid not in accepted and eid not in previous.set_aside}
+        reread = Rereader()
         explained = []
         for problem in problems:
             seen = self.seen.get(problem.event_id or "")
-            if (problem.event_id not in previous.accepted or seen is None
+            if (problem.event_id not in accepted or seen is None
                     or problem.message.startswith("period closed")):
                 explained.append(problem)
                 continue
+            keys = _keys(reread(seen[1], seen[2]))
             before = {eid: s for eid, s in added.items()
-                      if s.date <= seen.date and eid != problem.event_id}
-            related = {eid: s for eid, s in before.items() if s.keys & seen.keys} or before
+                      if s[0] <= seen[0] and eid != problem.event_id}
+            in_file_order = sorted(before.items(), key=lambda kv: (kv[1][1], kv[1][2]))
+            related = {eid: s for eid, s in in_file_order
+                       if _keys(reread(s[1], s[2])) & keys} or before
             message = problem.message + "; the previous build accepted this event"
             if related:
-                named = sorted(related.items(), key=lambda kv: (kv[1].date, kv[1].place))
-                shown = ", ".join(f"{s.place} ({eid}, {s.date.isoformat()})"
+                named = sorted(related.items(), key=lambda kv: kv[1])
+                shown = ", ".join(f"{_place(s)} ({eid}, {s[0].isoformat()})"
                                   for eid, s in named[:_NAMED_AT_MOST])
                 more = len(named) - _NAMED_AT_MOST
                 message += (f": it is refused now because of events added since, dated on or "
@@ -292,6 +315,7 @@ def describe_changes(
     """One line per changed month: its accounts and amounts, then the causes."""
     refused = {p.event_id for p in problems if p.event_id is not None}
     config_changes = config_differences(previous.config, config)
+    accepted = previous.accepted() if changes else {}
     lines = []
     for change in sorted(changes, key=lambda c: c.month):
         if change.accounts:
@@ -302,8 +326,9 @@ def describe_changes(
         causes = []
         if config_changes:
             causes.append("pkgbooks.toml changed (" + "; ".join(config_changes) + ")")
+        named = sorted(change.events)[:_NAMED_AT_MOST]
         causes.append("the transactions of events " + ", ".join(
-            _event_cause(eid, guard, refused) for eid in sorted(change.events)[:_NAMED_AT_MOST]
+            _event_cause(eid, guard, refused, accepted) for eid in named
         ) + (f" and {len(change.events) - _NAMED_AT_MOST} more"
              if len(change.events) > _NAMED_AT_MOST else ""))
         lines.append(f"{change.month}: {moves}; because {'; '.join(causes)}")
@@ -314,17 +339,19 @@ def _signed(amount: Decimal) -> str:
     return ("+" if amount > 0 else "") + fmt(amount)
 
 
-def _event_cause(event_id: str, guard: Guard, refused: set[str]) -> str:
+def _event_cause(
+    event_id: str, guard: Guard, refused: set[str], accepted: dict[str, datetime.date]
+) -> str:
     if event_id.startswith("expiry:"):
         return f"{event_id} (automatic expiry)"
     seen = guard.seen.get(event_id)
     if seen is None:
         return f"{event_id} (no longer in events/)"
     if event_id in refused:
-        return f"{event_id} ({seen.place}, now refused)"
-    if guard.previous is not None and event_id not in guard.previous.accepted:
-        return f"{event_id} ({seen.place}, added)"
-    return f"{event_id} ({seen.place})"
+        return f"{event_id} ({_place(seen)}, now refused)"
+    if event_id not in accepted:
+        return f"{event_id} ({_place(seen)}, added)"
+    return f"{event_id} ({_place(seen)})"
 
 
 def config_differences(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[str]:
@@ -392,8 +419,7 @@ def refused_text(
     for p in sorted(problems, key=lambda p: (p.file, p.line or 0, p.event_id or "")):
         where = _relative(books_dir, p.file) + (f":{p.line}" if p.line is not None else "")
         info = seen.get(p.event_id or "")
-        date = info.date.isoformat() if info is not None and info.place.endswith(
-            f":{p.line}") else fallback
+        date = info[0].isoformat() if info is not None and info[2] == p.line else fallback
         lines.append(f"{date} custom \"{REFUSED_DIRECTIVE}\" {quote(p.event_id or '?')} "
                      f"{quote(where)} {quote(_CONTROL.sub(' ', p.message))}\n")
     return "".join(lines)
