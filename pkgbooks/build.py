@@ -19,6 +19,7 @@ from typing import Any
 
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
+from pkgbooks.errors import Error, config_error
 from pkgbooks.layout import CONFIG, EVENTS, inputs_digest
 from pkgbooks.ledger import ACCOUNTS, QUERIES, LedgerText, LedgerWriter, render_main
 from pkgbooks.periods import (
@@ -31,7 +32,7 @@ from pkgbooks.periods import (
     describe_changes,
     refused_text,
 )
-from pkgbooks.readers import Problem, event_files, read_events
+from pkgbooks.readers import event_files, read_events
 from pkgbooks.reports.directives import query_directives
 
 
@@ -40,14 +41,14 @@ class Rendered:
     """The outcome of running a books directory's events through the engine."""
 
     config: Config
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Error] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     balances: dict[str, Decimal] = field(default_factory=dict)
     as_of: datetime.date | None = None
     months: int = 0
     finished: dict[str, str] = field(default_factory=dict)  # instance -> used up/expired/...
     set_aside: int = 0  # events left out by `--keep-going` (listed in ledger/refused.beancount)
-    closed_period: list[Problem] = field(default_factory=list)  # a closed month would change
+    closed_period: list[Error] = field(default_factory=list)  # a closed month would change
     rewritten: list[str] = field(default_factory=list)  # months on disk the build changed
     guard: Guard | None = None
 
@@ -114,7 +115,7 @@ def build(
             result.problems[:] = result.guard.explain(
                 result.problems, config_differences(previous.config, current))
         # Reported in reading order (file, then line), as a person reads the files.
-        result.problems.sort(key=lambda p: (p.file, p.line or 0))
+        result.problems.sort(key=lambda p: (p.source.file or "", p.source.line or 0))
         if result.closed_period or (result.problems and not keep_going):
             writer.abandon()
             result.problems[:0] = result.closed_period
@@ -143,9 +144,9 @@ def _compare_with_disk(
     lock = result.config.locked_through
     for line in describe_changes(comparison.locked, comparison.previous, current, result.guard,
                                  result.problems):
-        result.closed_period.append(Problem(
-            str(books_dir / CONFIG), None, None,
-            f"locked_through: {lock}: this build would change the closed period: {line}",
+        result.closed_period.append(config_error(
+            str(books_dir / CONFIG), "locked_through",
+            f"this build would change the closed period: {line}", str(lock),
         ))
     result.rewritten = describe_changes(comparison.changes, comparison.previous, current,
                                         result.guard, result.problems)

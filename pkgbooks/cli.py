@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from pkgbooks.build import build
-from pkgbooks.config import ConfigError
+from pkgbooks.errors import Error, Failed
 from pkgbooks.events import LAST_DATE
-from pkgbooks.reports import REPORTS, Books, ReportError, run_report
+from pkgbooks.reports import REPORTS, Books, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.validate import set_aside_count, validate
 
@@ -52,15 +52,15 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = F
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
     try:
         result = build(books_dir, as_of, keep_going=keep_going)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems; nothing was written")
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems; nothing was written")
     counts = result.counts
     if result.closed_period:
-        _fail([str(p) for p in result.problems],
+        _fail(result.problems,
               "the books are closed for that period; nothing was written, the previous books "
               "are unchanged (correct in the open period, by void and new events)")
     if result.problems and not result.set_aside:
-        _fail([str(p) for p in result.problems],
+        _fail(result.problems,
               f"{len(result.problems)} problem(s); nothing was written, the previous books "
               "are unchanged")
     for line in result.rewritten:
@@ -90,12 +90,12 @@ def validate_cmd(books_dir: Path) -> None:
     """Check DIR's ledger: Beancount's checks, the SPEC 4.7 invariants, and a replay."""
     try:
         report = validate(books_dir)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems")
     for line in report.notes:
         click.echo(f"note: {line}", err=True)
-    if report.failures:
-        _fail(report.failures, f"{len(report.failures)} check(s) failed")
+    if report.errors:
+        _fail(report.errors, f"{len(report.errors)} check(s) failed")
     for line in report.passed:
         click.echo(f"ok  {line}")
 
@@ -117,10 +117,8 @@ def report_cmd(name: str, books_dir: Path, start: datetime.date, end: datetime.d
     try:
         books = Books.load(books_dir)
         result = run_report(name, books, start, end, basis)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
-    except ReportError as exc:
-        _fail([str(exc)], f"no {name} report")
+    except Failed as exc:
+        _fail(exc.errors, f"no {name} report")
     click.echo(FORMATS[fmt](result), nl=False)
     _note_set_aside(books)
 
@@ -152,9 +150,10 @@ def demo_cmd(books_dir: Path) -> None:
         click.echo(FORMATS["table"](run_report(name, books, first, end)), nl=False)
 
 
-def _fail(lines: list[str], summary: str) -> None:
-    for line in lines:
-        click.echo(line, err=True)
+def _fail(errors: list[Error], summary: str) -> None:
+    """Print every error the one way (see `pkgbooks.errors`), then the summary; exit 1."""
+    for error in errors:
+        click.echo(str(error), err=True)
     click.echo(f"pkgbooks: {summary}", err=True)
     sys.exit(1)
 

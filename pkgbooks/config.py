@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 
+from pkgbooks.errors import Error, Failed, config_error, file_error
 from pkgbooks.money import ZERO, cents, parse_amount
 from pkgbooks.wording import describe, field_path
 
@@ -33,14 +34,6 @@ ACCOUNT_SEGMENT = r"^[A-Z][A-Za-z0-9-]*$"
 CATEGORIES = ("service", "product", "class")
 Category = Literal["service", "product", "class"]
 ANY_SERVICE = "*"
-
-
-class ConfigError(Exception):
-    """The configuration is unusable; `problems` holds one line per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def _amount(value: Any) -> Decimal:
@@ -82,6 +75,8 @@ class _Model(BaseModel):
 
 
 class Policy(_Model):
+    """The `[policy]` table: the accounting choices of the business (SPEC 2)."""
+
     recognition: Literal["item_price", "proportional"] = "item_price"
     expired_balance: Literal["revenue", "liability"] = "revenue"
     payment_allocation: Literal["products_first", "proportional"] = "products_first"
@@ -89,6 +84,8 @@ class Policy(_Model):
 
 
 class Location(_Model):
+    """One location: its name, account segment, legal entity and expired-balance policy."""
+
     name: str
     account: str = Field(pattern=ACCOUNT_SEGMENT)
     entity: str | None = None
@@ -145,6 +142,8 @@ def _list_price(value: Any) -> Decimal | str | None:
 
 
 class Item(_Model):
+    """A catalog item: what is performed or sold, its category, list price and unit."""
+
     name: str
     category: Category
     price: Annotated[Decimal | str | None, BeforeValidator(_list_price)] = None
@@ -168,12 +167,16 @@ class ItemChange(_Change):
 
 
 class PackageItem(_Model):
+    """One group of a package: `quantity` units of an item for a share of the price."""
+
     item: str
     quantity: int = Field(gt=0)
     price: Amount
 
 
 class Package(_Model):
+    """A package for sale: price, tax, validity, initial recognition and contents."""
+
     name: str
     price: Amount
     tax_rate: Rate = Decimal("0")
@@ -265,11 +268,15 @@ def _initial_recognition(text: str, price: Decimal) -> Decimal:
 
 
 class Reconciliation(_Model):
+    """The `[reconciliation]` table: from which date, and the rate per category (4.6)."""
+
     start: datetime.date
     rates: dict[Category, Rate] = Field(default_factory=dict)
 
 
 class Config(_Model):
+    """The whole of `pkgbooks.toml`, checked."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: str = Field(pattern=r"^[^\x00-\x1f\x7f\x85\u2028\u2029]+$")
@@ -413,33 +420,33 @@ def _package_references(
 
 
 def load_config(path: Path) -> Config:
-    """Read and check `pkgbooks.toml`; raise ConfigError listing every problem."""
+    """Read and check `pkgbooks.toml`; raise `Failed` listing every problem."""
     name = str(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
-        raise ConfigError([f"{name}: file not found"]) from None
+        raise Failed([file_error(name, "file not found")]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{name}: not UTF-8 text ({exc.reason})"]) from None
+        raise Failed([file_error(name, f"not UTF-8 text ({exc.reason})")]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{name}: not valid TOML: {exc}"]) from None
+        raise Failed([file_error(name, f"not valid TOML: {exc}")]) from None
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([_describe(name, raw, err) for err in exc.errors()]) from None
+        raise Failed([_describe(name, err) for err in exc.errors()]) from None
     problems = _cross_check(cfg)
     if problems:
-        raise ConfigError([f"{name}: {key}: {value!r}: {why}" for key, value, why in problems])
+        raise Failed([config_error(name, key, why, value) for key, value, why in problems])
     return cfg
 
 
-def _describe(name: str, raw: Any, err: Any) -> str:
+def _describe(name: str, err: Any) -> Error:
     """One validation error as `FILE: key: value: what is wrong`, in the file's words."""
-    key = field_path(err["loc"])
+    key = field_path(err["loc"]) or "(top level)"
     msg = describe(err, unknown="unknown key", missing="missing: this key is required")
     value = err.get("input")
     if isinstance(value, (dict, list)) or err["type"] == "missing":
-        return f"{name}: {key or '(top level)'}: {msg}"
+        return config_error(name, key, msg)
     if isinstance(value, datetime.date):
         value = value.isoformat()
-    return f"{name}: {key or '(top level)'}: {value!r}: {msg}"
+    return config_error(name, key, msg, value)

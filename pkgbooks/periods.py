@@ -30,10 +30,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pkgbooks.errors import Error, event_error
 from pkgbooks.events import Event, Sale, Void
 from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, quote
 from pkgbooks.money import fmt
-from pkgbooks.readers import Problem, Read, Rereader
+from pkgbooks.readers import Read, Rereader
 
 # The configuration a ledger was built from, kept beside it to name what changed.
 CONFIG_COPY = "built-from.toml"
@@ -160,7 +161,7 @@ class Guard:
 
     previous: Previous | None
     locked_through: datetime.date | None
-    problems: list[Problem]
+    problems: list[Error]
     seen: dict[str, Seen] = field(default_factory=dict)
     refused: int = 0
 
@@ -175,7 +176,7 @@ class Guard:
             if closed is not None and lock is not None and date <= lock \
                     and event_id not in closed:
                 self.refused += 1
-                self.problems.append(Problem(
+                self.problems.append(event_error(
                     read.file, read.line, event.id,
                     f"period closed through {lock.isoformat()}: this event, dated "
                     f"{event.date.isoformat()}, is not in the closed books; enter the "
@@ -184,7 +185,7 @@ class Guard:
                 continue
             yield read
 
-    def explain(self, problems: list[Problem], config_changes: list[str]) -> list[Problem]:
+    def explain(self, problems: list[Error], config_changes: list[str]) -> list[Error]:
         """Each refusal of an event the previous build accepted, with the events added since.
 
         Added events are those the previous books neither hold nor set aside;
@@ -192,7 +193,7 @@ class Guard:
         package or invoice are named first (SPEC 7).
         """
         previous = self.previous
-        if previous is None or not any(p.event_id for p in problems):
+        if previous is None or not any(p.event for p in problems):
             return problems
         accepted = previous.accepted()
         added = {eid: s for eid, s in self.seen.items()
@@ -200,14 +201,14 @@ class Guard:
         reread = Rereader()
         explained = []
         for problem in problems:
-            seen = self.seen.get(problem.event_id or "")
-            if (problem.event_id not in accepted or seen is None
+            seen = self.seen.get(problem.event or "")
+            if (problem.event not in accepted or seen is None
                     or problem.message.startswith("period closed")):
                 explained.append(problem)
                 continue
             keys = _keys(reread(seen[1], seen[2]))
             before = {eid: s for eid, s in added.items()
-                      if s[0] <= seen[0] and eid != problem.event_id}
+                      if s[0] <= seen[0] and eid != problem.event}
             in_file_order = sorted(before.items(), key=lambda kv: (kv[1][1], kv[1][2]))
             related = {eid: s for eid, s in in_file_order
                        if _keys(reread(s[1], s[2])) & keys} or before
@@ -222,7 +223,7 @@ class Guard:
             elif config_changes:
                 message += (": it is refused now because pkgbooks.toml changed ("
                             + "; ".join(config_changes[:_NAMED_AT_MOST]) + ")")
-            explained.append(Problem(problem.file, problem.line, problem.event_id, message))
+            explained.append(problem._replace(message=message))
         return explained
 
 
@@ -310,10 +311,10 @@ class Comparison:
 
 def describe_changes(
     changes: list[MonthChange], previous: Previous, config: dict[str, Any] | None,
-    guard: Guard, problems: list[Problem],
+    guard: Guard, problems: list[Error],
 ) -> list[str]:
     """One line per changed month: its accounts and amounts, then the causes."""
-    refused = {p.event_id for p in problems if p.event_id is not None}
+    refused = {p.event for p in problems if p.event is not None}
     config_changes = config_differences(previous.config, config)
     accepted = previous.accepted() if changes else {}
     lines = []
@@ -405,7 +406,7 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def refused_text(
-    books_dir: Path, problems: list[Problem], seen: dict[str, Seen], end: datetime.date | None,
+    books_dir: Path, problems: list[Error], seen: dict[str, Seen], end: datetime.date | None,
 ) -> str:
     """`custom "pkgbooks-refused"` entries: each refused event, where it is and why.
 
@@ -416,11 +417,13 @@ def refused_text(
     lines = ["; Events left out of these books by `pkgbooks build --keep-going`,\n"
              "; each with the reason; the next build tries them again.\n\n"]
     fallback = (end or datetime.date(1970, 1, 1)).isoformat()
-    for p in sorted(problems, key=lambda p: (p.file, p.line or 0, p.event_id or "")):
-        where = _relative(books_dir, p.file) + (f":{p.line}" if p.line is not None else "")
-        info = seen.get(p.event_id or "")
-        date = info[0].isoformat() if info is not None and info[2] == p.line else fallback
-        lines.append(f"{date} custom \"{REFUSED_DIRECTIVE}\" {quote(p.event_id or '?')} "
+    for p in sorted(problems, key=lambda p: (p.source.file or "", p.source.line or 0,
+                                             p.event or "")):
+        file, line = p.source.file or "", p.source.line
+        where = _relative(books_dir, file) + (f":{line}" if line is not None else "")
+        info = seen.get(p.event or "")
+        date = info[0].isoformat() if info is not None and info[2] == line else fallback
+        lines.append(f"{date} custom \"{REFUSED_DIRECTIVE}\" {quote(p.event or '?')} "
                      f"{quote(where)} {quote(_CONTROL.sub(' ', p.message))}\n")
     return "".join(lines)
 

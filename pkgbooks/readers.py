@@ -6,7 +6,7 @@ A file whose dates never go down (the usual point-of-sale export) is streamed:
 only the events of one date are held at a time. A file out of date order is
 sorted in memory. A cheap first pass over each file decides which.
 
-Every problem is reported as a `Problem` (file, line, event id, what is wrong)
+Every problem is reported as an `Error` (file, line, event id, what is wrong)
 and reading goes on, so one run reports everything.
 """
 
@@ -18,38 +18,14 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from pkgbooks.errors import Error, event_error
 from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, LINK_SAFE, Event
 from pkgbooks.wording import describe, field_path
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with the input, in the SPEC 7 form."""
-
-    file: str
-    line: int | None
-    event_id: str | None
-    message: str
-
-    def __str__(self) -> str:
-        """One line, whatever the input held: control characters are shown escaped."""
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        if self.event_id is None and self.line is None:
-            return _one_line(f"{where}: {self.message}")
-        return _one_line(f"{where}: event {self.event_id or '?'}: {self.message}")
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
-
-
-def _one_line(text: str) -> str:
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class Read(NamedTuple):
@@ -61,6 +37,7 @@ class Read(NamedTuple):
 
     @property
     def place(self) -> str:
+        """`FILE:LINE` of the event."""
         return f"{self.file}:{self.line}"
 
 
@@ -89,7 +66,7 @@ def event_files(events_dir: Path) -> list[Path]:
     )
 
 
-def read_events(files: list[Path], problems: list[Problem]) -> Iterator[Read]:
+def read_events(files: list[Path], problems: list[Error]) -> Iterator[Read]:
     """All events of `files`, merged in application order; problems are appended."""
     streams = []
     for index, path in enumerate(files):
@@ -128,17 +105,17 @@ class Rereader:
         return self._events.get(line)
 
 
-def _validate(raw: Any, name: str, line: int, problems: list[Problem]) -> Event | None:
+def _validate(raw: Any, name: str, line: int, problems: list[Error]) -> Event | None:
     """One raw record to an event, or a problem naming every field that is wrong."""
     event_id = raw.get("id") if isinstance(raw, dict) else None
     shown_id = event_id if isinstance(event_id, str) and event_id else None
     if not isinstance(raw, dict):
-        problems.append(Problem(name, line, None, "expected a JSON object"))
+        problems.append(event_error(name, line, None, "expected a JSON object"))
         return None
     kind = raw.get("type")
     if kind not in EVENT_TYPES:
         problems.append(
-            Problem(name, line, shown_id,
+            event_error(name, line, shown_id,
                     f"unknown event type {kind!r} (expected one of {', '.join(EVENT_TYPES)})")
         )
         return None
@@ -153,11 +130,11 @@ def _validate(raw: Any, name: str, line: int, problems: list[Problem]) -> Event 
                     str(err.get("ctx", {}).get("pattern")),
                     "must be non-empty text without control characters or line breaks",
                 )
-            problems.append(Problem(name, line, shown_id, f"{field}: {msg}"))
+            problems.append(event_error(name, line, shown_id, f"{field}: {msg}"))
         return None
 
 
-def _text_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
+def _text_lines(path: Path, problems: list[Error]) -> Iterator[tuple[int, str]]:
     """(line number, text) of an event file, read lazily.
 
     UTF-8, with or without a byte-order mark, is read line by line: a line that
@@ -172,7 +149,7 @@ def _text_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]
             try:
                 text = (head + handle.read()).decode("utf-16")
             except UnicodeDecodeError as exc:
-                problems.append(Problem(name, None, None, f"not UTF-16 text ({exc.reason})"))
+                problems.append(event_error(name, None, None, f"not UTF-16 text ({exc.reason})"))
                 return
             # Split at line feeds only: U+2028 may stand inside a JSON string.
             lines = text.split("\n")
@@ -187,19 +164,19 @@ def _text_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]
             try:
                 yield number, raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
-                problems.append(Problem(
+                problems.append(event_error(
                     name, number, None,
                     f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}): "
                     "save the file as UTF-8",
                 ))
 
 
-def _jsonl_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
+def _jsonl_lines(path: Path, problems: list[Error]) -> Iterator[tuple[int, str]]:
     return _text_lines(path, problems)
 
 
 def _jsonl_stream(
-    path: Path, index: int, problems: list[Problem]
+    path: Path, index: int, problems: list[Error]
 ) -> Iterator[tuple[SortKey, Read]]:
     """Events of one JSONL file in application order.
 
@@ -233,7 +210,7 @@ def _jsonl_stream(
     yield from pending
 
 
-def _parse_jsonl(path: Path, index: int, problems: list[Problem]) -> Iterator[tuple[SortKey, Read]]:
+def _parse_jsonl(path: Path, index: int, problems: list[Error]) -> Iterator[tuple[SortKey, Read]]:
     """Each line of a JSONL file as an event with its sort key; problems appended."""
     name = str(path)
     for number, text in _jsonl_lines(path, problems):
@@ -246,10 +223,10 @@ def _parse_jsonl(path: Path, index: int, problems: list[Problem]) -> Iterator[tu
             try:
                 raw = json.loads(text)
             except json.JSONDecodeError as exc:
-                problems.append(Problem(name, number, None, f"not valid JSON: {exc.msg}"))
+                problems.append(event_error(name, number, None, f"not valid JSON: {exc.msg}"))
                 continue
             except (ValueError, RecursionError) as exc:  # 5000-digit numbers, deep nesting
-                problems.append(Problem(name, number, None, f"not usable JSON: {exc}"[:200]))
+                problems.append(event_error(name, number, None, f"not usable JSON: {exc}"[:200]))
                 continue
             event = _validate(raw, name, number, problems)
         if event is None:
@@ -259,21 +236,21 @@ def _parse_jsonl(path: Path, index: int, problems: list[Problem]) -> Iterator[tu
         first = _DATE_FIELD.search(text) if text.count('"date"') > 1 else None
         if first is not None and first.group(1) != date:
             problems.append(
-                Problem(name, number, event.id, "the date field appears more than once")
+                event_error(name, number, event.id, "the date field appears more than once")
             )
             continue
         yield (date, KIND_ORDER[event.type], index, number), Read(event, name, number)
 
 
 def _csv_stream(
-    path: Path, index: int, problems: list[Problem]
+    path: Path, index: int, problems: list[Error]
 ) -> Iterator[tuple[SortKey, Read]]:
     """Events of one CSV file (named after its event type), in application order."""
     name = str(path)
     kind = path.stem
     if kind not in EVENT_TYPES:
         problems.append(
-            Problem(name, None, None,
+            event_error(name, None, None,
                     f"a CSV event file must be named <type>.csv with type one of "
                     f"{', '.join(EVENT_TYPES)}")
         )
@@ -287,7 +264,7 @@ def _csv_stream(
     sales: dict[str, tuple[int, dict[str, Any]]] = {}
     for number, row in _csv_rows(reader, name, problems):
         if None in row:
-            problems.append(Problem(name, number, row.get("id"), "more cells than columns"))
+            problems.append(event_error(name, number, row.get("id"), "more cells than columns"))
             continue
         cells = {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
         if kind == "sale":
@@ -297,7 +274,7 @@ def _csv_stream(
             if quantity.isascii() and quantity.isdigit():
                 cells["quantity"] = int(quantity)
             if cells.get("type", kind) != kind:
-                problems.append(Problem(
+                problems.append(event_error(
                     name, number, cells.get("id"),
                     f"type: {cells['type']!r} in a file of {kind} events",
                 ))
@@ -314,7 +291,7 @@ def _csv_stream(
 
 
 def _csv_rows(
-    reader: csv.DictReader[str], name: str, problems: list[Problem]
+    reader: csv.DictReader[str], name: str, problems: list[Error]
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """The rows of a CSV file with their line numbers; a malformed file stops at the fault."""
     while True:
@@ -324,7 +301,7 @@ def _csv_rows(
             return
         except csv.Error as exc:
             # The csv module counts the faulty line only once it is through with it.
-            problems.append(Problem(name, reader.line_num + 1, None, f"not valid CSV: {exc}"))
+            problems.append(event_error(name, reader.line_num + 1, None, f"not valid CSV: {exc}"))
             return
         yield reader.line_num, row
 
@@ -335,20 +312,20 @@ def _add_sale_row(
     name: str,
     sales: dict[str, tuple[int, dict[str, Any]]],
     records: list[tuple[int, dict[str, Any]]],
-    problems: list[Problem],
+    problems: list[Error],
 ) -> None:
     """`sale.csv` has one row per invoice line; rows with one id make one sale."""
     line = {field: cells.pop(col) for col, field in _SALE_LINE.items() if col in cells}
     event_id = cells.get("id")
     if not isinstance(event_id, str):
-        problems.append(Problem(name, number, None, "id: missing field"))
+        problems.append(event_error(name, number, None, "id: missing field"))
         return
     if event_id in sales:
         first_number, sale = sales[event_id]
         for field in _SALE_HEADER:
             if field in cells and cells[field] != sale.get(field):
                 problems.append(
-                    Problem(name, number, event_id,
+                    event_error(name, number, event_id,
                             f"{field}: {cells[field]!r} differs from line {first_number} "
                             f"({sale.get(field)!r}) of the same sale")
                 )

@@ -26,7 +26,8 @@ from books import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pkgbooks.config import ConfigError, Versions, load_config
+from pkgbooks.config import Versions, load_config
+from pkgbooks.errors import Failed
 
 D = Decimal
 day = datetime.date
@@ -70,9 +71,9 @@ items = [ { item = "haircut", quantity = 3, price = "120.00" } ]
 def problems(tmp_path: Path, text: str) -> list[str]:
     path = tmp_path / "pkgbooks.toml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(Failed) as caught:
         load_config(path)
-    return caught.value.problems
+    return [str(e) for e in caught.value.errors]
 
 
 # --- the terms as of a date -------------------------------------------------------------

@@ -143,6 +143,6 @@ def test_every_problem_is_reported_and_nothing_is_written(tmp_path: Path) -> Non
     bad = jsonl(*GOOD, {**GOOD[1], "id": "p2", "amount": "$5"}, {"type": "refund"}) + "{\n"
     (books / "events" / "e.jsonl").write_text(bad, encoding="utf-8")
     result = build(books)
-    assert len({p.line for p in result.problems}) == 3
+    assert len({p.source.line for p in result.problems}) == 3
     assert (books / "ledger" / "2026-01.beancount").read_bytes() == before
     assert json.loads(jsonl(GOOD[0]))  # the helpers still make valid JSON

@@ -68,6 +68,7 @@ def assert_whole(books: Path, allowed: list[dict[str, bytes]]) -> None:
     assert not stray, stray
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_killed_builds_leave_old_or_new_books(tmp_path: Path) -> None:
     books = big_books(tmp_path / "books")
