@@ -28,6 +28,7 @@ from pkgbooks.periods import (
     Comparison,
     Guard,
     Previous,
+    config_copy,
     config_differences,
     describe_changes,
     refused_text,
@@ -86,7 +87,7 @@ def render(
             yield QUERIES, query_directives(text.first, engine.end)
         if list_refused and result.problems:
             yield REFUSED_FILE, refused_text(books_dir, result.problems, guard.seen, engine.end)
-        yield CONFIG_COPY, (books_dir / CONFIG).read_text(encoding="utf-8-sig")
+        yield CONFIG_COPY, config_copy((books_dir / CONFIG).read_text(encoding="utf-8-sig"))
 
     return result, files()
 

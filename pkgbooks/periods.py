@@ -36,8 +36,10 @@ from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, quote
 from pkgbooks.money import fmt
 from pkgbooks.readers import Read, Rereader
 
-# The configuration a ledger was built from, kept beside it to name what changed.
-CONFIG_COPY = "built-from.toml"
+# The configuration a ledger was built from, kept with it (as Beancount comments, so
+# the ledger loads as before) to name what a later build changes in it.
+CONFIG_COPY = "config.beancount"
+_COPY_HEAD = "; The pkgbooks.toml these books were built from, kept to name what changes in it.\n"
 REFUSED_FILE = "refused.beancount"
 REFUSED_DIRECTIVE = "pkgbooks-refused"
 
@@ -87,7 +89,7 @@ class Previous:
         as_of = _AS_OF.search(_read(ledger_dir / "accounts.beancount"))
         refused = _read(ledger_dir / REFUSED_FILE)
         try:
-            config = tomllib.loads(_read(ledger_dir / CONFIG_COPY)) or None
+            config = tomllib.loads(config_from_copy(_read(ledger_dir / CONFIG_COPY))) or None
         except tomllib.TOMLDecodeError:
             config = None
         return cls(
@@ -117,6 +119,16 @@ class Previous:
     def month_text(self, name: str) -> str:
         path = self.months.get(name)
         return path.read_text(encoding="utf-8") if path is not None else ""
+
+
+def config_copy(text: str) -> str:
+    """`pkgbooks.toml` as a Beancount file of comments."""
+    return _COPY_HEAD + "".join(f"; {line}\n" for line in text.splitlines())
+
+
+def config_from_copy(copy: str) -> str:
+    """The `pkgbooks.toml` text back from its copy."""
+    return "".join(line[2:] + "\n" for line in copy.splitlines()[1:] if line.startswith("; "))
 
 
 def _read(path: Path) -> str:

@@ -26,7 +26,7 @@ from pkgbooks.errors import Error, Source, file_error
 from pkgbooks.layout import load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, MAIN, render_main
 from pkgbooks.money import fmt
-from pkgbooks.periods import CONFIG_COPY, REFUSED_DIRECTIVE, REFUSED_FILE, Previous
+from pkgbooks.periods import REFUSED_DIRECTIVE, REFUSED_FILE, Previous
 
 PACKAGE_LIABILITY = suffixes(accounts.PACKAGE_LIABILITY)
 
@@ -82,7 +82,6 @@ def validate(books_dir: Path) -> Validation:
                              list_refused=True)
     with no_collector():
         replayed = dict(files)
-    replayed.pop(CONFIG_COPY)  # a copy of the input, not books to compare
     set_aside = set_aside_count(entries)
     if set_aside:
         report.notes.append(
