@@ -27,6 +27,8 @@ from pydantic import (
 )
 
 from pkgbooks.errors import Error, Failed, config_error, file_error
+from pkgbooks.exporters import settings as export_settings
+from pkgbooks.exporters.settings import ExportSettings
 from pkgbooks.money import ZERO, cents, parse_amount
 from pkgbooks.wording import describe, field_path
 
@@ -286,7 +288,7 @@ class Config(_Model):
     items: dict[str, Item] = Field(default_factory=dict)
     packages: dict[str, Package] = Field(default_factory=dict)
     reconciliation: Reconciliation | None = None
-    export: dict[str, Any] = Field(default_factory=dict)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     # The books are closed through this date (SPEC 2a): see pkgbooks/periods.py.
     locked_through: datetime.date | None = None
     # id -> [(from, terms in effect from then on)], oldest first, for ids with changes
@@ -376,6 +378,7 @@ def _cross_check(cfg: Config) -> list[tuple[str, Any, str]]:
                  f"already used by location {segments[loc.account]}")
             )
         segments[loc.account] = loc_id
+    problems += export_settings.problems(cfg.export, set(segments), set(cfg.locations))
     for pkg_id, pkg in cfg.packages.items():
         for number, (since, terms) in enumerate(cfg.package_versions(pkg_id)):
             # A change is checked as the whole terms it puts in effect, named by its own keys.
