@@ -29,6 +29,7 @@ class Rendered:
 
     config: Config
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     balances: dict[str, Decimal] = field(default_factory=dict)
     as_of: datetime.date | None = None
@@ -46,7 +47,8 @@ def render(
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
     engine = Engine(config, result.problems)
-    reads = read_events(event_files(books_dir / EVENTS), result.problems)
+    paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
+    reads = read_events(paths, result.problems)
     text = LedgerText(config, result.balances)
 
     def files() -> Iterator[tuple[str, str]]:
@@ -56,7 +58,7 @@ def render(
         result.as_of = engine.end
         result.counts = engine.counts
         result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
-        yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir))
+        yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir, paths))
         if text.first is not None and engine.end is not None:
             yield QUERIES, query_directives(text.first, engine.end)
 

@@ -52,6 +52,8 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:
     except ConfigError as exc:
         _fail(exc.problems, "the configuration has problems; nothing was written")
     counts = result.counts
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if result.problems:
         _fail([str(p) for p in result.problems],
               f"{len(result.problems)} problem(s); nothing was written, the previous books "

@@ -8,18 +8,28 @@ from typing import Any
 
 from beancount import loader
 
-from pkgbooks.readers import event_files
+from pkgbooks.readers import event_files, open_event_file
 
 CONFIG = "pkgbooks.toml"
 EVENTS = "events"
 
 
-def inputs_digest(books_dir: Path) -> str:
-    """A digest of everything a build reads, so a report can tell the ledger is stale."""
+def inputs_digest(books_dir: Path, files: list[Path] | None = None) -> str:
+    """A digest of everything a build reads, so a report can tell the ledger is stale.
+
+    `files` are the event files (by default, those `event_files()` lists); a
+    file that cannot be read counts as empty (the build has refused it already).
+    """
     digest = hashlib.sha256()
-    for path in [books_dir / CONFIG, *event_files(books_dir / EVENTS)]:
+    events = event_files(books_dir / EVENTS) if files is None else files
+    for path in [books_dir / CONFIG, *events]:
         digest.update(path.name.encode() + b"\0")
-        digest.update(path.read_bytes() if path.exists() else b"")
+        try:
+            with open_event_file(path) as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        except OSError:
+            pass
         digest.update(b"\0")
     return "sha256:" + digest.hexdigest()
 
