@@ -10,15 +10,22 @@ from __future__ import annotations
 import contextlib
 import datetime
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
-from pkgbooks.layout import CONFIG, EVENTS, inputs_digest
-from pkgbooks.ledger import ACCOUNTS, QUERIES, LedgerText, LedgerWriter, render_main
+from pkgbooks.layout import CONFIG, EVENTS, books_lock, inputs_digest
+from pkgbooks.ledger import (
+    ACCOUNTS,
+    QUERIES,
+    LedgerText,
+    LedgerWriteError,
+    LedgerWriter,
+    render_main,
+)
 from pkgbooks.readers import Problem, event_files, read_events
 from pkgbooks.reports.directives import query_directives
 
@@ -65,10 +72,33 @@ def render(
     return result, files()
 
 
-def build(books_dir: Path, as_of: datetime.date | None = None) -> Rendered:
-    """Build the books; on any problem write nothing and return the problems."""
-    config = load_config(books_dir / CONFIG)
-    result, files = render(books_dir, as_of, config)
+def build(
+    books_dir: Path,
+    as_of: datetime.date | None = None,
+    waiting: Callable[[], None] | None = None,
+) -> Rendered:
+    """Build the books; on any problem write nothing and return the problems.
+
+    One build at a time: the books directory is locked for the whole build
+    (`waiting()` is called if another build holds it). A file that cannot be
+    written (a full disk, a read-only directory) is a problem like any other,
+    with the previous books unchanged.
+    """
+    with books_lock(books_dir, exclusive=True, waiting=waiting):
+        config = load_config(books_dir / CONFIG)
+        result, files = render(books_dir, as_of, config)
+        try:
+            _write(books_dir, result, files, render_main(config))
+        except LedgerWriteError as exc:
+            result.problems.append(Problem(exc.path, None, None, exc.reason))
+        # Reported in reading order (file, then line), as a person reads the files.
+        result.problems.sort(key=lambda p: (p.file, p.line or 0))
+        return result
+
+
+def _write(books_dir: Path, result: Rendered, files: Iterator[tuple[str, str]],
+           main_text: str) -> None:
+    """Write the rendered files and swap them in, unless the rendering had problems."""
     writer = LedgerWriter(books_dir)
     try:
         with no_collector():
@@ -76,14 +106,11 @@ def build(books_dir: Path, as_of: datetime.date | None = None) -> Rendered:
                 writer.add(name, text)
         if result.problems:
             writer.abandon()
-            # Reported in reading order (file, then line), as a person reads the files.
-            result.problems.sort(key=lambda p: (p.file, p.line or 0))
-            return result
-        writer.commit(render_main(config))
+            return
+        writer.commit(main_text)
     except BaseException:
         writer.abandon()
         raise
-    return result
 
 
 @contextlib.contextmanager

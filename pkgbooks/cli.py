@@ -11,6 +11,7 @@ import click
 from pkgbooks.build import build
 from pkgbooks.config import ConfigError
 from pkgbooks.events import LAST_DATE
+from pkgbooks.layout import books_lock
 from pkgbooks.reports import REPORTS, Books, ReportError, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.validate import validate
@@ -48,7 +49,9 @@ def main() -> None:
 def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
     try:
-        result = build(books_dir, as_of)
+        result = build(books_dir, as_of, waiting=lambda: click.echo(
+            f"pkgbooks: another build of {books_dir} is running; waiting for it to finish",
+            err=True))
     except ConfigError as exc:
         _fail(exc.problems, "the configuration has problems; nothing was written")
     counts = result.counts
@@ -73,7 +76,8 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:
 def validate_cmd(books_dir: Path) -> None:
     """Check DIR's ledger: Beancount's checks, the SPEC 4.7 invariants, and a replay."""
     try:
-        report = validate(books_dir)
+        with books_lock(books_dir, exclusive=False):
+            report = validate(books_dir)
     except ConfigError as exc:
         _fail(exc.problems, "the configuration has problems")
     if report.failures:
