@@ -26,7 +26,7 @@ from pkgbooks.ledger import (
     LedgerWriter,
     render_main,
 )
-from pkgbooks.readers import Problem, event_files, read_events
+from pkgbooks.readers import Problem, event_files, read_events, sane_dates
 from pkgbooks.reports.directives import query_directives
 
 
@@ -44,18 +44,29 @@ class Rendered:
     finished: dict[str, str] = field(default_factory=dict)  # instance -> used up/expired/...
 
 
+# `--as-of` at most this far after today: books to 9999 would be 95,000 empty month files.
+AS_OF_LIMIT = datetime.timedelta(days=3660)
+
+
 def render(
-    books_dir: Path, as_of: datetime.date | None, config: Config | None = None
+    books_dir: Path,
+    as_of: datetime.date | None,
+    config: Config | None = None,
+    today: datetime.date | None = None,
 ) -> tuple[Rendered, Iterator[tuple[str, str]]]:
     """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
 
-    Consume `files` completely before reading the summary.
+    Consume `files` completely before reading the summary. `today` (the
+    system's date by default) bounds the event dates (`readers.sane_dates`).
     """
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
     engine = Engine(config, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
-    reads = read_events(paths, result.problems)
+    reads = sane_dates(read_events(paths, result.problems), result.problems,
+                       today=today or datetime.date.today(),
+                       future_days=config.dates.future_days, gap_days=config.dates.gap_days,
+                       as_of=as_of)
     text = LedgerText(config, result.balances)
 
     def files() -> Iterator[tuple[str, str]]:
@@ -76,6 +87,7 @@ def build(
     books_dir: Path,
     as_of: datetime.date | None = None,
     waiting: Callable[[], None] | None = None,
+    today: datetime.date | None = None,
 ) -> Rendered:
     """Build the books; on any problem write nothing and return the problems.
 
@@ -86,7 +98,7 @@ def build(
     """
     with books_lock(books_dir, exclusive=True, waiting=waiting):
         config = load_config(books_dir / CONFIG)
-        result, files = render(books_dir, as_of, config)
+        result, files = render(books_dir, as_of, config, today)
         try:
             _write(books_dir, result, files, render_main(config))
         except LedgerWriteError as exc:

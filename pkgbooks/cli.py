@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from pkgbooks.build import build
+from pkgbooks.build import AS_OF_LIMIT, build
 from pkgbooks.config import ConfigError
 from pkgbooks.events import LAST_DATE
 from pkgbooks.layout import books_lock
@@ -29,6 +29,14 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> da
     return date
 
 
+def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
+    date = _date(ctx, param, value)
+    if date is not None and date > datetime.date.today() + AS_OF_LIMIT:
+        raise click.BadParameter(
+            f"{value!r} is more than {AS_OF_LIMIT.days} days after today: a typo?")
+    return date
+
+
 books_dir = click.argument(
     "books_dir", metavar="DIR",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -43,7 +51,7 @@ def main() -> None:
 
 @main.command("build")
 @books_dir
-@click.option("--as-of", callback=_date, metavar="DATE",
+@click.option("--as-of", callback=_as_of, metavar="DATE",
               help="Books as of this date: later events are left out, packages expiring on "
                    "or before it are expired. Default: the latest event date.")
 def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:

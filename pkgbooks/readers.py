@@ -22,6 +22,7 @@ and reading goes on, so one run reports everything.
 from __future__ import annotations
 
 import csv
+import datetime
 import errno
 import heapq
 import io
@@ -53,14 +54,15 @@ class Problem:
         """One line, whatever the input held: control characters are shown escaped."""
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         if self.event_id is None and self.line is None:
-            return _one_line(f"{where}: {self.message}")
-        return _one_line(f"{where}: event {self.event_id or '?'}: {self.message}")
+            return one_line(f"{where}: {self.message}")
+        return one_line(f"{where}: event {self.event_id or '?'}: {self.message}")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """`text` with its control characters and line breaks shown escaped: one line, always."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
@@ -120,7 +122,7 @@ def event_files(
     for path in entries:
         if path.suffix not in EVENT_SUFFIXES:
             if not path.name.startswith("."):
-                warnings.append(_one_line(
+                warnings.append(one_line(
                     f"{path}: not read: event files are named *.jsonl or <type>.csv"
                     + (" (lower case)" if path.suffix.lower() in EVENT_SUFFIXES else "")))
             continue
@@ -179,6 +181,60 @@ def read_events(files: list[Path], problems: list[Problem]) -> Iterator[Read]:
             streams.append(_csv_stream(path, index, problems))
     for _key, read in heapq.merge(*streams, key=lambda pair: pair[0]):
         yield read
+
+
+def sane_dates(
+    reads: Iterator[Read],
+    problems: list[Problem],
+    *,
+    today: datetime.date,
+    future_days: int,
+    gap_days: int,
+    as_of: datetime.date | None = None,
+) -> Iterator[Read]:
+    """`reads` (in application order) less the events whose dates must be typos.
+
+    An event dated more than `future_days` after `today` is refused. The
+    events of the first date are held until the next date is seen: more than
+    `gap_days` before it, they are refused (a year typed `0026` would otherwise
+    open 24,000 empty months), and the next date is held in turn. Events after
+    `as_of` are not looked at, so the books to a date are the books of the
+    events to that date.
+    """
+    latest = today + datetime.timedelta(days=future_days)
+    held: list[Read] | None = []  # None once the books have started
+    for read in reads:
+        date = read.event.date
+        if date > latest:
+            problems.append(Problem(
+                read.file, read.line, read.event.id,
+                f"date: {date} is too far in the future: more than {future_days} days after "
+                f"today ({today}); a typo? (pkgbooks.toml: dates.future_days)"))
+            continue
+        if held is None or (as_of is not None and date > as_of):
+            if held:
+                yield from held
+                held = None
+            yield read
+            continue
+        first = held[0].event.date if held else date
+        if date == first:
+            held.append(read)
+            continue
+        if (date - first).days > gap_days:
+            for early in held:
+                problems.append(Problem(
+                    early.file, early.line, early.event.id,
+                    f"date: {first} is {(date - first).days} days before the next date in "
+                    f"the books ({date}, {read.place}): the books cannot start that far "
+                    "before the rest; a typo? (pkgbooks.toml: dates.gap_days)"))
+            held = [read]
+            continue
+        yield from held
+        held = None
+        yield read
+    if held:
+        yield from held
 
 
 _PATTERN_MESSAGES = {
