@@ -4,6 +4,7 @@ traceback, never a silent misreading."""
 
 from __future__ import annotations
 
+import datetime
 import errno
 import json
 import os
@@ -324,3 +325,69 @@ def test_files_with_other_extensions_are_named_in_a_warning(tmp_path: Path) -> N
         f"warning: {books / 'events' / 'old.json'}: not read: event files are named "
         "*.jsonl or <type>.csv",
     ]
+
+
+# --- dates far from the books (issue 13) -------------------------------------------------
+
+TODAY = datetime.date(2026, 3, 1)
+
+
+def test_a_year_typed_0026_is_refused_with_its_line(tmp_path: Path) -> None:
+    typo = dict(sale("s0", 5, "K0"), date="0026-01-05")
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD, typo)})
+    found = problems(books)
+    assert [(Path(f).name, line, event) for f, line, event, _w in found] == [
+        ("e.jsonl", 4, "s0")]
+    assert "0026-01-05 is 730" in found[0][3] and "dates.gap_days" in found[0][3]
+    assert not (books / "ledger").exists()
+
+
+def test_the_earliest_date_is_refused_with_all_its_events(tmp_path: Path) -> None:
+    early = [dict(sale("s0", 5, "K0"), date="2023-01-05"),
+             dict(pay("p0", 5, "K0", "100.00"), date="2023-01-05")]
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*early, *GOOD)})
+    assert [event for _f, _l, event, _w in problems(books)] == ["s0", "p0"]
+
+
+def test_a_longer_gap_is_allowed_when_configured(tmp_path: Path) -> None:
+    early = [dict(sale("s0", 5, "K0"), date="2023-01-05")]
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*early, *GOOD)})
+    config = books / "pkgbooks.toml"
+    config.write_text(config.read_text() + "\n[dates]\ngap_days = 1200\n")
+    build_ok(books)
+
+
+def test_the_gap_looks_only_at_events_up_to_the_as_of_date(tmp_path: Path) -> None:
+    late = [dict(pay("p9", 5, "K9", "1.00"), date="2027-09-05")]
+    books = books_with(tmp_path, {"e.jsonl": jsonl(GOOD[0], *late)})
+    assert build(books, datetime.date(2026, 6, 30), today=datetime.date(2027, 10, 1)).problems \
+        == []
+
+
+def test_a_date_too_far_in_the_future_is_refused(tmp_path: Path) -> None:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD, pay("p2", 5, "K1", "1.00"))})
+    text = (books / "events" / "e.jsonl").read_text().replace('"2026-01-05"', '"2062-01-05"')
+    (books / "events" / "e.jsonl").write_text(text)
+    [problem] = build(books, today=TODAY).problems
+    assert (problem.line, problem.event_id) == (4, "p2")
+    assert "2062-01-05 is too far in the future: more than 366 days after today (2026-03-01)" \
+        in problem.message
+
+
+def test_an_expiry_past_year_9999_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(dict(sale("s1", 1, "K1"), date="9999-11-01"))})
+    config = books / "pkgbooks.toml"
+    config.write_text(config.read_text().replace(
+        'name = "Three haircuts"', 'name = "Three haircuts"\nvalidity_days = 36500'))
+    [(_file, line, event, what)] = problems(books)
+    assert (line, event) == (1, "s1") and "too far in the future" in what
+
+
+@pytest.mark.parametrize("as_of", [
+    "9999-11-30", (datetime.date.today() + datetime.timedelta(days=3661)).isoformat()])
+def test_as_of_far_beyond_today_is_refused(tmp_path: Path, as_of: str) -> None:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD)})
+    result = CliRunner().invoke(main, ["build", str(books), "--as-of", as_of])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"'{as_of}' is more than 3660 days after today" in result.output
+    assert not (books / "ledger").exists()
