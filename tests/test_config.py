@@ -491,7 +491,8 @@ def test_control_characters_in_ids_and_names_are_refused(
         tmp_path: Path, old: str, new: str, key: str, value: str) -> None:
     text = config_text(CATALOG).replace(old, new)
     if "cuts\\r3" in new:
-        text = text.replace("[packages.cuts-3.location_prices", '[packages."cuts\\r3".location_prices')
+        text = text.replace("[packages.cuts-3.location_prices",
+                            '[packages."cuts\\r3".location_prices')
     file, lines = problems(tmp_path, text)
     assert all("\n" not in line and "\r" not in line and "\u2028" not in line for line in lines)
     reported(lines, file, key, value, "control characters")
