@@ -43,7 +43,21 @@ books_dir = click.argument(
 )
 
 
-@click.group()
+class _OneLineErrors(click.Group):
+    """The last guard: an operating-system error (a file that vanished, a disk that failed)
+    is one line naming the path, never a traceback. The commands report the errors they
+    expect more precisely before this."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"pkgbooks: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_OneLineErrors)
 @click.version_option(package_name="pkgbooks")
 def main() -> None:
     """Books for businesses that sell prepaid packages: events in, Beancount out."""
