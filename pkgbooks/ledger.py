@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from pkgbooks.accounts import HELD_LIABILITY, suffixes
 from pkgbooks.config import Config
 from pkgbooks.money import fmt
 from pkgbooks.postings import Txn
@@ -37,7 +38,7 @@ ACCOUNTS = "accounts.beancount"
 QUERIES = "queries.beancount"
 AS_OF_DIRECTIVE = "pkgbooks-as-of"
 INPUTS_DIRECTIVE = "pkgbooks-inputs"
-_LIABILITY_KINDS = (":Packages:Deposits", ":Packages:Deferred", ":Packages:Unclaimed")
+_LIABILITY_KINDS = suffixes(HELD_LIABILITY)
 _TEMP_DIR = ".ledger.tmp"
 _OLD_DIR = ".ledger.old"
 _MAIN_PART = ".main.beancount.part"

@@ -4,8 +4,8 @@ A `Txn` holds explicit, quantised amounts on every posting (Beancount never
 fills a blank one in), the SPEC 4 metadata and the `^instance` links.
 `txn()` refuses to build a transaction that does not balance to the cent, so
 an arithmetic slip in a rule is an internal error, never a ledger that is off.
-Account names are made here too, so the rules speak of "the deposits of
-location S" and never spell an account.
+`Accounts` hands the rules their account names (spelt by `pkgbooks.accounts`),
+so the rules speak of "the deposits of location S" and never spell an account.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
+from pkgbooks.accounts import BETWEEN_LOCATIONS, CASH_BY_METHOD, ROLES, Role
+from pkgbooks.accounts import name as account_name
 from pkgbooks.money import CENT
 
 # Metadata keys in the order they are written.
@@ -103,80 +105,82 @@ def txn(
 
 
 class Accounts:
-    """Account names of one business, by location id (SPEC 4 table).
+    """Account names of one business, by location id (SPEC 4 table; spelt by `accounts`).
 
-    Every name is made once, up front: the rules ask for thousands a second.
+    Each location's own accounts are made once, up front: the rules ask for
+    thousands a second. DueTo / DueFrom accounts are made for a pair of
+    locations the first time the pair is used, so memory grows with the
+    pairs in use, not with the square of the number of locations.
     """
 
     def __init__(self, segments: dict[str, str]) -> None:
-        self._names: dict[tuple[str, str], str] = {}
-        for loc, seg in segments.items():
-            names = {
-                "cash:cash": f"Assets:{seg}:Cash:Cash",
-                "cash:card": f"Assets:{seg}:Cash:Card",
-                "cash:other": f"Assets:{seg}:Cash:Other",
-                "deposits": f"Liabilities:{seg}:Packages:Deposits",
-                "deferred": f"Liabilities:{seg}:Packages:Deferred",
-                "unclaimed": f"Liabilities:{seg}:Packages:Unclaimed",
-                "sales_tax": f"Liabilities:{seg}:SalesTax",
-                "redemptions": f"Income:{seg}:Packages:Redemptions",
-                "initial_recognition": f"Income:{seg}:Packages:InitialRecognition",
-                "breakage": f"Income:{seg}:Packages:Breakage",
-                "products": f"Income:{seg}:Products",
-                "reconciliation_expense": f"Expenses:{seg}:Reconciliation",
-                "reconciliation_income": f"Income:{seg}:Reconciliation",
-            }
-            for other, other_seg in segments.items():
-                names[f"due_to:{other}"] = f"Liabilities:{seg}:DueTo:{other_seg}"
-                names[f"due_from:{other}"] = f"Assets:{seg}:DueFrom:{other_seg}"
-            self._names.update({(loc, what): name for what, name in names.items()})
+        self._segments = segments
+        self._names: dict[tuple[str, Role], str] = {
+            (loc, role): account_name(seg, role)
+            for loc, seg in segments.items()
+            for role in ROLES
+            if role not in BETWEEN_LOCATIONS
+        }
+        self._between: dict[tuple[str, Role, str], str] = {}
+
+    def _pair(self, loc: str, role: Role, other: str) -> str:
+        key = (loc, role, other)
+        found = self._between.get(key)
+        if found is None:
+            found = account_name(self._segments[loc], role, self._segments[other])
+            self._between[key] = found
+        return found
 
     def cash(self, loc: str, method: str) -> str:
-        return self._names[loc, f"cash:{method}"]
+        return self._names[loc, CASH_BY_METHOD[method]]
 
     def deposits(self, loc: str) -> str:
-        return self._names[loc, "deposits"]
+        return self._names[loc, Role.DEPOSITS]
 
     def deferred(self, loc: str) -> str:
-        return self._names[loc, "deferred"]
+        return self._names[loc, Role.DEFERRED]
 
     def unclaimed(self, loc: str) -> str:
-        return self._names[loc, "unclaimed"]
+        return self._names[loc, Role.UNCLAIMED]
 
     def sales_tax(self, loc: str) -> str:
-        return self._names[loc, "sales_tax"]
+        return self._names[loc, Role.SALES_TAX]
 
     def redemptions(self, loc: str) -> str:
-        return self._names[loc, "redemptions"]
+        return self._names[loc, Role.REDEMPTIONS]
 
     def initial_recognition(self, loc: str) -> str:
-        return self._names[loc, "initial_recognition"]
+        return self._names[loc, Role.INITIAL_RECOGNITION]
 
     def breakage(self, loc: str) -> str:
-        return self._names[loc, "breakage"]
+        return self._names[loc, Role.BREAKAGE]
 
     def products(self, loc: str) -> str:
-        return self._names[loc, "products"]
+        return self._names[loc, Role.PRODUCTS]
 
     def reconciliation_expense(self, loc: str) -> str:
-        return self._names[loc, "reconciliation_expense"]
+        return self._names[loc, Role.RECONCILIATION_EXPENSE]
 
     def reconciliation_income(self, loc: str) -> str:
-        return self._names[loc, "reconciliation_income"]
+        return self._names[loc, Role.RECONCILIATION_INCOME]
+
+    def refunds_expense(self, loc: str) -> str:
+        """A goodwill refund beyond the package's liability and recognition (SPEC 4.5)."""
+        return self._names[loc, Role.REFUNDS]
 
     def due_to(self, loc: str, other: str) -> str:
-        return self._names[loc, f"due_to:{other}"]
+        return self._pair(loc, Role.DUE_TO, other)
 
     def due_from(self, loc: str, other: str) -> str:
-        return self._names[loc, f"due_from:{other}"]
+        return self._pair(loc, Role.DUE_FROM, other)
 
     def package_liability(self, loc: str, open_invoice: bool) -> str:
         """Deposits while the invoice is open, Deferred once it is closed."""
-        return self._names[loc, "deposits" if open_invoice else "deferred"]
+        return self._names[loc, Role.DEPOSITS if open_invoice else Role.DEFERRED]
 
     def expired_balance(self, loc: str, policy: str) -> str:
         """Where an expired or forfeited balance goes, by `expired_balance` policy."""
-        return self._names[loc, "breakage" if policy == "revenue" else "unclaimed"]
+        return self._names[loc, Role.BREAKAGE if policy == "revenue" else Role.UNCLAIMED]
 
 
 def credit(account: str, amount: Decimal, instance: str | None = None) -> Posting:

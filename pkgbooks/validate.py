@@ -18,13 +18,15 @@ from typing import Any
 
 from beancount.core import data
 
+from pkgbooks import accounts
+from pkgbooks.accounts import Role, suffixes
 from pkgbooks.build import no_collector, render
 from pkgbooks.config import load_config
 from pkgbooks.layout import load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, MAIN, render_main
 from pkgbooks.money import fmt
 
-PACKAGE_LIABILITY = (":Packages:Deposits", ":Packages:Deferred")
+PACKAGE_LIABILITY = suffixes(accounts.PACKAGE_LIABILITY)
 
 # How each kind of transaction moves a package liability (SPEC 5.1 roll-forward).
 ROLL_FORWARD_KINDS = {"payment", "close", "redemption", "expiry", "refund", "void"}
@@ -134,7 +136,8 @@ def _due_eliminate(txns: list[data.Transaction]) -> list[str]:
         for (a, b), amount in sorted(balance.items()):
             if amount:
                 failures.append(
-                    f"Assets:{a}:DueFrom:{b} + Liabilities:{b}:DueTo:{a} = {fmt(amount)} "
+                    f"{accounts.name(a, Role.DUE_FROM, b)} + "
+                    f"{accounts.name(b, Role.DUE_TO, a)} = {fmt(amount)} "
                     f"at the end of {when}"
                 )
 
@@ -143,11 +146,13 @@ def _due_eliminate(txns: list[data.Transaction]) -> list[str]:
             check(day)
         day = t.date
         for p in t.postings:
-            parts = p.account.split(":")
-            if len(parts) == 4 and parts[2] == "DueFrom" and parts[0] == "Assets":
-                balance[(parts[1], parts[3])] += _units(p)
-            elif len(parts) == 4 and parts[2] == "DueTo" and parts[0] == "Liabilities":
-                balance[(parts[3], parts[1])] += _units(p)
+            parsed = accounts.parse(p.account)
+            if parsed is None or parsed.counterparty is None:
+                continue
+            if parsed.role is Role.DUE_FROM:
+                balance[(parsed.segment, parsed.counterparty)] += _units(p)
+            else:
+                balance[(parsed.counterparty, parsed.segment)] += _units(p)
     if day is not None and not failures:
         check(day)
     return failures

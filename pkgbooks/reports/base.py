@@ -16,13 +16,15 @@ from typing import Any
 from beancount.core import data
 from beanquery import query
 
+from pkgbooks import accounts
+from pkgbooks.accounts import Role, suffix_pattern
 from pkgbooks.config import Config, load_config
 from pkgbooks.layout import CONFIG, inputs_digest, load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE, MAIN
 from pkgbooks.money import ZERO, fmt
 
-PACKAGE_LIABILITY = ":Packages:(Deposits|Deferred)$"
-DEFERRED = ":Packages:Deferred$"
+PACKAGE_LIABILITY = suffix_pattern(*accounts.PACKAGE_LIABILITY)
+DEFERRED = suffix_pattern(Role.DEFERRED)
 
 
 class ReportError(Exception):
@@ -101,7 +103,10 @@ class Books:
 
     def location_of(self, account: str) -> str:
         """The location id of an account (`Liabilities:Loc11:...` -> `loc-11`)."""
-        return self.segments[account.split(":")[1]]
+        parsed = accounts.parse(account)
+        if parsed is None:
+            raise ReportError(f"{account}: not an account pkgbooks writes")
+        return self.segments[parsed.segment]
 
     @property
     def segments(self) -> dict[str, str]:

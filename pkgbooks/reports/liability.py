@@ -25,6 +25,7 @@ import re
 from collections import defaultdict
 from decimal import Decimal
 
+from pkgbooks.accounts import EXPIRED_BALANCE, suffixes
 from pkgbooks.money import ZERO, fmt
 from pkgbooks.reports.base import (
     DEFERRED,
@@ -38,6 +39,7 @@ from pkgbooks.reports.base import (
 )
 
 COLUMNS = ["opening", "sales", "redemptions", "expirations", "refunds", "closing"]
+_EXPIRED_BALANCE = suffixes(EXPIRED_BALANCE)
 BUCKET = {"payment": "sales", "close": "sales", "redemption": "redemptions",
           "expiry": "expirations", "refund": "refunds"}
 
@@ -132,6 +134,6 @@ def _forfeits(books: Books, bql: str, accounts: str) -> dict[str, Decimal]:
         if not keys:
             continue
         for account, _group, number in lines:
-            if account.endswith((":Packages:Breakage", ":Packages:Unclaimed")):
+            if account.endswith(_EXPIRED_BALANCE):
                 forfeits[keys[0]] += -number
     return forfeits

@@ -1,23 +1,25 @@
 """`revenue`: recognised revenue by location and kind (SPEC 5.6).
 
-One BQL query sums the income accounts over the period; each account's last
-segments name its column.
+One BQL query sums the income accounts over the period; each account's role
+names its column.
 """
 
 from __future__ import annotations
 
 import datetime
 
+from pkgbooks import accounts
+from pkgbooks.accounts import Role
 from pkgbooks.money import ZERO
-from pkgbooks.reports.base import Books, Report, period
+from pkgbooks.reports.base import Books, Report, ReportError, period
 
 COLUMNS = ["redemptions", "initial_recognition", "breakage", "reconciliation", "products"]
-BY_SUFFIX = {
-    ":Packages:Redemptions": "redemptions",
-    ":Packages:InitialRecognition": "initial_recognition",
-    ":Packages:Breakage": "breakage",
-    ":Reconciliation": "reconciliation",
-    ":Products": "products",
+BY_ROLE = {
+    Role.REDEMPTIONS: "redemptions",
+    Role.INITIAL_RECOGNITION: "initial_recognition",
+    Role.BREAKAGE: "breakage",
+    Role.RECONCILIATION_INCOME: "reconciliation",
+    Role.PRODUCTS: "products",
 }
 
 
@@ -31,7 +33,10 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
     rows = books.per_location([*COLUMNS, "total"])
     for account, amount in books.query(queries(start, end)["revenue"]):
-        column = next(c for suffix, c in BY_SUFFIX.items() if account.endswith(suffix))
+        parsed = accounts.parse(account)
+        if parsed is None or parsed.role not in BY_ROLE:
+            raise ReportError(f"{account}: not an income account pkgbooks writes")
+        column = BY_ROLE[parsed.role]
         row = rows[books.location_of(account)]
         row[column] += -amount  # income is a credit balance
         row["total"] += -amount
