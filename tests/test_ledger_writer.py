@@ -334,3 +334,27 @@ def test_validate_and_reports_wait_for_a_build_in_progress(tmp_path: Path) -> No
         assert reader.is_alive() and not outputs
     reader.join(timeout=120)
     assert outputs and outputs[0].exit_code in (0, 1)
+
+
+@pytest.mark.slow
+def test_concurrent_builds_and_validates_on_the_command_line(tmp_path: Path) -> None:
+    """Real processes: three builds and two validates at once. Every build
+    succeeds, every validate passes (it never reads a ledger mid-swap), no traceback,
+    nothing left behind."""
+    import subprocess
+    import sys
+
+    demo = Path(__file__).resolve().parent.parent / "ledgers" / "demo"
+    books = tmp_path / "books"
+    shutil.copytree(demo, books)
+    expected = generated(books)
+    commands = [["build"]] * 3 + [["validate"]] * 2
+    runs = [subprocess.Popen([sys.executable, "-m", "pkgbooks.cli", *c, str(books)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for c in commands]
+    for command, run in zip(commands, runs, strict=True):
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, (command, out.decode(), err.decode())
+        assert b"Traceback" not in err
+    assert generated(books) == expected
+    assert not leftovers(books) and not strays(books)
