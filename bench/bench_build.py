@@ -59,7 +59,8 @@ import generate  # noqa: E402  (bench/generate.py, beside this file)
 from pkgbooks.build import CONFIG, EVENTS, build, render  # noqa: E402
 from pkgbooks.config import load_config  # noqa: E402
 from pkgbooks.engine import Engine  # noqa: E402
-from pkgbooks.readers import Problem, event_files, read_events  # noqa: E402
+from pkgbooks.errors import Error  # noqa: E402
+from pkgbooks.readers import event_files, read_events  # noqa: E402
 from pkgbooks.validate import validate  # noqa: E402
 
 STAMP = ".bench-stamp.json"
@@ -105,7 +106,7 @@ def _no_gc(fn: Callable[[], object]) -> object:
 
 
 def phase_parse(books: Path) -> int:
-    problems: list[Problem] = []
+    problems: list[Error] = []
 
     def run() -> int:
         return sum(1 for _ in read_events(event_files(books / EVENTS), problems))
@@ -117,7 +118,7 @@ def phase_parse(books: Path) -> int:
 
 
 def parsed(books: Path) -> list:
-    problems: list[Problem] = []
+    problems: list[Error] = []
     reads = list(read_events(event_files(books / EVENTS), problems))
     assert not problems, problems[:5]
     return reads
@@ -125,7 +126,7 @@ def parsed(books: Path) -> list:
 
 def phase_engine(books: Path, reads: list) -> int:
     config = load_config(books / CONFIG)
-    problems: list[Problem] = []
+    problems: list[Error] = []
 
     def run() -> int:
         return sum(1 for _ in Engine(config, problems).run(reads, None))
@@ -164,8 +165,8 @@ def phase_validate(books: Path, cold: bool = True) -> int:
     if cold:
         drop_beancount_cache(books)
     report = validate(books)
-    if report.failures:
-        raise SystemExit("validate failed:\n" + "\n".join(report.failures[:20]))
+    if report.errors:
+        raise SystemExit("validate failed:\n" + "\n".join(map(str, report.errors[:20])))
     return len(report.passed)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
+from pkgbooks.errors import Error, file_error
 from pkgbooks.layout import CONFIG, EVENTS, books_lock, inputs_digest
 from pkgbooks.ledger import (
     ACCOUNTS,
@@ -26,7 +27,7 @@ from pkgbooks.ledger import (
     LedgerWriter,
     render_main,
 )
-from pkgbooks.readers import Problem, event_files, read_events, sane_dates
+from pkgbooks.readers import event_files, read_events, sane_dates
 from pkgbooks.reports.directives import query_directives
 
 
@@ -35,7 +36,7 @@ class Rendered:
     """The outcome of running a books directory's events through the engine."""
 
     config: Config
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Error] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     balances: dict[str, Decimal] = field(default_factory=dict)
@@ -102,9 +103,9 @@ def build(
         try:
             _write(books_dir, result, files, render_main(config))
         except LedgerWriteError as exc:
-            result.problems.append(Problem(exc.path, None, None, exc.reason))
+            result.problems.append(file_error(exc.path, exc.reason))
         # Reported in reading order (file, then line), as a person reads the files.
-        result.problems.sort(key=lambda p: (p.file, p.line or 0))
+        result.problems.sort(key=lambda p: (p.source.file or "", p.source.line or 0))
         return result
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from pkgbooks.build import AS_OF_LIMIT, build
-from pkgbooks.config import ConfigError
+from pkgbooks.errors import Error, Failed
 from pkgbooks.events import LAST_DATE
 from pkgbooks.layout import books_lock
-from pkgbooks.reports import REPORTS, Books, ReportError, run_report
+from pkgbooks.reports import REPORTS, Books, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.validate import validate
 
@@ -74,13 +74,13 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:
         result = build(books_dir, as_of, waiting=lambda: click.echo(
             f"pkgbooks: another build of {books_dir} is running; waiting for it to finish",
             err=True))
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems; nothing was written")
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems; nothing was written")
     counts = result.counts
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if result.problems:
-        _fail([str(p) for p in result.problems],
+        _fail(result.problems,
               f"{len(result.problems)} problem(s); nothing was written, the previous books "
               "are unchanged")
     click.echo(
@@ -100,10 +100,10 @@ def validate_cmd(books_dir: Path) -> None:
     try:
         with books_lock(books_dir, exclusive=False):
             report = validate(books_dir)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
-    if report.failures:
-        _fail(report.failures, f"{len(report.failures)} check(s) failed")
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems")
+    if report.errors:
+        _fail(report.errors, f"{len(report.errors)} check(s) failed")
     for line in report.passed:
         click.echo(f"ok  {line}")
 
@@ -124,10 +124,8 @@ def report_cmd(name: str, books_dir: Path, start: datetime.date, end: datetime.d
     """Run report NAME (a Beancount query over DIR's ledger) for a period."""
     try:
         result = run_report(name, Books.load(books_dir), start, end, basis)
-    except ConfigError as exc:
-        _fail(exc.problems, "the configuration has problems")
-    except ReportError as exc:
-        _fail([str(exc)], f"no {name} report")
+    except Failed as exc:
+        _fail(exc.errors, f"no {name} report")
     click.echo(FORMATS[fmt](result), nl=False)
 
 
@@ -147,9 +145,10 @@ def demo_cmd(books_dir: Path) -> None:
         click.echo(FORMATS["table"](run_report(name, books, first, end)), nl=False)
 
 
-def _fail(lines: list[str], summary: str) -> None:
-    for line in lines:
-        click.echo(line, err=True)
+def _fail(errors: list[Error], summary: str) -> None:
+    """Print every error the one way (see `pkgbooks.errors`), then the summary; exit 1."""
+    for error in errors:
+        click.echo(str(error), err=True)
     click.echo(f"pkgbooks: {summary}", err=True)
     sys.exit(1)
 

@@ -24,21 +24,13 @@ from pydantic import (
     model_validator,
 )
 
+from pkgbooks.errors import Error, Failed, config_error, file_error
 from pkgbooks.money import ZERO, cents, parse_amount
-from pkgbooks.readers import one_line
 
 ACCOUNT_SEGMENT = r"^[A-Z][A-Za-z0-9-]*$"
 CATEGORIES = ("service", "product", "class")
 Category = Literal["service", "product", "class"]
 ANY_SERVICE = "*"
-
-
-class ConfigError(Exception):
-    """The configuration is unusable; `problems` holds one line per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def _amount(value: Any) -> Decimal:
@@ -80,6 +72,8 @@ class _Model(BaseModel):
 
 
 class Policy(_Model):
+    """The `[policy]` table: the accounting choices of the business (SPEC 2)."""
+
     recognition: Literal["item_price", "proportional"] = "item_price"
     expired_balance: Literal["revenue", "liability"] = "revenue"
     payment_allocation: Literal["products_first", "proportional"] = "products_first"
@@ -87,6 +81,8 @@ class Policy(_Model):
 
 
 class Location(_Model):
+    """One location: its name, account segment, legal entity and expired-balance policy."""
+
     name: str
     account: str = Field(pattern=ACCOUNT_SEGMENT)
     entity: str | None = None
@@ -103,6 +99,8 @@ def _list_price(value: Any) -> Decimal | str | None:
 
 
 class Item(_Model):
+    """A catalog item: what is performed or sold, its category, list price and unit."""
+
     name: str
     category: Category
     price: Annotated[Decimal | str | None, BeforeValidator(_list_price)] = None
@@ -115,12 +113,16 @@ class Item(_Model):
 
 
 class PackageItem(_Model):
+    """One group of a package: `quantity` units of an item for a share of the price."""
+
     item: str
     quantity: int = Field(gt=0)
     price: Amount
 
 
 class Package(_Model):
+    """A package for sale: price, tax, validity, initial recognition and contents."""
+
     name: str
     price: Amount
     tax_rate: Rate = Decimal("0")
@@ -175,6 +177,8 @@ def _initial_recognition(text: str, price: Decimal) -> Decimal:
 
 
 class Reconciliation(_Model):
+    """The `[reconciliation]` table: from which date, and the rate per category (4.6)."""
+
     start: datetime.date
     rates: dict[Category, Rate] = Field(default_factory=dict)
 
@@ -193,6 +197,8 @@ class DateLimits(_Model):
 
 
 class Config(_Model):
+    """The whole of `pkgbooks.toml`, checked."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: str = Field(pattern=r"^[^\x00-\x1f\x7f\x85\u2028\u2029]+$")
@@ -251,32 +257,30 @@ def _cross_check(cfg: Config) -> list[tuple[str, Any, str]]:
 
 
 def load_config(path: Path) -> Config:
-    """Read and check `pkgbooks.toml`; raise ConfigError listing every problem."""
+    """Read and check `pkgbooks.toml`; raise `Failed` listing every problem."""
     name = str(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
-        raise ConfigError([f"{name}: file not found"]) from None
+        raise Failed([file_error(name, "file not found")]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{name}: not UTF-8 text ({exc.reason})"]) from None
+        raise Failed([file_error(name, f"not UTF-8 text ({exc.reason})")]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([one_line(f"{name}: not valid TOML: {exc}")]) from None
+        raise Failed([file_error(name, f"not valid TOML: {exc}")]) from None
     except RecursionError:
-        raise ConfigError([f"{name}: not usable TOML: arrays or tables nested too deeply"]) \
+        raise Failed([file_error(name, "not usable TOML: arrays or tables nested too deeply")]) \
             from None
     except OSError as exc:
-        raise ConfigError([f"{name}: cannot be read: {exc.strerror or exc}"]) from None
+        raise Failed([file_error(name, f"cannot be read: {exc.strerror or exc}")]) from None
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([one_line(_describe(name, raw, err)) for err in exc.errors()]) \
-            from None
+        raise Failed([_describe(name, err) for err in exc.errors()]) from None
     except RecursionError:
-        raise ConfigError([f"{name}: values nested too deeply"]) from None
+        raise Failed([file_error(name, "values nested too deeply")]) from None
     problems = _control_characters(cfg) + _cross_check(cfg)
     if problems:
-        raise ConfigError([one_line(f"{name}: {key}: {value!r}: {why}")
-                           for key, value, why in problems])
+        raise Failed([config_error(name, key, why, value) for key, value, why in problems])
     return cfg
 
 
@@ -304,7 +308,7 @@ def _control_characters(cfg: Config) -> list[tuple[str, Any, str]]:
             if value is not None and (_CONTROL.search(value) or not value.strip())]
 
 
-def _describe(name: str, raw: Any, err: Any) -> str:
+def _describe(name: str, err: Any) -> Error:
     """One pydantic error as `FILE: key: value: what is wrong`."""
     parts = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
     key = ""
@@ -313,5 +317,5 @@ def _describe(name: str, raw: Any, err: Any) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     value = err.get("input")
     if isinstance(value, dict):
-        return f"{name}: {key or '(top level)'}: {msg}"
-    return f"{name}: {key or '(top level)'}: {value!r}: {msg}"
+        return config_error(name, key or "(top level)", msg)
+    return config_error(name, key or "(top level)", msg, value)

@@ -1,8 +1,12 @@
 """The engine: events in application order -> rules -> transactions.
 
-It dispatches each event to its rule, generates the automatic expiries (4.4)
-at their dates, recognises an event read twice, and counts what happened.
-It yields transactions in date order, so the ledger writer can stream them.
+Each event goes to its rule (`apply_rule`, one `match` over the event kinds),
+which returns an `Outcome`: transactions, state changes, expiries to
+schedule, or a refusal. The engine makes the changes, keeps what a later
+void needs (the outcome itself), schedules and runs the automatic expiries
+(4.4) at their dates, recognises an event read twice, and counts what
+happened. It yields transactions in date order, so the ledger writer can
+stream them.
 """
 
 from __future__ import annotations
@@ -11,19 +15,21 @@ import datetime
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import assert_never
 
 from pkgbooks.config import Config
+from pkgbooks.errors import Error, Failed, event_error
 from pkgbooks.events import KIND_ORDER, Event, Expiry, Payment, Redemption, Refund, Sale, Void
 from pkgbooks.postings import Txn
-from pkgbooks.readers import Problem, Read, Rereader
-from pkgbooks.rules import Context, Refusal
+from pkgbooks.readers import Read, Rereader
+from pkgbooks.rules import Context, Outcome, refused
 from pkgbooks.rules import expiry as expiry_rule
 from pkgbooks.rules import payment as payment_rule
-from pkgbooks.rules import reconciliation as reconciliation_rule
 from pkgbooks.rules import redemption as redemption_rule
 from pkgbooks.rules import refund as refund_rule
 from pkgbooks.rules import sale as sale_rule
 from pkgbooks.rules import void as void_rule
+from pkgbooks.state import Done
 
 EXPIRY_RANK = KIND_ORDER["expiry"]
 
@@ -41,12 +47,69 @@ class Counts:
     transactions: int = 0
 
 
+def apply_rule(ctx: Context, event: Event) -> Outcome:
+    """The outcome of `event` under its rule.
+
+    Every event kind has exactly one rule here: `assert_never` makes mypy
+    fail when a kind is added to `Event` without one.
+    """
+    try:
+        match event:
+            case Sale():
+                return sale_rule.apply(ctx, event)
+            case Payment():
+                return payment_rule.apply(ctx, event)
+            case Redemption():
+                return redemption_rule.apply(ctx, event)
+            case Refund():
+                return refund_rule.apply(ctx, event)
+            case Expiry():
+                return expiry_rule.apply(ctx, event)
+            case Void():
+                return void_rule.apply(ctx, event)
+            case _:
+                assert_never(event)
+    except Failed as exc:
+        return refused(exc)
+
+
+def concerns(event: Event) -> str:
+    """The invoice or package instance an event concerns (the target, for a void)."""
+    match event:
+        case Sale() | Payment():
+            return event.invoice
+        case Void():
+            return event.target
+        case Redemption() | Refund() | Expiry():
+            return event.instance
+        case _:
+            assert_never(event)
+
+
+def commit(ctx: Context, event: Event, outcome: Outcome) -> None:
+    """Make an accepted outcome's changes to the state, and keep what a void needs."""
+    state = ctx.state
+    for change in outcome.undone:
+        state.undo(change)
+    for change in outcome.changes:
+        state.apply(change)
+    if outcome.voids is not None:
+        where, key, target = outcome.voids
+        state.forget_voidable(where, key, target)
+        state.voided[target] = event.id
+    if outcome.voidable is not None:
+        where, key = outcome.voidable
+        state.keep_voidable(where, key, Done(
+            event.id, event.type, outcome.txns, outcome.changes, outcome.open_invoice))
+    state.events[event.id] = (event.type, concerns(event))
+
+
 @dataclass(slots=True)
 class Engine:
     """Applies a stream of events to the books state and yields transactions."""
 
     config: Config
-    problems: list[Problem]
+    problems: list[Error]
     ctx: Context = field(init=False)
     counts: Counts = field(default_factory=Counts)
     # event id -> (file, line) where it was first read
@@ -78,19 +141,25 @@ class Engine:
                 yield from self._expire_until(event.date, KIND_ORDER[event.type])
             if self._is_duplicate(read):
                 continue
-            try:
-                txns = self._apply(read)
-            except Refusal as refusal:
+            outcome = apply_rule(self.ctx, event)
+            if outcome.refusals:
                 self.counts.rejected += 1
-                self.problems.append(Problem(read.file, read.line, event.id, str(refusal)))
+                self.problems.extend(e.at(read.file, read.line, event.id)
+                                     for e in outcome.refusals)
                 continue
-            self._remember(read, txns)
+            self._accept(event, outcome)
             self.counts.applied += 1
-            self.counts.transactions += len(txns)
-            yield from txns
+            yield from outcome.txns
         self.end = as_of or last
         if self.end is not None:
             yield from self._expire_until(self.end, EXPIRY_RANK + 1)
+
+    def _accept(self, event: Event, outcome: Outcome) -> None:
+        """Commit an outcome and schedule the expiries it brings."""
+        commit(self.ctx, event, outcome)
+        self.counts.transactions += len(outcome.txns)
+        for expiry in outcome.expiries:
+            heapq.heappush(self._expiries, expiry)
 
     def _is_duplicate(self, read: Read) -> bool:
         """The same event read again is skipped; the same id with other content is refused.
@@ -108,49 +177,12 @@ class Engine:
             self.counts.duplicates += 1
             return True
         self.counts.rejected += 1
-        self.problems.append(Problem(
+        self.problems.append(event_error(
             read.file, read.line, event.id,
             f"event id already used by a different event at {seen[0]}:{seen[1]} "
             f"({_differences(first, event)})",
         ))
         return True
-
-    def _apply(self, read: Read) -> list[Txn]:
-        event, ctx = read.event, self.ctx
-        if isinstance(event, Sale):
-            txns = sale_rule.apply(ctx, event)
-            for line in event.lines:
-                pkg = ctx.state.packages.get(getattr(line, "instance", ""))
-                if pkg is not None and pkg.expires is not None:
-                    heapq.heappush(self._expiries, (pkg.expires, pkg.instance))
-            return txns
-        if isinstance(event, Payment):
-            return payment_rule.apply(ctx, event)
-        if isinstance(event, Redemption):
-            txns, used = redemption_rule.apply(ctx, event)
-            return txns + reconciliation_rule.apply(ctx, event.id, event.date, event.location, used)
-        if isinstance(event, Refund):
-            return refund_rule.apply(ctx, event)
-        if isinstance(event, Expiry):
-            return expiry_rule.apply(ctx, event.id, event.date, event.instance)
-        if isinstance(event, Void):
-            txns = void_rule.apply(ctx, event)
-            pkg = ctx.state.packages.get(ctx.state.events[event.target][1])
-            if pkg is not None and pkg.expires is not None:  # a package a void brought back
-                heapq.heappush(self._expiries, (pkg.expires, pkg.instance))
-            return txns
-        raise AssertionError(f"no rule for {event!r}")
-
-    def _remember(self, read: Read, txns: list[Txn]) -> None:
-        """Index an applied event by the package or invoice it concerns, for voids."""
-        event = read.event
-        if isinstance(event, Sale | Payment):
-            key = event.invoice
-        elif isinstance(event, Void):
-            key = event.target
-        else:
-            key = event.instance
-        self.ctx.state.events[event.id] = (event.type, key)
 
     def _expire_until(self, date: datetime.date, rank: int) -> Iterator[Txn]:
         """Automatic expiries due before an event of `date` and kind `rank`.
@@ -163,12 +195,13 @@ class Engine:
             when, instance = heapq.heappop(heap)
             if instance not in self.ctx.state.packages:
                 continue  # used up, refunded or expired early
-            txns = expiry_rule.apply(
-                self.ctx, expiry_rule.automatic_id(instance), when, instance
-            )
+            event = expiry_rule.automatic(instance, when)
+            outcome = apply_rule(self.ctx, event)
+            if outcome.refusals:  # cannot happen: a live package expires on its own date
+                raise AssertionError(outcome.refusals)
+            self._accept(event, outcome)
             self.counts.expiries += 1
-            self.counts.transactions += len(txns)
-            yield from txns
+            yield from outcome.txns
 
 
 def _differences(first: Event | None, second: Event) -> str:

@@ -92,6 +92,8 @@ class _Event(BaseModel):
 
 
 class PackageLine(BaseModel):
+    """A sale line selling one package instance (at its catalog price unless `price`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     package: Text
@@ -100,6 +102,8 @@ class PackageLine(BaseModel):
 
 
 class ProductLine(BaseModel):
+    """A sale line selling a product: its net amount and tax."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     product: Text
@@ -108,6 +112,8 @@ class ProductLine(BaseModel):
 
 
 class Sale(_Event):
+    """An invoice of packages and products (SPEC 3.2)."""
+
     type: Literal["sale"]
     location: Text
     invoice: Text
@@ -117,6 +123,8 @@ class Sale(_Event):
 
 
 class Payment(_Event):
+    """Money received for an invoice, at any location."""
+
     type: Literal["payment"]
     location: Text
     invoice: Text
@@ -125,6 +133,8 @@ class Payment(_Event):
 
 
 class Redemption(_Event):
+    """Units of an item used from a package, at any location."""
+
     type: Literal["redemption"]
     location: Text
     instance: Instance
@@ -134,6 +144,8 @@ class Redemption(_Event):
 
 
 class Refund(_Event):
+    """Money paid back for a package, which ends it."""
+
     type: Literal["refund"]
     location: Text
     instance: Instance
@@ -142,11 +154,15 @@ class Refund(_Event):
 
 
 class Expiry(_Event):
+    """A package expired early (the automatic expiries are made by the engine)."""
+
     type: Literal["expiry"]
     instance: Instance
 
 
 class Void(_Event):
+    """The reversal of an earlier event (SPEC 4.8)."""
+
     type: Literal["void"]
     target: Text
     reason: Text

@@ -4,29 +4,86 @@ A `Txn` holds explicit, quantised amounts on every posting (Beancount never
 fills a blank one in), the SPEC 4 metadata and the `^instance` links.
 `txn()` refuses to build a transaction that does not balance to the cent, so
 an arithmetic slip in a rule is an internal error, never a ledger that is off.
-`Accounts` hands the rules their account names (spelt by `pkgbooks.accounts`),
-so the rules speak of "the deposits of location S" and never spell an account.
+Account names are made here too, so the rules speak of "the deposits of
+location S" and never spell an account.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pkgbooks.accounts import BETWEEN_LOCATIONS, CASH_BY_METHOD, ROLES, Role
 from pkgbooks.accounts import name as account_name
-from pkgbooks.money import CENT
+from pkgbooks.money import CENT, fmt
 
-# Metadata keys in the order they are written.
-META_ORDER = (
-    "event", "kind", "location", "source", "invoice", "customer", "instance", "package",
-    "item", "category", "quantity", "staff", "method", "price", "rate", "tax", "product",
-    "target", "target_kind", "reason",
-)
+Kind = Literal["sale", "payment", "close", "redemption", "reconciliation", "refund", "expiry",
+               "void"]
 
-_META_RANK = {key: rank for rank, key in enumerate(META_ORDER)}
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """A transaction's SPEC 4 metadata, by name and typed; written in this field order.
+
+    `event` and `kind` are on every transaction; the rest only where they
+    mean something (None: not written). Amounts stay Decimal and quantities
+    int until the ledger text is written.
+    """
+
+    event: str
+    kind: Kind
+    location: str | None = None
+    source: str | None = None
+    invoice: str | None = None
+    customer: str | None = None
+    instance: str | None = None
+    package: str | None = None
+    item: str | None = None
+    category: str | None = None
+    quantity: int | None = None
+    staff: str | None = None
+    method: str | None = None
+    price: Decimal | None = None
+    rate: Decimal | None = None
+    tax: Decimal | None = None
+    product: str | None = None
+    target: str | None = None
+    target_kind: Kind | None = None
+    reason: str | None = None
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        """(key, text) of every field that is set, in the order written to the ledger."""
+        for key in _META_KEYS:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if key in _MONEY:
+                yield key, fmt(value)
+            else:
+                yield key, str(value)
+
+    def voided(self, event: str, target_kind: Kind, reason: str) -> Meta:
+        """The metadata of the void by `event` of this transaction of a `target_kind` event."""
+        return dataclasses.replace(self, event=event, kind="void", target=self.event,
+                                   target_kind=target_kind, reason=reason)
+
+
+_META_KEYS = tuple(f.name for f in dataclasses.fields(Meta))
+_MONEY = frozenset({"price", "tax"})
+# The typed value of a metadata key read back from a ledger (see `parse_meta`).
+META_TYPES: dict[str, type] = {"quantity": int, "price": Decimal, "tax": Decimal}
+
+
+def parse_meta(key: str, text: str | None) -> object:
+    """The typed value of metadata `key` as the ledger holds it (text), for readers."""
+    if text is None:
+        return None
+    kind = META_TYPES.get(key)
+    return kind(text) if kind is not None else text
 
 
 class UnbalancedTransaction(AssertionError):
@@ -34,54 +91,52 @@ class UnbalancedTransaction(AssertionError):
 
 
 class Posting(NamedTuple):
+    """One posting: an account and an explicit amount in cents."""
+
     account: str
     amount: Decimal
     instance: str | None = None  # posting-level `instance` when a txn spans several
 
 
 class Txn(NamedTuple):
+    """One transaction as the ledger will hold it."""
+
     date: datetime.date
     narration: str
-    meta: tuple[tuple[str, str], ...]
+    meta: Meta
     links: tuple[str, ...]
     postings: tuple[Posting, ...]
 
     @property
     def event(self) -> str:
-        return self.meta[0][1]
+        """The id of the event this transaction belongs to."""
+        return self.meta.event
 
     @property
-    def kind(self) -> str:
-        return self.meta[1][1]
+    def kind(self) -> Kind:
+        """What the transaction does (SPEC 4 `kind`)."""
+        return self.meta.kind
 
 
 def txn(
     date: datetime.date,
     narration: str,
-    *,
-    event: str,
-    kind: str,
+    meta: Meta,
     postings: list[Posting],
     links: tuple[str, ...] = (),
-    copied: Mapping[str, str] | None = None,
-    **meta: str | None,
 ) -> Txn:
     """Build a transaction; refuse one that does not balance to the cent.
 
     Postings to the same account (and instance) are merged into one, in the
-    order of first appearance; zero postings are dropped. `copied` is
-    metadata taken over from another transaction (a void's target); the
-    keyword arguments win over it.
+    order of first appearance; zero postings are dropped.
     """
-    if copied:
-        meta = {**copied, **meta}
     merged: dict[tuple[str, str | None], Decimal] = {}
     total = Decimal(0)
     for posting in postings:
         amount = posting.amount
         if amount.quantize(CENT) != amount:
             raise UnbalancedTransaction(
-                f"{event}: {posting.account} amount {amount} is not in cents"
+                f"{meta.event}: {posting.account} amount {amount} is not in cents"
             )
         key = (posting.account, posting.instance)
         merged[key] = merged[key] + amount if key in merged else amount
@@ -93,15 +148,8 @@ def txn(
                      for (acct, inst), amount in merged.items() if amount)
     if total != 0:
         lines = ", ".join(f"{p.account} {p.amount}" for p in kept)
-        raise UnbalancedTransaction(f"{event} ({kind}) is off by {total}: {lines}")
-    try:
-        keys = sorted(meta, key=_META_RANK.__getitem__)
-    except KeyError as exc:
-        raise ValueError(f"unknown metadata key {exc}") from None
-    ordered = (("event", event), ("kind", kind), *[
-        (key, value) for key in keys if (value := meta[key]) is not None
-    ])
-    return Txn(date, narration, ordered, tuple(dict.fromkeys(links)), kept)
+        raise UnbalancedTransaction(f"{meta.event} ({meta.kind}) is off by {total}: {lines}")
+    return Txn(date, narration, meta, tuple(dict.fromkeys(links)), kept)
 
 
 class Accounts:
@@ -132,36 +180,47 @@ class Accounts:
         return found
 
     def cash(self, loc: str, method: str) -> str:
+        """Where money received or paid out by `method` is held at `loc`."""
         return self._names[loc, CASH_BY_METHOD[method]]
 
     def deposits(self, loc: str) -> str:
+        """Payments on open invoices for packages sold at `loc`."""
         return self._names[loc, Role.DEPOSITS]
 
     def deferred(self, loc: str) -> str:
+        """The contract liability of packages sold at `loc` whose invoice is closed."""
         return self._names[loc, Role.DEFERRED]
 
     def unclaimed(self, loc: str) -> str:
+        """Expired balances kept as a liability at `loc`."""
         return self._names[loc, Role.UNCLAIMED]
 
     def sales_tax(self, loc: str) -> str:
+        """Tax collected on `loc`'s sales."""
         return self._names[loc, Role.SALES_TAX]
 
     def redemptions(self, loc: str) -> str:
+        """Revenue from packages sold at `loc`, as they are used."""
         return self._names[loc, Role.REDEMPTIONS]
 
     def initial_recognition(self, loc: str) -> str:
+        """Revenue recognised at payment for packages sold at `loc`."""
         return self._names[loc, Role.INITIAL_RECOGNITION]
 
     def breakage(self, loc: str) -> str:
+        """Expired and forfeited balances recognised as revenue at `loc`."""
         return self._names[loc, Role.BREAKAGE]
 
     def products(self, loc: str) -> str:
+        """Products sold on `loc`'s invoices."""
         return self._names[loc, Role.PRODUCTS]
 
     def reconciliation_expense(self, loc: str) -> str:
+        """What `loc` pays other entities for redeeming its packages."""
         return self._names[loc, Role.RECONCILIATION_EXPENSE]
 
     def reconciliation_income(self, loc: str) -> str:
+        """What `loc` earns redeeming other entities' packages."""
         return self._names[loc, Role.RECONCILIATION_INCOME]
 
     def refunds_expense(self, loc: str) -> str:
@@ -169,9 +228,11 @@ class Accounts:
         return self._names[loc, Role.REFUNDS]
 
     def due_to(self, loc: str, other: str) -> str:
+        """What `loc` owes `other`."""
         return self._pair(loc, Role.DUE_TO, other)
 
     def due_from(self, loc: str, other: str) -> str:
+        """What `other` owes `loc`."""
         return self._pair(loc, Role.DUE_FROM, other)
 
     def package_liability(self, loc: str, open_invoice: bool) -> str:
@@ -184,10 +245,12 @@ class Accounts:
 
 
 def credit(account: str, amount: Decimal, instance: str | None = None) -> Posting:
+    """A credit of `amount` (a negative posting)."""
     return Posting(account, -amount, instance)
 
 
 def debit(account: str, amount: Decimal, instance: str | None = None) -> Posting:
+    """A debit of `amount` (a positive posting)."""
     return Posting(account, amount, instance)
 
 

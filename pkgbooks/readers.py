@@ -15,7 +15,7 @@ link, a file that cannot be opened) is a problem naming the path, never
 "0 events", and other files are named in a warning. A line longer than
 `MAX_LINE_BYTES` is refused before it is read whole.
 
-Every problem is reported as a `Problem` (file, line, event id, what is wrong)
+Every problem is reported as an `Error` (file, line, event id, what is wrong)
 and reading goes on, so one run reports everything.
 """
 
@@ -28,42 +28,16 @@ import heapq
 import io
 import json
 import os
-import re
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import jiter
 from pydantic import ValidationError
 
+from pkgbooks.errors import Error, event_error, one_line
 from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, LINK_SAFE, Event
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with the input, in the SPEC 7 form."""
-
-    file: str
-    line: int | None
-    event_id: str | None
-    message: str
-
-    def __str__(self) -> str:
-        """One line, whatever the input held: control characters are shown escaped."""
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        if self.event_id is None and self.line is None:
-            return one_line(f"{where}: {self.message}")
-        return one_line(f"{where}: event {self.event_id or '?'}: {self.message}")
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
-
-
-def one_line(text: str) -> str:
-    """`text` with its control characters and line breaks shown escaped: one line, always."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class Read(NamedTuple):
@@ -75,6 +49,7 @@ class Read(NamedTuple):
 
     @property
     def place(self) -> str:
+        """`FILE:LINE` of the event."""
         return f"{self.file}:{self.line}"
 
 
@@ -97,7 +72,7 @@ _SALE_LINE = {
 
 def event_files(
     events_dir: Path,
-    problems: list[Problem] | None = None,
+    problems: list[Error] | None = None,
     warnings: list[str] | None = None,
 ) -> list[Path]:
     """The event files of a books directory, in name order.
@@ -116,7 +91,7 @@ def event_files(
             reason = "no events directory (create it and put the event files there)"
         else:
             reason = f"cannot list the events directory: {_reason(exc)}"
-        problems.append(Problem(str(events_dir), None, None, reason))
+        problems.append(event_error(str(events_dir), None, None, reason))
         return []
     files = []
     for path in entries:
@@ -128,7 +103,7 @@ def event_files(
             continue
         why = _not_a_file(path)
         if why is not None:
-            problems.append(Problem(str(path), None, None, why))
+            problems.append(event_error(str(path), None, None, why))
             continue
         files.append(path)
     return files
@@ -171,7 +146,7 @@ def open_event_file(path: Path) -> IO[bytes]:
         raise
 
 
-def read_events(files: list[Path], problems: list[Problem]) -> Iterator[Read]:
+def read_events(files: list[Path], problems: list[Error]) -> Iterator[Read]:
     """All events of `files`, merged in application order; problems are appended."""
     streams = []
     for index, path in enumerate(files):
@@ -185,7 +160,7 @@ def read_events(files: list[Path], problems: list[Problem]) -> Iterator[Read]:
 
 def sane_dates(
     reads: Iterator[Read],
-    problems: list[Problem],
+    problems: list[Error],
     *,
     today: datetime.date,
     future_days: int,
@@ -206,7 +181,7 @@ def sane_dates(
     for read in reads:
         date = read.event.date
         if date > latest:
-            problems.append(Problem(
+            problems.append(event_error(
                 read.file, read.line, read.event.id,
                 f"date: {date} is too far in the future: more than {future_days} days after "
                 f"today ({today}); a typo? (pkgbooks.toml: dates.future_days)"))
@@ -223,7 +198,7 @@ def sane_dates(
             continue
         if (date - first).days > gap_days:
             for early in held:
-                problems.append(Problem(
+                problems.append(event_error(
                     early.file, early.line, early.event.id,
                     f"date: {first} is {(date - first).days} days before the next date in "
                     f"the books ({date}, {read.place}): the books cannot start that far "
@@ -264,17 +239,17 @@ class Rereader:
         return self._events.get(line)
 
 
-def _validate(raw: Any, name: str, line: int, problems: list[Problem]) -> Event | None:
+def _validate(raw: Any, name: str, line: int, problems: list[Error]) -> Event | None:
     """One raw record to an event, or a problem naming every field that is wrong."""
     event_id = raw.get("id") if isinstance(raw, dict) else None
     shown_id = event_id if isinstance(event_id, str) and event_id else None
     if not isinstance(raw, dict):
-        problems.append(Problem(name, line, None, "expected a JSON object"))
+        problems.append(event_error(name, line, None, "expected a JSON object"))
         return None
     kind = raw.get("type")
     if kind not in EVENT_TYPES:
         problems.append(
-            Problem(name, line, shown_id,
+            event_error(name, line, shown_id,
                     f"unknown event type {kind!r} (expected one of {', '.join(EVENT_TYPES)})")
         )
         return None
@@ -296,11 +271,11 @@ def _validate(raw: Any, name: str, line: int, problems: list[Problem]) -> Event 
                     str(err.get("ctx", {}).get("pattern")),
                     "must be non-empty text without control characters or line breaks",
                 )
-            problems.append(Problem(name, line, shown_id, f"{field}: {msg}"))
+            problems.append(event_error(name, line, shown_id, f"{field}: {msg}"))
         return None
 
 
-def _text_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
+def _text_lines(path: Path, problems: list[Error]) -> Iterator[tuple[int, str]]:
     """(line number, text) of an event file, read lazily.
 
     UTF-8, with or without a byte-order mark, is read line by line: a line that
@@ -320,16 +295,16 @@ def _text_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]
             else:
                 yield from _utf8_lines(handle, name, problems)
     except OSError as exc:
-        problems.append(Problem(name, None, None, f"cannot be read: {_reason(exc)}"))
+        problems.append(event_error(name, None, None, f"cannot be read: {_reason(exc)}"))
 
 
-def _too_long(name: str, number: int) -> Problem:
-    return Problem(name, number, None,
+def _too_long(name: str, number: int) -> Error:
+    return event_error(name, number, None,
                    f"line longer than {MAX_LINE_BYTES // 1024} KB: not an event, not read")
 
 
 def _utf8_lines(
-    handle: IO[bytes], name: str, problems: list[Problem]
+    handle: IO[bytes], name: str, problems: list[Error]
 ) -> Iterator[tuple[int, str]]:
     number = 0
     while raw := handle.readline(MAX_LINE_BYTES + 1):
@@ -344,7 +319,7 @@ def _utf8_lines(
         try:
             yield number, raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as exc:
-            problems.append(Problem(
+            problems.append(event_error(
                 name, number, None,
                 f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}): "
                 "save the file as UTF-8",
@@ -352,7 +327,7 @@ def _utf8_lines(
 
 
 def _utf16_lines(
-    handle: IO[bytes], name: str, problems: list[Problem]
+    handle: IO[bytes], name: str, problems: list[Error]
 ) -> Iterator[tuple[int, str]]:
     # Split at line feeds only: U+2028 may stand inside a JSON string.
     text = io.TextIOWrapper(handle, encoding="utf-16", newline="\n")
@@ -368,13 +343,13 @@ def _utf16_lines(
                 continue
             yield number, line.rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(name, None, None, f"not UTF-16 text ({exc.reason})"))
+        problems.append(event_error(name, None, None, f"not UTF-16 text ({exc.reason})"))
     finally:
         text.detach()
 
 
 def _jsonl_stream(
-    path: Path, index: int, problems: list[Problem]
+    path: Path, index: int, problems: list[Error]
 ) -> Iterator[tuple[SortKey, Read]]:
     """Events of one JSONL file in application order.
 
@@ -393,7 +368,7 @@ def _jsonl_stream(
         if pending and key[0] != pending[0][0][0]:
             if key[0] < pending[0][0][0]:
                 # Cannot happen (both passes read the same JSON); never stream out of order.
-                problems.append(Problem(read.file, read.line, read.event.id,
+                problems.append(event_error(read.file, read.line, read.event.id,
                                         "date: read differently on a second reading"))
                 continue
             pending.sort(key=lambda pair: pair[0])
@@ -435,7 +410,7 @@ def _first_pass(path: Path) -> tuple[bool, dict[int, str]]:
 
 
 def _parse_jsonl(
-    path: Path, index: int, refused: dict[int, str], problems: list[Problem]
+    path: Path, index: int, refused: dict[int, str], problems: list[Error]
 ) -> Iterator[tuple[SortKey, Read]]:
     """Each line of a JSONL file as an event with its sort key; problems appended."""
     name = str(path)
@@ -443,7 +418,7 @@ def _parse_jsonl(
         if not text.strip():
             continue
         if number in refused:
-            problems.append(Problem(name, number, None, refused[number]))
+            problems.append(event_error(name, number, None, refused[number]))
             continue
         try:
             event: Event | None = EVENT_ADAPTER.validate_json(text)
@@ -452,10 +427,10 @@ def _parse_jsonl(
             try:
                 raw = json.loads(text)
             except json.JSONDecodeError as exc:
-                problems.append(Problem(name, number, None, f"not valid JSON: {exc.msg}"))
+                problems.append(event_error(name, number, None, f"not valid JSON: {exc.msg}"))
                 continue
             except (ValueError, RecursionError) as exc:  # 5000-digit numbers, deep nesting
-                problems.append(Problem(name, number, None, f"not usable JSON: {exc}"[:200]))
+                problems.append(event_error(name, number, None, f"not usable JSON: {exc}"[:200]))
                 continue
             event = _validate(raw, name, number, problems)
         if event is None:
@@ -465,14 +440,14 @@ def _parse_jsonl(
 
 
 def _csv_stream(
-    path: Path, index: int, problems: list[Problem]
+    path: Path, index: int, problems: list[Error]
 ) -> Iterator[tuple[SortKey, Read]]:
     """Events of one CSV file (named after its event type), in application order."""
     name = str(path)
     kind = path.stem
     if kind not in EVENT_TYPES:
         problems.append(
-            Problem(name, None, None,
+            event_error(name, None, None,
                     f"a CSV event file must be named <type>.csv with type one of "
                     f"{', '.join(EVENT_TYPES)}")
         )
@@ -488,7 +463,7 @@ def _csv_stream(
     sales: dict[str, tuple[int, dict[str, Any]]] = {}
     for number, row in _csv_rows(reader, name, problems):
         if None in row:
-            problems.append(Problem(name, number, row.get("id"), "more cells than columns"))
+            problems.append(event_error(name, number, row.get("id"), "more cells than columns"))
             continue
         cells = {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
         if kind == "sale":
@@ -498,7 +473,7 @@ def _csv_stream(
             if quantity.isascii() and quantity.isdigit():
                 cells["quantity"] = int(quantity)
             if cells.get("type", kind) != kind:
-                problems.append(Problem(
+                problems.append(event_error(
                     name, number, cells.get("id"),
                     f"type: {cells['type']!r} in a file of {kind} events",
                 ))
@@ -514,7 +489,7 @@ def _csv_stream(
     yield from events
 
 
-def _repeated_columns(reader: csv.DictReader[str], name: str, problems: list[Problem]) -> bool:
+def _repeated_columns(reader: csv.DictReader[str], name: str, problems: list[Error]) -> bool:
     """Refuse a header naming a column twice (the csv module would keep the last cell).
 
     True when the file cannot be read on: a repeated column, or a header that is not CSV.
@@ -522,18 +497,18 @@ def _repeated_columns(reader: csv.DictReader[str], name: str, problems: list[Pro
     try:
         columns = [c.strip() for c in reader.fieldnames or []]
     except csv.Error as exc:
-        problems.append(Problem(name, reader.line_num + 1, None, f"not valid CSV: {exc}"))
+        problems.append(event_error(name, reader.line_num + 1, None, f"not valid CSV: {exc}"))
         return True
     repeated = sorted({c for c in columns if c and columns.count(c) > 1})
     for column in repeated:
-        problems.append(Problem(name, reader.line_num, None,
+        problems.append(event_error(name, reader.line_num, None,
                                 f"the column {column!r} appears twice in the header "
                                 "(which cell was meant cannot be known)"))
     return bool(repeated)
 
 
 def _csv_rows(
-    reader: csv.DictReader[str], name: str, problems: list[Problem]
+    reader: csv.DictReader[str], name: str, problems: list[Error]
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """The rows of a CSV file with their line numbers; a malformed file stops at the fault."""
     while True:
@@ -543,7 +518,7 @@ def _csv_rows(
             return
         except csv.Error as exc:
             # The csv module counts the faulty line only once it is through with it.
-            problems.append(Problem(name, reader.line_num + 1, None, f"not valid CSV: {exc}"))
+            problems.append(event_error(name, reader.line_num + 1, None, f"not valid CSV: {exc}"))
             return
         yield reader.line_num, row
 
@@ -554,20 +529,20 @@ def _add_sale_row(
     name: str,
     sales: dict[str, tuple[int, dict[str, Any]]],
     records: list[tuple[int, dict[str, Any]]],
-    problems: list[Problem],
+    problems: list[Error],
 ) -> None:
     """`sale.csv` has one row per invoice line; rows with one id make one sale."""
     line = {field: cells.pop(col) for col, field in _SALE_LINE.items() if col in cells}
     event_id = cells.get("id")
     if not isinstance(event_id, str):
-        problems.append(Problem(name, number, None, "id: missing field"))
+        problems.append(event_error(name, number, None, "id: missing field"))
         return
     if event_id in sales:
         first_number, sale = sales[event_id]
         for field in _SALE_HEADER:
             if field in cells and cells[field] != sale.get(field):
                 problems.append(
-                    Problem(name, number, event_id,
+                    event_error(name, number, event_id,
                             f"{field}: {cells[field]!r} differs from line {first_number} "
                             f"({sale.get(field)!r}) of the same sale")
                 )

@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, assert_never
 
 from pkgbooks.money import ZERO, equal_parts_sum
+from pkgbooks.postings import Kind, Txn
 
 Status = Literal["live", "used up", "expired", "refunded", "voided"]
 
@@ -32,6 +33,7 @@ class ItemGroup:
 
     @property
     def left(self) -> int:
+        """Units of the group not used yet."""
         return self.quantity - self.used
 
     def value_of_next(self, units: int) -> Decimal:
@@ -41,6 +43,8 @@ class ItemGroup:
 
 @dataclass(slots=True)
 class PackageState:
+    """One package instance as sold, and what has happened to it since."""
+
     instance: str
     package: str
     invoice: str
@@ -59,14 +63,16 @@ class PackageState:
     tax_paid: Decimal = ZERO
     status: Status = "live"
     # event id -> each redemption or refund that can still be voided
-    history: dict[str, Redeemed | Refunded] = field(default_factory=dict)
+    history: dict[str, Done] = field(default_factory=dict)
 
     @property
     def gross(self) -> Decimal:
+        """Price and tax."""
         return self.price + self.tax
 
     @property
     def ir_left(self) -> Decimal:
+        """Initial recognition still to be recognised by payments."""
         return self.initial_recognition - self.ir_done
 
     @property
@@ -76,6 +82,7 @@ class PackageState:
 
     @property
     def units_left(self) -> int:
+        """Units of every group not used yet."""
         return sum(g.left for g in self.groups.values())
 
 
@@ -92,75 +99,74 @@ class InvoiceLine:
 
     @property
     def unpaid(self) -> Decimal:
+        """What is still due (gross)."""
         return self.gross - self.paid
 
     @property
     def tax_left(self) -> Decimal:
+        """Tax still due on the line."""
         return self.tax - self.tax_paid
 
     @property
     def net_left(self) -> Decimal:
+        """Net still due on the line."""
         return self.unpaid - self.tax_left
 
-    def cancel(self) -> None:
-        """The package was expired or refunded: nothing more is due on its line."""
-        self.gross = self.paid
-        self.tax = self.tax_paid
+
+class Add(NamedTuple):
+    """Add `amount` to one number of the state (undone by adding it back negated).
+
+    `target` names what holds the number: a package (`key` its instance), one
+    of its item groups (`part` the item) or an invoice line (`key` the
+    invoice, `part` the line's index).
+    """
+
+    target: Literal["package", "group", "line"]
+    key: str
+    field: str
+    amount: Decimal | int
+    part: str | int | None = None
 
 
-class LineShare(NamedTuple):
-    """What one payment did to one invoice line, so that a void can undo it."""
+class NewSale(NamedTuple):
+    """A sale opens an invoice and its packages (undone: the packages are voided)."""
 
-    line: InvoiceLine
-    share: Decimal
-    tax: Decimal
-    initial_recognition: Decimal = ZERO
-    liability: Decimal = ZERO
+    invoice: InvoiceState
+    packages: tuple[PackageState, ...]
 
 
-class Paid(NamedTuple):
-    """A payment, as much as is needed to write its transactions again (for a void)."""
+class SetStatus(NamedTuple):
+    """A package ends (used up, expired, refunded) or, undone, lives again."""
 
-    event: str
-    date: datetime.date
-    here: str
-    amount: Decimal
-    method: str
-    shares: tuple[LineShare, ...]
-    closed: bool  # this payment closed the invoice
+    instance: str
+    before: Status
+    after: Status
 
 
-class Redeemed(NamedTuple):
-    """A redemption, as much as is needed to write its transactions again."""
+class SetClosed(NamedTuple):
+    """An invoice closes (paid in full) or, undone, opens again."""
 
-    event: str
-    date: datetime.date
-    here: str
-    item: str  # the package's item group (or `*`)
-    asked: str  # the catalog item the redemption named
-    category: str
-    quantity: int
-    value: Decimal
-    on_open_invoice: bool
-    staff: str | None
+    invoice: str
+    closed: bool
 
 
-class Refunded(NamedTuple):
-    """A refund, as much as is needed to write its transactions again."""
+Change = Add | NewSale | SetStatus | SetClosed
+
+
+class Done(NamedTuple):
+    """A voidable event as it was applied: what a void reverses, from the data alone."""
 
     event: str
-    date: datetime.date
-    here: str
-    amount: Decimal
-    method: str
-    tax: Decimal
-    net: Decimal
-    forfeit: Decimal
-    on_open_invoice: bool
+    kind: Kind
+    txns: tuple[Txn, ...]
+    changes: tuple[Change, ...]
+    on_open_invoice: bool  # the package's invoice was open when the event was applied
 
 
 @dataclass(slots=True)
 class InvoiceState:
+    """One invoice: its lines and what is paid, while it is open or its packages live."""
+
     invoice: str
     location: str
     customer: str
@@ -170,10 +176,11 @@ class InvoiceState:
     staff: str | None
     closed: bool = False
     # event id -> each payment that can still be voided
-    payments: dict[str, Paid] = field(default_factory=dict)
+    payments: dict[str, Done] = field(default_factory=dict)
 
     @property
     def unpaid(self) -> Decimal:
+        """What is still due (gross)."""
         return sum((line.unpaid for line in self.lines), ZERO)
 
 
@@ -189,7 +196,79 @@ class BooksState:
     events: dict[str, tuple[str, str]] = field(default_factory=dict)
     voided: dict[str, str] = field(default_factory=dict)  # target id -> void event id
 
+    def package(self, instance: str) -> PackageState:
+        """A package, live or finished."""
+        pkg = self.packages.get(instance)
+        return pkg if pkg is not None else self.finished[instance]
+
+    def apply(self, change: Change) -> None:
+        """Make one change a rule asked for."""
+        match change:
+            case Add(target, key, name, amount, part):
+                holder: object
+                if target == "package":
+                    holder = self.package(key)
+                elif target == "group":
+                    holder = self.package(key).groups[str(part)]
+                else:
+                    holder = self.invoices[key].lines[int(part or 0)]
+                setattr(holder, name, getattr(holder, name) + amount)
+            case NewSale(inv, packages):
+                self.invoices[inv.invoice] = inv
+                for pkg in packages:
+                    self.packages[pkg.instance] = pkg
+            case SetStatus(instance, _before, after):
+                if after == "live":
+                    self.revive(self.finished[instance])
+                else:
+                    self.finish(self.packages[instance], after)
+            case SetClosed(invoice, closed):
+                self.invoices[invoice].closed = closed
+                if closed:
+                    self.forget_invoice_if_done(invoice)
+            case _:
+                assert_never(change)
+
+    def undo(self, change: Change) -> None:
+        """Reverse one change (for a void): the inverse of `apply`."""
+        match change:
+            case Add(target, key, name, amount, part):
+                self.apply(Add(target, key, name, -amount, part))
+            case NewSale(inv, packages):
+                for pkg in packages:
+                    self.finish(self.packages[pkg.instance], "voided")
+                self.invoices.pop(inv.invoice, None)
+                self.closed_invoices.add(inv.invoice)
+            case SetStatus(instance, before, after):
+                self.apply(SetStatus(instance, after, before))
+            case SetClosed(invoice, closed):
+                self.apply(SetClosed(invoice, not closed))
+            case _:
+                assert_never(change)
+
+    def keep_voidable(self, where: str, key: str, done: Done) -> None:
+        """Keep a voidable event's record on its invoice (payments) or package.
+
+        An expired package's record is not kept: nothing of it can be voided.
+        """
+        if where == "invoice":
+            inv = self.invoices.get(key)
+            if inv is not None:  # else paid and over: nothing of it can be voided
+                inv.payments[done.event] = done
+        else:
+            pkg = self.package(key)
+            if pkg.status != "expired":
+                pkg.history[done.event] = done
+
+    def forget_voidable(self, where: str, key: str, event: str) -> None:
+        """A voided event can no longer be voided: drop its record."""
+        if where == "invoice":
+            del self.invoices[key].payments[event]
+        else:
+            del self.package(key).history[event]
+
     def package_status(self, instance: str) -> Status | None:
+        """The status of a package instance; None if it was never sold."""
         pkg = self.packages.get(instance) or self.finished.get(instance)
         return pkg.status if pkg is not None else None
 
@@ -209,6 +288,7 @@ class BooksState:
         self.packages[pkg.instance] = pkg
 
     def forget_invoice_if_done(self, invoice_id: str) -> None:
+        """Drop a closed invoice once none of its packages is live."""
         inv = self.invoices.get(invoice_id)
         if inv is None or not inv.closed:
             return
@@ -218,5 +298,6 @@ class BooksState:
         self.closed_invoices.add(invoice_id)
 
     def invoice_open(self, invoice_id: str) -> bool:
+        """Whether the invoice is known and not yet paid in full."""
         inv = self.invoices.get(invoice_id)
         return inv is not None and not inv.closed

@@ -22,6 +22,7 @@ from pkgbooks import accounts
 from pkgbooks.accounts import Role, suffixes
 from pkgbooks.build import no_collector, render
 from pkgbooks.config import load_config
+from pkgbooks.errors import Error, Source, file_error
 from pkgbooks.layout import load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, MAIN, render_main
 from pkgbooks.money import fmt
@@ -33,30 +34,43 @@ ROLL_FORWARD_KINDS = {"payment", "close", "redemption", "expiry", "refund", "voi
 
 
 @dataclass(slots=True)
-class Report:
-    passed: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
+class Validation:
+    """What `validate` found: the checks that passed, and one error per failure."""
 
-    def check(self, name: str, failures: list[str]) -> None:
-        if failures:
-            self.failures.extend(f"{name}: {f}" for f in failures)
+    passed: list[str] = field(default_factory=list)
+    errors: list[Error] = field(default_factory=list)
+
+    def check(self, name: str, errors: list[Error]) -> None:
+        """Record one check: passed, or failed with these errors (each says which check)."""
+        if errors:
+            self.errors.extend(e._replace(message=f"{e.message} (check {name})") for e in errors)
         else:
             self.passed.append(name)
 
 
-def validate(books_dir: Path) -> Report:
-    report = Report()
+def _at(t: data.Transaction, message: str) -> Error:
+    """An error about a transaction of the ledger, at its file and line."""
+    meta = t.meta or {}
+    event = meta.get("event")
+    return Error(Source(meta.get("filename"), meta.get("lineno")), message,
+                 str(event) if event else None)
+
+
+def validate(books_dir: Path) -> Validation:
+    """Run every check over the books in `books_dir` (see the module docstring)."""
+    report = Validation()
     config = load_config(books_dir / "pkgbooks.toml")
     main = books_dir / MAIN
     if not main.exists():
-        report.failures.append(f"{main}: no ledger yet: run `pkgbooks build {books_dir}`")
+        report.errors.append(
+            file_error(str(main), f"no ledger yet: run `pkgbooks build {books_dir}`"))
         return report
     entries, errors, _options = load_ledger(main)
     txns = [e for e in entries if isinstance(e, data.Transaction)]
     report.check(
         "1 every transaction balances to the cent; Beancount's checks pass",
-        [f"{e.source.get('filename')}:{e.source.get('lineno')}: {e.message}" for e in errors]
-        + _exactly_balanced(txns),
+        [Error(Source(e.source.get("filename"), e.source.get("lineno")), e.message)
+         for e in errors] + _exactly_balanced(txns),
     )
     as_of = next(
         (e.date for e in entries if isinstance(e, data.Custom) and e.type == AS_OF_DIRECTIVE),
@@ -67,10 +81,10 @@ def validate(books_dir: Path) -> Report:
         replayed = dict(files)
     finished = {i for i, status in rendered.finished.items() if status != "voided"}
     report.check("2 package liability never negative, 0.00 when finished",
-                 _liability_never_negative(txns, finished))
-    report.check("3 due-to / due-from eliminate", _due_eliminate(txns))
+                 _liability_never_negative(txns, finished, main))
+    report.check("3 due-to / due-from eliminate", _due_eliminate(txns, main))
     report.check("4 roll-forward identity", _roll_forward(txns))
-    report.check("5 every event in exactly one transaction set", _events_once(txns, books_dir))
+    report.check("5 every event in exactly one transaction set", _events_once(txns))
     report.check("replay: the ledger is what the events give",
                  _replay(books_dir, replayed, rendered.problems, rendered.balances, entries,
                          render_main(config)))
@@ -89,20 +103,20 @@ def _instance_of(txn: data.Transaction, posting: data.Posting) -> str | None:
     return str(value) if value else None
 
 
-def _exactly_balanced(txns: list[data.Transaction]) -> list[str]:
+def _exactly_balanced(txns: list[data.Transaction]) -> list[Error]:
     """Beancount tolerates half a cent; pkgbooks' transactions balance exactly."""
     failures = []
     for t in txns:
         total = sum((_units(p) for p in t.postings), Decimal(0))
         if total:
-            failures.append(
-                f"{t.meta.get('filename')}:{t.meta.get('lineno')}: event {t.meta.get('event')} "
-                f"is off by {total}"
-            )
+            failures.append(_at(t, f"is off by {total}"))
     return failures
 
 
-def _liability_never_negative(txns: list[data.Transaction], finished: set[str]) -> list[str]:
+def _liability_never_negative(
+    txns: list[data.Transaction], finished: set[str], main: Path
+) -> list[Error]:
+    """Invariant 2: no package's liability goes below zero; an ended package's is zero."""
     balance: dict[str, Decimal] = defaultdict(Decimal)
     failures = []
     for t in txns:
@@ -114,32 +128,33 @@ def _liability_never_negative(txns: list[data.Transaction], finished: set[str]) 
                 touched.add(instance)
         for instance in touched:
             if balance[instance] > 0:  # a liability is a credit (negative) balance
-                failures.append(
-                    f"package {instance} liability is negative by {fmt(balance[instance])} "
-                    f"after {t.meta.get('event')} on {t.date}"
-                )
+                failures.append(_at(
+                    t, f"package {instance} liability is negative by {fmt(balance[instance])} "
+                    f"after this transaction on {t.date}"
+                ))
     for instance in sorted(finished):
         if balance.get(instance, Decimal(0)) != 0:
-            failures.append(
-                f"package {instance} is over but its liability is {fmt(-balance[instance])}"
-            )
+            failures.append(file_error(
+                str(main), f"package {instance} is over but its liability is "
+                f"{fmt(-balance[instance])}"
+            ))
     return failures
 
 
-def _due_eliminate(txns: list[data.Transaction]) -> list[str]:
+def _due_eliminate(txns: list[data.Transaction], main: Path) -> list[Error]:
     """At the end of every day, Assets:A:DueFrom:B + Liabilities:B:DueTo:A = 0."""
     balance: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    failures: list[str] = []
+    failures: list[Error] = []
     day: datetime.date | None = None
 
     def check(when: datetime.date) -> None:
         for (a, b), amount in sorted(balance.items()):
             if amount:
-                failures.append(
-                    f"{accounts.name(a, Role.DUE_FROM, b)} + "
+                failures.append(file_error(
+                    str(main), f"{accounts.name(a, Role.DUE_FROM, b)} + "
                     f"{accounts.name(b, Role.DUE_TO, a)} = {fmt(amount)} "
                     f"at the end of {when}"
-                )
+                ))
 
     for t in txns:
         if day is not None and t.date != day and not failures:
@@ -158,7 +173,7 @@ def _due_eliminate(txns: list[data.Transaction]) -> list[str]:
     return failures
 
 
-def _roll_forward(txns: list[data.Transaction]) -> list[str]:
+def _roll_forward(txns: list[data.Transaction]) -> list[Error]:
     """Every movement of a package liability is one the roll-forward (5.1) accounts for.
 
     closing = opening + sales - redemptions - expirations - refunds holds for
@@ -170,51 +185,54 @@ def _roll_forward(txns: list[data.Transaction]) -> list[str]:
         kind = t.meta.get("kind")
         for p in t.postings:
             if p.account.endswith(PACKAGE_LIABILITY) and kind not in ROLL_FORWARD_KINDS:
-                failures.append(
-                    f"{p.account} moves {fmt(_units(p))} on {t.date} in a transaction of "
-                    f"kind {kind!r} (event {t.meta.get('event')}), which the roll-forward "
-                    "does not account for"
-                )
+                failures.append(_at(
+                    t, f"{p.account} moves {fmt(_units(p))} on {t.date} in a transaction of "
+                    f"kind {kind!r}, which the roll-forward does not account for"
+                ))
     return failures
 
 
-def _events_once(txns: list[data.Transaction], books_dir: Path) -> list[str]:
+def _events_once(txns: list[data.Transaction]) -> list[Error]:
     """Each event's transactions form one set: one date, all together in the ledger."""
     dates: dict[str, datetime.date] = {}
     failures = []
     for t in txns:
         event = t.meta.get("event")
         if not event:
-            failures.append(f"transaction on {t.date} ({t.narration}) has no event id")
+            failures.append(_at(t, f"transaction on {t.date} ({t.narration}) has no event id"))
             continue
         seen = dates.setdefault(str(event), t.date)
         if seen != t.date:
-            failures.append(f"event {event} is applied on {seen} and again on {t.date}")
+            failures.append(_at(t, f"applied on {seen} and again on {t.date}"))
     return failures
 
 
 def _replay(
     books_dir: Path,
     replayed: dict[str, str],
-    problems: list[Any],
+    problems: list[Error],
     balances: dict[str, Decimal],
     entries: list[Any],
     main_text: str,
-) -> list[str]:
-    failures = [f"the events now have a problem: {p}" for p in problems]
+) -> list[Error]:
+    """The ledger on disk is exactly what the events give (files, main, balances)."""
+    failures = [p._replace(message=f"the events now have a problem: {p.message}")
+                for p in problems]
     ledger_dir = books_dir / LEDGER_DIR
     on_disk = {p.name: p for p in ledger_dir.glob("*.beancount")} if ledger_dir.is_dir() else {}
     for name in sorted(set(on_disk) - set(replayed)):
-        failures.append(f"{ledger_dir / name}: not produced by the events (extra file)")
+        failures.append(
+            file_error(str(ledger_dir / name), "not produced by the events (extra file)"))
     for name in sorted(set(replayed) - set(on_disk)):
-        failures.append(f"{ledger_dir / name}: missing; the events produce it")
+        failures.append(file_error(str(ledger_dir / name), "missing; the events produce it"))
     for name in sorted(set(on_disk) & set(replayed)):
         disk = on_disk[name].read_text(encoding="utf-8")
         if disk != replayed[name]:
-            failures.append(f"{ledger_dir / name}: {_first_difference(disk, replayed[name])}")
+            failures.append(
+                file_error(str(ledger_dir / name), _first_difference(disk, replayed[name])))
     main = books_dir / MAIN
     if main.read_text(encoding="utf-8") != main_text:
-        failures.append(f"{main}: differs from what pkgbooks.toml gives")
+        failures.append(file_error(str(main), "differs from what pkgbooks.toml gives"))
     ledger_balances: dict[str, Decimal] = defaultdict(Decimal)
     for e in entries:
         if isinstance(e, data.Transaction):
@@ -223,16 +241,19 @@ def _replay(
     for account in sorted(set(ledger_balances) | set(balances)):
         diff = ledger_balances.get(account, Decimal(0)) - balances.get(account, Decimal(0))
         if diff:
-            failures.append(
+            failures.append(file_error(
+                str(main),
                 f"{account}: the ledger holds {fmt(ledger_balances.get(account, Decimal(0)))}, "
                 f"the events give {fmt(balances.get(account, Decimal(0)))} (off by {fmt(diff)})"
-            )
+            ))
     if failures:
-        failures.append(f"rebuild with `pkgbooks build {books_dir}` if the events are right")
+        failures.append(file_error(
+            str(main), f"rebuild with `pkgbooks build {books_dir}` if the events are right"))
     return failures
 
 
 def _first_difference(disk: str, expected: str) -> str:
+    """Where a file on disk first departs from what the events give."""
     disk_lines, expected_lines = disk.splitlines(), expected.splitlines()
     for number, (a, b) in enumerate(zip(disk_lines, expected_lines, strict=False), 1):
         if a != b:

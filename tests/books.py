@@ -1,10 +1,17 @@
-"""Small books written by tests: a config, some events, built for real and read back."""
+"""Small books written by tests: a config, some events, built for real and read back.
+
+`build_ok` writes the ledger to disk as `pkgbooks build` does (for the tests of
+the commands and reports); `build_in_memory` renders the same ledger text and
+loads it with Beancount without writing it (for the rule tests); `load` and
+the helpers over it read whichever was built last for a books directory.
+"""
 
 from __future__ import annotations
 
 import datetime
 import json
 import textwrap
+import tomllib
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -12,8 +19,14 @@ from typing import Any
 
 from beancount import loader
 from beancount.core import data
+from beancount.parser import parser
 
-from pkgbooks.build import Rendered, build
+from pkgbooks.build import Rendered, build, render
+from pkgbooks.config import Config
+from pkgbooks.engine import apply_rule, commit
+from pkgbooks.events import EVENT_ADAPTER
+from pkgbooks.ledger import render_main, render_txn
+from pkgbooks.rules import Context, Outcome
 
 BASE_CONFIG = """
 title = "Test Spa"
@@ -57,7 +70,12 @@ def config_text(
     return head + textwrap.dedent(extra)
 
 
+# books directory -> the entries of its ledger built in memory (the latest few only)
+_IN_MEMORY: dict[Path, list[Any]] = {}
+
+
 def write_books(path: Path, config: str, events: list[dict[str, Any]]) -> Path:
+    _IN_MEMORY.pop(path, None)
     path.mkdir(parents=True, exist_ok=True)
     (path / "pkgbooks.toml").write_text(config, encoding="utf-8")
     (path / "events").mkdir(exist_ok=True)
@@ -76,11 +94,32 @@ def build_ok(path: Path, as_of: datetime.date | None = None) -> Rendered:
     return result
 
 
+def build_in_memory(path: Path, as_of: datetime.date | None = None) -> Rendered:
+    """Render the ledger as a build would, load the text with Beancount, keep it in memory."""
+    result, files = render(path, as_of)
+    text = "".join(text for _name, text in files)
+    assert not result.problems, "\n".join(str(p) for p in result.problems)
+    main = render_main(result.config).replace('include "ledger/*.beancount"\n', "")
+    entries, errors, _ = loader.load_string(main + text)
+    assert not errors, errors
+    _IN_MEMORY[path] = entries
+    while len(_IN_MEMORY) > 16:
+        del _IN_MEMORY[next(iter(_IN_MEMORY))]
+    return result
+
+
 def problems_of(path: Path, as_of: datetime.date | None = None) -> list[str]:
-    return [str(p) for p in build(path, as_of).problems]
+    """The problems a build of `path` reports, as printed."""
+    result, files = render(path, as_of)
+    for _file in files:
+        pass
+    problems = sorted(result.problems, key=lambda p: (p.source.file or "", p.source.line or 0))
+    return [str(p) for p in problems]
 
 
 def load(path: Path) -> list[Any]:
+    if path in _IN_MEMORY:
+        return _IN_MEMORY[path]
     entries, errors, _ = loader.load_file(str(path / "main.beancount"))
     assert not errors, errors
     return entries
@@ -141,3 +180,55 @@ def refund(eid: str, day: int, instance: str, amount: str, loc: str = "loc-11",
 
 def expire(eid: str, day: int, instance: str) -> dict[str, Any]:
     return {"type": "expiry", "id": eid, "date": d(day), "instance": instance}
+
+
+# Rule tests as ledger text in, ledger text out, in memory (the model:
+# beancount/plugins/check_closing_test.py): a small state made by earlier
+# events, one event, and the transactions it writes compared as Beancount text.
+
+def rule_context(config: str, history: list[dict[str, Any]]) -> Context:
+    """The books state after `history` (each event must be accepted) under `config`."""
+    ctx = Context.new(Config.model_validate(tomllib.loads(config)))
+    for raw in history:
+        event = EVENT_ADAPTER.validate_python(raw)
+        outcome = apply_rule(ctx, event)
+        assert not outcome.refusals, outcome.refusals
+        commit(ctx, event, outcome)
+    return ctx
+
+
+def outcome_of(config: str, history: list[dict[str, Any]], event: dict[str, Any]) -> Outcome:
+    """What `event` does to the books `history` made (not applied)."""
+    ctx = rule_context(config, history)
+    return apply_rule(ctx, EVENT_ADAPTER.validate_python(event))
+
+
+def ledger_text(config: str, history: list[dict[str, Any]], event: dict[str, Any]) -> str:
+    """The Beancount text of the transactions `event` writes after `history`."""
+    outcome = outcome_of(config, history, event)
+    assert not outcome.refusals, [str(e) for e in outcome.refusals]
+    currency = Config.model_validate(tomllib.loads(config)).currency
+    return "".join(render_txn(t, currency) for t in outcome.txns)
+
+
+def refusal_of(config: str, history: list[dict[str, Any]], event: dict[str, Any]) -> str:
+    """The rule `event` breaks after `history`, as the refusal says it."""
+    outcome = outcome_of(config, history, event)
+    assert outcome.refusals and not outcome.txns and not outcome.changes
+    return "; ".join(e.message for e in outcome.refusals)
+
+
+def assert_ledger(actual: str, expected: str) -> None:
+    """Two ledger texts hold the same transactions, line by line, whatever the spacing.
+
+    Both must parse as Beancount; amounts compare as written (two places).
+    """
+    for text in (actual, expected):
+        _entries, errors, _ = parser.parse_string(textwrap.dedent(text))
+        assert not errors, errors
+    assert _lines(actual) == _lines(expected), "\n" + actual
+
+
+def _lines(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in textwrap.dedent(text).splitlines()
+            if line.strip()]

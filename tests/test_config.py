@@ -1,5 +1,5 @@
 """SPEC 2 / 7: pkgbooks.toml is checked when loaded; every problem is reported at once as
-`FILE: key: value: what is wrong`, by load_config (ConfigError) and by the CLI (exit 1)."""
+`FILE: key: value: what is wrong`, by load_config (`Failed`) and by the CLI (exit 1)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from books import config_text, write_books
 from click.testing import CliRunner
 
 from pkgbooks.cli import main
-from pkgbooks.config import ConfigError, load_config
+from pkgbooks.config import load_config
+from pkgbooks.errors import Failed
 
 D = Decimal
 
@@ -48,11 +49,12 @@ haircut = "90.00"
 def problems(tmp_path: Path, text: str) -> tuple[str, list[str]]:
     path = tmp_path / "pkgbooks.toml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(Failed) as caught:
         load_config(path)
-    assert caught.value.problems, "a ConfigError must list its problems"
-    assert str(caught.value) == "\n".join(caught.value.problems)
-    return str(path), caught.value.problems
+    lines = [str(e) for e in caught.value.errors]
+    assert lines, "a configuration failure must list its problems"
+    assert str(caught.value) == "\n".join(lines)
+    return str(path), lines
 
 
 def reported(lines: list[str], file: str, key: str, value: str, *words: str) -> str:
@@ -385,12 +387,12 @@ category = "spa"
 def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "pkgbooks.toml"
     path.write_text('title = "x\n', encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(Failed) as caught:
         load_config(path)
-    assert caught.value.problems[0].startswith(f"{path}: ")
-    with pytest.raises(ConfigError) as caught:
+    assert str(caught.value.errors[0]).startswith(f"{path}: ")
+    with pytest.raises(Failed) as caught:
         load_config(tmp_path / "nothing.toml")
-    assert caught.value.problems[0].startswith(f"{tmp_path / 'nothing.toml'}: ")
+    assert str(caught.value.errors[0]).startswith(f"{tmp_path / 'nothing.toml'}: ")
 
 
 def test_config_with_a_bom_loads(tmp_path: Path) -> None:

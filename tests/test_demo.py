@@ -44,7 +44,7 @@ def test_committed_ledger_is_what_the_events_give(rebuilt: Path) -> None:
 
 def test_demo_validates(rebuilt: Path) -> None:
     report = validate(rebuilt)
-    assert report.failures == []
+    assert report.errors == []
 
 
 def test_demo_covers_every_event_type_and_feature() -> None:

@@ -39,8 +39,9 @@ from hypothesis import strategies as st
 
 from pkgbooks.build import build
 from pkgbooks.cli import main as cli_main
-from pkgbooks.config import ConfigError, load_config
-from pkgbooks.readers import Problem, read_events
+from pkgbooks.config import load_config
+from pkgbooks.errors import Error, Failed
+from pkgbooks.readers import read_events
 from pkgbooks.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,18 +106,21 @@ def config_on(data: bytes) -> Any:
 # --- the readers and the config loader, called directly -----------------------------
 
 
+@pytest.mark.slow
 @FAST
 @given(st.binary(max_size=3000))
 def test_jsonl_reader_arbitrary_bytes(data: bytes) -> None:
     holds(reader_on("events.jsonl", data))
 
 
+@pytest.mark.slow
 @FAST
 @given(st.text(max_size=1000))
 def test_jsonl_reader_arbitrary_text(text: str) -> None:
     holds(reader_on("events.jsonl", text.encode("utf-8", "surrogatepass")))
 
 
+@pytest.mark.slow
 @FAST
 @given(st.integers(0, 100), mutations)
 def test_jsonl_reader_mutated(which: int, edits: list[Any]) -> None:
@@ -124,12 +128,14 @@ def test_jsonl_reader_mutated(which: int, edits: list[Any]) -> None:
     holds(reader_on("events.jsonl", fuzz.mutate(original, edits, "jsonl")))
 
 
+@pytest.mark.slow
 @FAST
 @given(kinds, st.text(max_size=1000))
 def test_csv_reader_arbitrary_text(kind: str, text: str) -> None:
     holds(reader_on(f"{kind}.csv", text.encode("utf-8", "surrogatepass")))
 
 
+@pytest.mark.slow
 @FAST
 @given(kinds, mutations)
 def test_csv_reader_mutated(kind: str, edits: list[Any]) -> None:
@@ -137,12 +143,14 @@ def test_csv_reader_mutated(kind: str, edits: list[Any]) -> None:
     holds(reader_on(f"{kind}.csv", fuzz.mutate(original, edits, "csv")))
 
 
+@pytest.mark.slow
 @FAST
 @given(st.binary(max_size=2000))
 def test_config_arbitrary_bytes(data: bytes) -> None:
     holds(config_on(data))
 
 
+@pytest.mark.slow
 @FAST
 @given(st.integers(0, 1), mutations)
 def test_config_mutated(which: int, edits: list[Any]) -> None:
@@ -174,6 +182,7 @@ def cli_holds(books: Path, by_build: Any) -> None:
         assert wrong is None, f"{wrong}: {line!r}"
 
 
+@pytest.mark.slow
 @BUILDS
 @given(st.sampled_from(["jsonl", "csv", "toml"]), st.integers(0, 100), kinds, mutations)
 def test_build_and_cli_never_raise(target: str, which: int, kind: str, edits: list[Any]) -> None:
@@ -429,7 +438,7 @@ def test_amounts_of_more_than_15_digits(tmp_path: Path) -> None:
     assert cli(books)[0] == 0
     text = (books / "ledger" / "2026-01.beancount").read_text(encoding="utf-8")
     assert f'price: "{big}"' in text
-    assert validate(books).failures == []
+    assert validate(books).errors == []
 
 
 def test_csv_type_column_cannot_change_the_event_type(tmp_path: Path) -> None:
@@ -456,9 +465,9 @@ def test_reader_problems_are_problem_objects(tmp_path: Path) -> None:
     """The fuzz harness reads through the engine's own entry point (sanity check)."""
     path = tmp_path / "e.jsonl"
     path.write_text("{\n", encoding="utf-8")
-    problems: list[Problem] = []
+    problems: list[Error] = []
     assert list(read_events([path], problems)) == []
     assert [str(p) for p in problems] == [f"{path}:1: event ?: not valid JSON: "
                                           "Expecting property name enclosed in double quotes"]
-    with pytest.raises(ConfigError):
+    with pytest.raises(Failed):
         load_config(tmp_path / "missing.toml")

@@ -148,7 +148,7 @@ def test_every_problem_is_reported_and_nothing_is_written(tmp_path: Path) -> Non
     bad = jsonl(*GOOD, {**GOOD[1], "id": "p2", "amount": "$5"}, {"type": "refund"}) + "{\n"
     (books / "events" / "e.jsonl").write_text(bad, encoding="utf-8")
     result = build(books)
-    assert len({p.line for p in result.problems}) == 3
+    assert len({p.source.line for p in result.problems}) == 3
     assert (books / "ledger" / "2026-01.beancount").read_bytes() == before
     assert json.loads(jsonl(GOOD[0]))  # the helpers still make valid JSON
 
@@ -369,7 +369,7 @@ def test_a_date_too_far_in_the_future_is_refused(tmp_path: Path) -> None:
     text = (books / "events" / "e.jsonl").read_text().replace('"2026-01-05"', '"2062-01-05"')
     (books / "events" / "e.jsonl").write_text(text)
     [problem] = build(books, today=TODAY).problems
-    assert (problem.line, problem.event_id) == (4, "p2")
+    assert (problem.source.line, problem.event) == (4, "p2")
     assert "2062-01-05 is too far in the future: more than 366 days after today (2026-03-01)" \
         in problem.message
 

@@ -55,6 +55,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import pytest
 from beancount import loader
 from beancount.core import data
 from books import config_text
@@ -1166,6 +1167,7 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(histories())
 def test_random_histories_keep_the_invariants(history: History) -> None:
@@ -1184,7 +1186,7 @@ def test_random_histories_keep_the_invariants(history: History) -> None:
         assert not build(books, history.as_of).problems
         assert snapshot(books) == first
         report = validate(books)
-        assert not report.failures, "\n".join(report.failures)
+        assert not report.errors, "\n".join(map(str, report.errors))
 
         if not p.bad_lines:
             return
@@ -1193,8 +1195,9 @@ def test_random_histories_keep_the_invariants(history: History) -> None:
         result = build(books, history.as_of)
         reported: dict[tuple[str, int], list[str]] = defaultdict(list)
         for problem in result.problems:
-            assert problem.line is not None, str(problem)
-            reported[(Path(problem.file).name, problem.line)].append(str(problem))
+            assert problem.source.line is not None, str(problem)
+            reported[(Path(problem.source.file or "").name, problem.source.line)].append(
+                str(problem))
         assert set(reported) == p.bad_lines, (
             f"refused by the engine only: {sorted(set(reported) - p.bad_lines)}; "
             f"by the model only: {[r for r in p.full.refused if r[:2] not in reported]}")
@@ -1241,6 +1244,7 @@ LATE_REFUSAL = history_of([
 _DATED = re.compile(r"^(\d{4}-\d{2}-\d{2}) [*!] ", re.MULTILINE)
 
 
+@pytest.mark.slow
 @example(LATE_REFUSAL)
 @SETTINGS
 @given(histories())
@@ -1300,4 +1304,4 @@ def test_model_agrees_on_a_known_history() -> None:
         result = build(books)
         assert not result.problems
         check_ledger(books, history, p.clean, result.counts)
-        assert not validate(books).failures
+        assert not validate(books).errors

@@ -47,8 +47,9 @@ from pathlib import Path
 from types import ModuleType
 
 from pkgbooks.build import build
-from pkgbooks.config import ConfigError, load_config
-from pkgbooks.readers import Problem, read_events
+from pkgbooks.config import load_config
+from pkgbooks.errors import Error, Failed
+from pkgbooks.readers import read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENT_KINDS = ("sale", "payment", "redemption", "refund", "expiry", "void")
@@ -291,7 +292,7 @@ def form_outcome(wrong: str, text: str) -> Outcome:
 
 
 def run_reader(path: Path) -> Outcome:
-    problems: list[Problem] = []
+    problems: list[Error] = []
     try:
         reads = list(read_events([path], problems))
     except Exception as exc:  # the property under test: nothing escapes
@@ -307,12 +308,12 @@ def run_reader(path: Path) -> Outcome:
 def run_config(path: Path) -> Outcome:
     try:
         load_config(path)
-    except ConfigError as exc:
-        for line in exc.problems:
+    except Failed as exc:
+        for line in map(str, exc.errors):
             wrong = problem_form(line, str(path))
             if wrong:
                 return form_outcome(wrong, line)
-        return Outcome("refused", str(len(exc.problems)))
+        return Outcome("refused", str(len(exc.errors)))
     except Exception as exc:
         return Outcome("crash", traceback.format_exc(), signature(exc))
     return Outcome("accepted")
@@ -322,8 +323,8 @@ def run_build(books: Path, check_ledger: bool) -> Outcome:
     """A whole build: no exception; problems in the SPEC 7 form; a success loads cleanly."""
     try:
         result = build(books)
-    except ConfigError as exc:
-        for line in exc.problems:
+    except Failed as exc:
+        for line in map(str, exc.errors):
             wrong = problem_form(line, str(books / "pkgbooks.toml"))
             if wrong:
                 return form_outcome(wrong, line)
@@ -331,7 +332,7 @@ def run_build(books: Path, check_ledger: bool) -> Outcome:
     except Exception as exc:
         return Outcome("crash", traceback.format_exc(), signature(exc))
     for p in result.problems:
-        wrong = problem_form(str(p), p.file)
+        wrong = problem_form(str(p), p.source.file or "")
         if wrong:
             return form_outcome(wrong, str(p))
     if result.problems:

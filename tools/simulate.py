@@ -1178,7 +1178,7 @@ def _simulate(seed: int, root: Path, events: int | None, result: Result) -> None
     if reference is None:
         return
     report = validate(clean)
-    failures.extend(f"clean: validate: {f}" for f in report.failures)
+    failures.extend(f"clean: validate: {f}" for f in map(str, report.errors))
     check_ledger(clean, history, failures, rng)
     again = built(clean, "rebuild")
     if again != reference:
@@ -1318,7 +1318,7 @@ def _simulate(seed: int, root: Path, events: int | None, result: Result) -> None
         what, path, original = change
         result.faults["tampered"] += 1
         try:
-            if not validate(clean).failures:
+            if not validate(clean).errors:
                 failures.append(f"tamper not caught by validate: {what}")
         finally:
             path.write_bytes(original)

@@ -6,8 +6,9 @@ import datetime
 from collections.abc import Callable
 from types import ModuleType
 
+from pkgbooks.errors import Failed, plain_error
 from pkgbooks.reports import activity, customers, liability, reconciliation, redemptions, revenue
-from pkgbooks.reports.base import Books, Report, ReportError
+from pkgbooks.reports.base import Books, Report
 
 REPORTS: dict[str, ModuleType] = {
     "liability": liability,
@@ -18,14 +19,15 @@ REPORTS: dict[str, ModuleType] = {
     "revenue": revenue,
 }
 
-__all__ = ["REPORTS", "Books", "Report", "ReportError", "run_report"]
+__all__ = ["REPORTS", "Books", "Report", "run_report"]
 
 
 def run_report(
     name: str, books: Books, start: datetime.date, end: datetime.date, basis: str = "payment"
 ) -> Report:
+    """Run report `name` over `books` for the period `start`..`end` (both included)."""
     if end < start:
-        raise ReportError(f"--to {end} is before --from {start}")
+        raise Failed([plain_error(f"--to {end} is before --from {start}")])
     module = REPORTS[name]
     runner: Callable[..., Report] = module.run
     if name == "liability":

@@ -24,6 +24,7 @@ COLUMNS = ["instance", "package", "location", "customer", "staff", *AMOUNTS]
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part."""
     return {
         "sales": (
             "SELECT date, meta['instance'] AS instance, meta['package'] AS package, "
@@ -41,6 +42,7 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 
 
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+    """One row per package instance that moved in the period or still holds a liability."""
     bql = queries(start, end)
     rows: dict[str, dict[str, Any]] = {}
     for date, instance, package, location, customer, staff, kind, price, tax in books.query(
@@ -52,8 +54,8 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         })
         if start <= date <= end:
             sign = -1 if kind == "void" else 1
-            row["purchased"] += sign * Decimal(price)
-            row["tax"] += sign * Decimal(tax)
+            row["purchased"] += sign * price
+            row["tax"] += sign * tax
     moved = movements(books, PACKAGE_LIABILITY, start, end, key="any_meta('instance')")
     for instance, figures in moved.items():
         row = rows[instance]

@@ -19,16 +19,19 @@ from beanquery import query
 from pkgbooks import accounts
 from pkgbooks.accounts import Role, suffix_pattern
 from pkgbooks.config import Config, load_config
+from pkgbooks.errors import Failed, file_error
 from pkgbooks.layout import CONFIG, inputs_digest, load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE, MAIN
 from pkgbooks.money import ZERO, fmt
+from pkgbooks.postings import META_TYPES
+
+# A report column named after typed transaction metadata (`pkgbooks.postings.Meta`)
+# comes back from `Books.query` as that type: Beancount keeps metadata as the text
+# pkgbooks wrote, and this is the one place that reads it back into numbers.
+COLUMN_TYPES: dict[str, type] = {**META_TYPES, "unit_price": Decimal}
 
 PACKAGE_LIABILITY = suffix_pattern(*accounts.PACKAGE_LIABILITY)
 DEFERRED = suffix_pattern(Role.DEFERRED)
-
-
-class ReportError(Exception):
-    """The report cannot be made (stale books, a broken identity): the message says why."""
 
 
 @dataclass(slots=True)
@@ -75,41 +78,49 @@ class Books:
 
     @classmethod
     def load(cls, directory: Path) -> Books:
+        """Load a books directory; refuse one with no ledger, a broken one, or a stale one."""
         config = load_config(directory / CONFIG)
         main = directory / MAIN
         if not main.exists():
-            raise ReportError(
-                f"{main}: no ledger yet: run `pkgbooks build {directory}` first"
-            )
+            raise Failed([file_error(
+                str(main), f"no ledger yet: run `pkgbooks build {directory}` first"
+            )])
         entries, errors, options = load_ledger(main)
         if errors:
-            raise ReportError(
-                f"{main}: Beancount reports {len(errors)} error(s): run "
+            raise Failed([file_error(
+                str(main), f"Beancount reports {len(errors)} error(s): run "
                 f"`pkgbooks validate {directory}`"
-            )
+            )])
         customs = {e.type: e for e in entries if isinstance(e, data.Custom)}
         recorded = customs.get(INPUTS_DIRECTIVE)
         if recorded is None or recorded.values[0].value != inputs_digest(directory):
-            raise ReportError(
-                f"{main}: the ledger is older than pkgbooks.toml or events/: run "
+            raise Failed([file_error(
+                str(main), "the ledger is older than pkgbooks.toml or events/: run "
                 f"`pkgbooks build {directory}` first"
-            )
+            )])
         as_of = customs[AS_OF_DIRECTIVE].date if AS_OF_DIRECTIVE in customs else None
         return cls(directory, config, entries, options, as_of)
 
     def query(self, bql: str) -> list[tuple[Any, ...]]:
-        _types, rows = query.run_query(self.entries, self.options, bql)
-        return list(rows)
+        """Run BQL; metadata columns come back typed (see `COLUMN_TYPES`)."""
+        columns, rows = query.run_query(self.entries, self.options, bql)
+        kinds = [COLUMN_TYPES.get(c.name) for c in columns]
+        if not any(kinds):
+            return list(rows)
+        return [tuple(value if kind is None or value is None else kind(value)
+                      for kind, value in zip(kinds, row, strict=True)) for row in rows]
 
     def location_of(self, account: str) -> str:
         """The location id of an account (`Liabilities:Loc11:...` -> `loc-11`)."""
         parsed = accounts.parse(account)
         if parsed is None:
-            raise ReportError(f"{account}: not an account pkgbooks writes")
+            raise Failed([file_error(str(self.directory / MAIN),
+                                     f"{account}: not an account pkgbooks writes")])
         return self.segments[parsed.segment]
 
     @property
     def segments(self) -> dict[str, str]:
+        """Location id by account segment."""
         return {spec.account: loc for loc, spec in self.config.locations.items()}
 
     def per_location(self, columns: list[str]) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ COLUMNS = ["customer", "instance", "package", "item", "used", "available",
 
 
 def queries(end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part, as of `end`."""
     until = f"date <= {end.isoformat()}"
     return {
         "sales": (
@@ -50,6 +51,7 @@ def queries(end: datetime.date) -> dict[str, str]:
 
 
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+    """One row per item of every package still running at `end` with units left."""
     bql = queries(end)
     sold: dict[str, tuple[str, str]] = {}
     for customer, instance, package, kind in books.query(bql["sales"]):
@@ -62,7 +64,7 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         ends[instance] += -1 if kind == "void" else 1  # a voided refund un-ends it
     used: dict[tuple[str, str], int] = defaultdict(int)
     for instance, item, kind, quantity in books.query(bql["used"]):
-        used[(instance, item)] += int(quantity) * (-1 if kind == "void" else 1)
+        used[(instance, item)] += quantity * (-1 if kind == "void" else 1)
     liability = {i: -amount for i, amount in books.query(bql["liability"]) if i}
     rows = []
     for instance, (customer, package) in sorted(sold.items(), key=lambda kv: (kv[1][0], kv[0])):

@@ -28,6 +28,7 @@ def all_queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 
 
 def query_directives(start: datetime.date, end: datetime.date) -> str:
+    """The text of `queries.beancount`: one `query` directive per report query."""
     lines = ["; The pkgbooks reports' queries, over the whole books (see `pkgbooks report`).\n\n"]
     for name, bql in all_queries(start, end).items():
         lines.append(f'{end.isoformat()} query "{name}" "{bql}"\n')

@@ -26,13 +26,14 @@ from collections import defaultdict
 from decimal import Decimal
 
 from pkgbooks.accounts import EXPIRED_BALANCE, suffixes
+from pkgbooks.errors import Failed, file_error
+from pkgbooks.ledger import MAIN
 from pkgbooks.money import ZERO, fmt
 from pkgbooks.reports.base import (
     DEFERRED,
     PACKAGE_LIABILITY,
     Books,
     Report,
-    ReportError,
     balance_query,
     balances_by_location,
     period,
@@ -79,10 +80,11 @@ def movements(
     for group, kind, target, amount in books.query(bql["movements"]):
         bucket = BUCKET.get(target if kind == "void" else kind)
         if bucket is None:
-            raise ReportError(
+            raise Failed([file_error(
+                str(books.directory / MAIN),
                 f"{group} moves {fmt(amount)} in transactions of kind {kind!r}, which the "
                 "roll-forward does not know: the ledger was not written by pkgbooks"
-            )
+            )])
         # Liabilities are credit (negative) balances: sales are credits, the rest debits.
         moved[group][bucket] += -amount if bucket == "sales" else amount
     for group, forfeit in _forfeits(books, bql["refunds"], accounts).items():
@@ -92,6 +94,7 @@ def movements(
 
 
 def run(books: Books, start: datetime.date, end: datetime.date, basis: str = "payment") -> Report:
+    """The roll-forward per location on `basis` (payment or sale); refuse a broken identity."""
     accounts = PACKAGE_LIABILITY if basis == "payment" else DEFERRED
     rows = books.per_location(COLUMNS)
     opening = balances_by_location(books, accounts, start)
@@ -107,11 +110,12 @@ def run(books: Books, start: datetime.date, end: datetime.date, basis: str = "pa
         expected = (row["opening"] + row["sales"] - row["redemptions"] - row["expirations"]
                     - row["refunds"])
         if expected != row["closing"]:
-            raise ReportError(
+            raise Failed([file_error(
+                str(books.directory / MAIN),
                 f"roll-forward identity broken for {loc} ({basis} basis): opening + sales - "
                 f"redemptions - expirations - refunds = {fmt(expected)}, closing is "
                 f"{fmt(row['closing'])}"
-            )
+            )])
     totals = {c: sum((row[c] for row in rows.values()), ZERO) for c in COLUMNS}
     return Report("liability", start, end, books.config.currency, ["location", *COLUMNS],
                   list(rows.values()), totals, {"basis": basis})

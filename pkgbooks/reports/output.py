@@ -13,16 +13,19 @@ from pkgbooks.reports.base import Report
 
 
 def cell(value: Any) -> str:
+    """The text of one cell: amounts with two places, nothing for None."""
     if isinstance(value, Decimal):
         return fmt(value)
     return "" if value is None else str(value)
 
 
 def as_json(report: Report) -> str:
+    """The report as SPEC 5 JSON."""
     return json.dumps(report.as_json(), indent=2) + "\n"
 
 
 def as_csv(report: Report) -> str:
+    """The report as CSV: a header row, then one row per report row."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(report.columns)

@@ -18,6 +18,7 @@ COLUMNS = ["date", "event", "instance", "source", "destination", "item", "catego
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report."""
     return {"reconciliation": (
         "SELECT date, entry_meta('event') AS event, entry_meta('target') AS target, "
         "entry_meta('instance') AS instance, entry_meta('source') AS source, "
@@ -31,6 +32,7 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 
 
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+    """One row per reconciliation (voids negative), and what each location owes net."""
     rows = []
     owed: dict[tuple[str, str], Decimal] = {}
     for (date, event, _target, instance, source, destination, item, category, unit_price,
@@ -39,7 +41,7 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         rows.append({
             "date": date.isoformat(), "event": event, "instance": instance, "source": source,
             "destination": destination, "item": item, "category": category,
-            "unit_price": Decimal(unit_price), "quantity": sign * int(quantity),
+            "unit_price": unit_price, "quantity": sign * quantity,
             "rate": rate, "amount": -amount,
         })
         owed[(source, destination)] = owed.get((source, destination), ZERO) - amount

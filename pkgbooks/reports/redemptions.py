@@ -9,7 +9,6 @@ redemptions count negative. `location` is where the units were used.
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 from typing import Any
 
 from pkgbooks.money import ZERO
@@ -20,6 +19,7 @@ _REDEMPTIONS = "(entry_meta('kind') = 'redemption' OR entry_meta('target_kind') 
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report, by part."""
     return {
         "units": (
             "SELECT meta['staff'] AS staff, meta['location'] AS location, "
@@ -37,6 +37,7 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 
 
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+    """Units and value redeemed per staff member, location and package."""
     bql = queries(start, end)
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
 
@@ -48,9 +49,9 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
         return rows[key]
 
     for staff, location, package, kind, quantity in books.query(bql["units"]):
-        row(staff, location, package)["units"] += int(quantity) * (-1 if kind == "void" else 1)
+        row(staff, location, package)["units"] += quantity * (-1 if kind == "void" else 1)
     for staff, location, package, value in books.query(bql["value"]):
-        row(staff, location, package)["value"] += Decimal(value)
+        row(staff, location, package)["value"] += value
     ordered = [rows[key] for key in sorted(rows)]
     totals = {"units": sum(r["units"] for r in ordered),
               "value": sum((r["value"] for r in ordered), ZERO)}

@@ -10,8 +10,10 @@ import datetime
 
 from pkgbooks import accounts
 from pkgbooks.accounts import Role
+from pkgbooks.errors import Failed, file_error
+from pkgbooks.ledger import MAIN
 from pkgbooks.money import ZERO
-from pkgbooks.reports.base import Books, Report, ReportError, period
+from pkgbooks.reports.base import Books, Report, period
 
 COLUMNS = ["redemptions", "initial_recognition", "breakage", "reconciliation", "products"]
 BY_ROLE = {
@@ -24,6 +26,7 @@ BY_ROLE = {
 
 
 def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
+    """The BQL of the report."""
     return {"revenue": (
         f"SELECT account, sum(number) AS amount WHERE account ~ '^Income:' AND "
         f"{period(start, end)} GROUP BY account ORDER BY account"
@@ -31,11 +34,13 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
 
 
 def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
+    """Income per location, one column per kind of revenue."""
     rows = books.per_location([*COLUMNS, "total"])
     for account, amount in books.query(queries(start, end)["revenue"]):
         parsed = accounts.parse(account)
         if parsed is None or parsed.role not in BY_ROLE:
-            raise ReportError(f"{account}: not an income account pkgbooks writes")
+            raise Failed([file_error(str(books.directory / MAIN),
+                                     f"{account}: not an income account pkgbooks writes")])
         column = BY_ROLE[parsed.role]
         row = rows[books.location_of(account)]
         row[column] += -amount  # income is a credit balance

@@ -4,7 +4,8 @@ refund and expiry rules.
 An invoice closes when its payments reach its total (SPEC 3.2): every live
 package's Deposits balance then moves to Deferred (kind `close`). A package
 that is used up, expired or refunded cancels what was still unpaid on its
-invoice line, which can close the invoice too.
+invoice line, which can close the invoice too. Both are returned as
+transactions and state changes, never applied here.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from pkgbooks.postings import Txn, credit, debit, txn
+from pkgbooks.money import ZERO
+from pkgbooks.postings import Meta, Txn, credit, debit, txn
 from pkgbooks.rules import Context
-from pkgbooks.state import InvoiceState, PackageState, Status
+from pkgbooks.state import Add, Change, InvoiceState, PackageState, SetClosed, SetStatus, Status
 
 
-def close_invoice(
+def close_txns(
     ctx: Context, inv: InvoiceState, event_id: str, date: datetime.date,
     deposits: dict[str, Decimal],
 ) -> list[Txn]:
@@ -26,47 +28,51 @@ def close_invoice(
     `deposits` is each live package's Deposits balance just before the event
     that closed the invoice (what that event itself added went to Deferred).
     """
-    state, acc = ctx.state, ctx.accounts
-    inv.closed = True
+    acc = ctx.accounts
     txns = []
     for instance, amount in deposits.items():
-        pkg = state.packages.get(instance)
+        pkg = ctx.state.packages.get(instance)
         if pkg is None or not amount:
             continue
         txns.append(txn(
             date, f"Invoice {inv.invoice} closed: deposits of {instance} to deferred",
-            event=event_id, kind="close", links=(instance,),
-            postings=[debit(acc.deposits(inv.location), amount),
-                      credit(acc.deferred(inv.location), amount)],
-            location=inv.location, invoice=inv.invoice, customer=inv.customer,
-            instance=instance, package=pkg.package,
+            Meta(event=event_id, kind="close", location=inv.location, invoice=inv.invoice,
+                 customer=inv.customer, instance=instance, package=pkg.package),
+            [debit(acc.deposits(inv.location), amount),
+             credit(acc.deferred(inv.location), amount)],
+            links=(instance,),
         ))
-    state.forget_invoice_if_done(inv.invoice)
     return txns
 
 
-def deposits_of(ctx: Context, inv: InvoiceState) -> dict[str, Decimal]:
+def deposits_of(ctx: Context, inv: InvoiceState, without: str | None = None) -> dict[str, Decimal]:
     """The Deposits balance of each live package of an open invoice, in line order."""
     live = ctx.state.packages
     return {
         line.instance: live[line.instance].liability
         for line in inv.lines
-        if line.instance is not None and line.instance in live
+        if line.instance is not None and line.instance in live and line.instance != without
     }
 
 
 def finish_package(
     ctx: Context, pkg: PackageState, status: Status, event_id: str, date: datetime.date
-) -> list[Txn]:
+) -> tuple[list[Txn], list[Change]]:
     """`pkg` is done: drop what is unpaid on its line; close the invoice if that paid it."""
-    state = ctx.state
-    inv = state.invoices.get(pkg.invoice)
-    state.finish(pkg, status)
+    changes: list[Change] = [SetStatus(pkg.instance, "live", status)]
+    inv = ctx.state.invoices.get(pkg.invoice)
     if inv is None or inv.closed:
-        return []
-    for line in inv.lines:
-        if line.instance == pkg.instance:
-            line.cancel()
-    if inv.unpaid == 0:
-        return close_invoice(ctx, inv, event_id, date, deposits_of(ctx, inv))
-    return []
+        return [], changes
+    unpaid = ZERO
+    for index, line in enumerate(inv.lines):
+        if line.instance != pkg.instance:
+            unpaid += line.unpaid
+            continue
+        if line.unpaid:
+            changes.append(Add("line", inv.invoice, "gross", line.paid - line.gross, index))
+        if line.tax_left:
+            changes.append(Add("line", inv.invoice, "tax", line.tax_paid - line.tax, index))
+    if unpaid:
+        return [], changes
+    changes.append(SetClosed(inv.invoice, True))
+    return close_txns(ctx, inv, event_id, date, deposits_of(ctx, inv, pkg.instance)), changes

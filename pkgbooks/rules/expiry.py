@@ -3,38 +3,49 @@
 The remaining liability (Deposits or Deferred) goes to
 `Income:S:Packages:Breakage` (policy `revenue`) or
 `Liabilities:S:Packages:Unclaimed` (policy `liability`, kept for
-unclaimed-property rules). Automatic expiries carry the event id
-`expiry:<instance>` and the package's expiry date.
+unclaimed-property rules). Automatic expiries are `Expiry` events too, made
+by the engine with the id `expiry:<instance>` and the package's expiry date.
 """
 
 from __future__ import annotations
 
 import datetime
 
-from pkgbooks.postings import Txn, credit, debit, txn
-from pkgbooks.rules import Context, Refusal
+from pkgbooks.events import Expiry
+from pkgbooks.postings import Meta, credit, debit, txn
+from pkgbooks.rules import Context, Outcome, refuse
 from pkgbooks.rules.closing import finish_package
+from pkgbooks.state import Add
 
 
-def apply(ctx: Context, event_id: str, date: datetime.date, instance: str) -> list[Txn]:
-    state, acc = ctx.state, ctx.accounts
-    pkg = ctx.live_package(instance)
-    if pkg.expires is not None and date > pkg.expires:
-        raise Refusal(f"package {instance!r} already expired on {pkg.expires.isoformat()}")
+def apply(ctx: Context, event: Expiry) -> Outcome:
+    """The package's remaining liability becomes breakage (or unclaimed); it ends."""
+    acc = ctx.accounts
+    pkg = ctx.live_package(event.instance)
+    if pkg.expires is not None and event.date > pkg.expires:
+        refuse(f"package {pkg.instance!r} already expired on {pkg.expires.isoformat()}")
     src = pkg.location
     amount = pkg.liability
-    is_open = state.invoice_open(pkg.invoice)
+    is_open = ctx.state.invoice_open(pkg.invoice)
     record = txn(
-        date, f"Expiry of {pkg.instance} ({pkg.package})",
-        event=event_id, kind="expiry", links=(pkg.instance,),
-        postings=[debit(acc.package_liability(src, is_open), amount),
-                  credit(acc.expired_balance(src, ctx.config.expired_balance_of(src)), amount)],
-        location=src, invoice=pkg.invoice, customer=pkg.customer, instance=pkg.instance,
-        package=pkg.package,
+        event.date, f"Expiry of {pkg.instance} ({pkg.package})",
+        Meta(event=event.id, kind="expiry", location=src, invoice=pkg.invoice,
+             customer=pkg.customer, instance=pkg.instance, package=pkg.package),
+        [debit(acc.package_liability(src, is_open), amount),
+         credit(acc.expired_balance(src, ctx.config.expired_balance_of(src)), amount)],
+        links=(pkg.instance,),
     )
-    pkg.liability -= amount
-    return [record, *finish_package(ctx, pkg, "expired", event_id, date)]
+    closing, finished = finish_package(ctx, pkg, "expired", event.id, event.date)
+    return Outcome((record, *closing), (Add("package", pkg.instance, "liability", -amount),
+                                        *finished))
+
+
+def automatic(instance: str, date: datetime.date) -> Expiry:
+    """The automatic expiry of `instance` on its expiry date (4.4), as an event."""
+    return Expiry.model_construct(type="expiry", id=automatic_id(instance), date=date,
+                                  instance=instance)
 
 
 def automatic_id(instance: str) -> str:
+    """The event id of an automatic expiry (never a point-of-sale id: those are refused)."""
     return f"expiry:{instance}"

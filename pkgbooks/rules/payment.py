@@ -11,83 +11,98 @@ closes it; closing also moves every package's Deposits to Deferred (`close`).
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import NamedTuple
 
 from pkgbooks.events import Payment
 from pkgbooks.money import ZERO, allocate, cents, fmt
-from pkgbooks.postings import Posting, Txn, credit, debit, transfer, txn
-from pkgbooks.rules import Context, Refusal
-from pkgbooks.rules.closing import close_invoice, deposits_of
-from pkgbooks.state import InvoiceLine, InvoiceState, LineShare, Paid
+from pkgbooks.postings import Meta, Posting, Txn, credit, debit, transfer, txn
+from pkgbooks.rules import Context, Outcome, refuse
+from pkgbooks.rules.closing import close_txns, deposits_of
+from pkgbooks.state import Add, Change, InvoiceLine, InvoiceState, SetClosed
 
 
-def apply(ctx: Context, event: Payment) -> list[Txn]:
+class Share(NamedTuple):
+    """What a payment puts on one invoice line."""
+
+    line: InvoiceLine
+    amount: Decimal
+    tax: Decimal
+    initial_recognition: Decimal = ZERO
+    liability: Decimal = ZERO
+
+
+def apply(ctx: Context, event: Payment) -> Outcome:
+    """Split the payment over the invoice's lines; close the invoice if it is paid."""
     state = ctx.state
     here = ctx.location(event.location)
     inv = state.invoices.get(event.invoice)
     if inv is None:
         if event.invoice in state.closed_invoices:
-            raise Refusal(f"invoice {event.invoice!r} is already fully paid")
-        raise Refusal(f"unknown invoice {event.invoice!r} (no sale before this date)")
+            refuse(f"invoice {event.invoice!r} is already fully paid")
+        refuse(f"unknown invoice {event.invoice!r} (no sale before this date)")
     unpaid = inv.unpaid
     if event.amount > unpaid:
-        raise Refusal(
+        refuse(
             f"payment {fmt(event.amount)} exceeds what invoice {event.invoice!r} still owes "
             f"({fmt(unpaid)})"
         )
-    shares = split_payment(inv, event.amount, ctx.config.policy.payment_allocation)
     closes = event.amount == unpaid
-    deposits = deposits_of(ctx, inv)
-    done: list[LineShare] = []
-    for line, share in shares:
+    shares: list[Share] = []
+    changes: list[Change] = []
+    for index, line, share in split_payment(inv, event.amount,
+                                            ctx.config.policy.payment_allocation):
         tax = tax_share(line, share)
         net = share - tax
-        line.paid += share
-        line.tax_paid += tax
+        changes += [Add("line", inv.invoice, "paid", share, index),
+                    Add("line", inv.invoice, "tax_paid", tax, index)]
         pkg = state.packages.get(line.instance) if line.instance else None
         if pkg is None:
-            done.append(LineShare(line, share, tax))
+            shares.append(Share(line, share, tax))
             continue
         ir = min(net, pkg.ir_left)
-        pkg.ir_done += ir
-        pkg.tax_paid += tax
-        pkg.liability += net - ir
-        done.append(LineShare(line, share, tax, ir, net - ir))
-    paid = Paid(event.id, event.date, here, event.amount, event.method, tuple(done), closes)
-    inv.payments[event.id] = paid
-    txns = payment_txns(ctx, inv, paid)
+        changes += [Add("package", pkg.instance, "ir_done", ir),
+                    Add("package", pkg.instance, "tax_paid", tax),
+                    Add("package", pkg.instance, "liability", net - ir)]
+        shares.append(Share(line, share, tax, ir, net - ir))
+    txns = payment_txns(ctx, inv, event, here, shares, closes)
     if closes:
-        txns.extend(close_invoice(ctx, inv, event.id, event.date, deposits))
-    return txns
+        txns += close_txns(ctx, inv, event.id, event.date, deposits_of(ctx, inv))
+        changes.append(SetClosed(inv.invoice, True))
+    return Outcome(tuple(txns), tuple(changes), voidable=("invoice", inv.invoice))
 
 
-def payment_txns(ctx: Context, inv: InvoiceState, paid: Paid) -> list[Txn]:
+def payment_txns(
+    ctx: Context, inv: InvoiceState, event: Payment, here: str, shares: list[Share],
+    closes: bool,
+) -> list[Txn]:
     """The transactions of a payment: one at the source, one more where it was taken."""
-    acc, src, here = ctx.accounts, inv.location, paid.here
-    instances = tuple(part.line.instance for part in paid.shares if part.line.instance)
+    acc, src = ctx.accounts, inv.location
+    instances = tuple(part.line.instance for part in shares if part.line.instance)
     several = len(instances) > 1
     postings: list[Posting] = []
-    for part in paid.shares:
+    for part in shares:
         postings.append(credit(acc.sales_tax(src), part.tax))
         if part.line.instance is None:
-            postings.append(credit(acc.products(src), part.share - part.tax))
+            postings.append(credit(acc.products(src), part.amount - part.tax))
             continue
         tag = part.line.instance if several else None
         postings.append(credit(acc.initial_recognition(src), part.initial_recognition, tag))
-        postings.append(credit(acc.package_liability(src, not paid.closed), part.liability, tag))
+        postings.append(credit(acc.package_liability(src, not closes), part.liability, tag))
     one = instances[0] if len(instances) == 1 else None
     pkg = ctx.state.packages.get(one) or ctx.state.finished.get(one) if one else None
-    narration = f"Payment on invoice {inv.invoice} ({paid.method})"
+    narration = f"Payment on invoice {inv.invoice} ({event.method})"
 
     def record(text: str, loc: str, lines: list[Posting], source: str | None = None) -> Txn:
-        return txn(paid.date, text, event=paid.event, kind="payment", postings=lines,
-                   links=instances, location=loc, source=source, invoice=inv.invoice,
-                   customer=inv.customer, instance=one,
-                   package=pkg.package if pkg is not None else None, method=paid.method)
+        return txn(event.date, text, Meta(
+            event=event.id, kind="payment", location=loc, source=source, invoice=inv.invoice,
+            customer=inv.customer, instance=one,
+            package=pkg.package if pkg is not None else None, method=event.method,
+        ), lines, links=instances)
 
-    cash = debit(acc.cash(here, paid.method), paid.amount)
+    cash = debit(acc.cash(here, event.method), event.amount)
     if here == src:
         return [record(narration, src, [cash, *postings])]
-    owed_here, owed_at_src = transfer(here, src, paid.amount, acc)
+    owed_here, owed_at_src = transfer(here, src, event.amount, acc)
     return [
         record(f"{narration} taken for {src}", here, [cash, owed_here], source=src),
         record(f"{narration} taken at {here}", src, [owed_at_src, *postings]),
@@ -96,21 +111,22 @@ def payment_txns(ctx: Context, inv: InvoiceState, paid: Paid) -> list[Txn]:
 
 def split_payment(
     inv: InvoiceState, amount: Decimal, policy: str
-) -> list[tuple[InvoiceLine, Decimal]]:
-    """Each open line's share of a payment (4.1), in line order."""
-    open_lines = [line for line in inv.lines if line.unpaid > 0]
+) -> list[tuple[int, InvoiceLine, Decimal]]:
+    """Each open line's share of a payment (4.1): (line index, line, share), in line order."""
+    open_lines = [(index, line) for index, line in enumerate(inv.lines) if line.unpaid > 0]
     if policy == "proportional":
-        parts = allocate(amount, [line.unpaid for line in open_lines])
-        return [(line, part) for line, part in zip(open_lines, parts, strict=True) if part]
-    order = [ln for ln in open_lines if ln.product is not None] + [
-        ln for ln in open_lines if ln.product is None
+        parts = allocate(amount, [line.unpaid for _, line in open_lines])
+        return [(index, line, part)
+                for (index, line), part in zip(open_lines, parts, strict=True) if part]
+    order = [(i, ln) for i, ln in open_lines if ln.product is not None] + [
+        (i, ln) for i, ln in open_lines if ln.product is None
     ]
     shares = []
     left = amount
-    for line in order:
+    for index, line in order:
         part = min(left, line.unpaid)
         if part:
-            shares.append((line, part))
+            shares.append((index, line, part))
         left -= part
     return shares
 

@@ -4,40 +4,41 @@ When a package sold at S is redeemed at D, S and D belong to different
 entities, and `[reconciliation]` starts on or before the redemption date (never
 retroactive), S owes D `round(source unit price x rate[category], 2)` per
 unit. Each side is its own transaction, linked to the redemption by the
-package instance.
+package instance. Part of the redemption's outcome.
 """
 
 from __future__ import annotations
 
-import datetime
-
-from pkgbooks.money import ZERO, cents, fmt
-from pkgbooks.postings import Posting, Txn, credit, debit, transfer, txn
+from pkgbooks.events import Redemption
+from pkgbooks.money import ZERO, cents
+from pkgbooks.postings import Meta, Posting, Txn, credit, debit, transfer, txn
 from pkgbooks.rules import Context
-from pkgbooks.rules.redemption import Used
+from pkgbooks.state import ItemGroup, PackageState
 
 
-def apply(ctx: Context, event_id: str, date: datetime.date, here: str, used: Used) -> list[Txn]:
+def reconciliation_txns(
+    ctx: Context, event: Redemption, pkg: PackageState, group: ItemGroup, category: str
+) -> list[Txn]:
+    """What the source owes the destination for `event`, if they are different entities."""
     cfg, acc = ctx.config, ctx.accounts
     rec = cfg.reconciliation
-    src = used.package.location
-    if rec is None or date < rec.start or cfg.entity_of(src) == cfg.entity_of(here):
+    src, here = pkg.location, event.location
+    if rec is None or event.date < rec.start or cfg.entity_of(src) == cfg.entity_of(here):
         return []
-    rate = rec.rates.get(used.category, ZERO)  # type: ignore[call-overload]
-    per_unit = cents(used.group.unit_price * rate)
-    amount = per_unit * used.quantity
+    rate = rec.rates.get(category, ZERO)  # type: ignore[call-overload]
+    per_unit = cents(group.unit_price * rate)
+    amount = per_unit * event.quantity
     if amount == 0:
         return []
-    pkg = used.package
     owed_by_src, owed_to_dest = transfer(src, here, amount, acc)
-    what = f"{used.quantity} {used.group.item} of {pkg.instance} at {here}"
+    what = f"{event.quantity} {group.item} of {pkg.instance} at {here}"
 
     def record(loc: str, lines: list[Posting]) -> Txn:
-        return txn(date, f"Reconciliation: {src} owes {here} for {what}", event=event_id,
-                   kind="reconciliation", postings=lines, links=(pkg.instance,), location=loc,
-                   source=src, instance=pkg.instance, package=pkg.package,
-                   item=used.group.item, category=used.category, quantity=str(used.quantity),
-                   price=fmt(used.group.unit_price), rate=str(rate))
+        return txn(event.date, f"Reconciliation: {src} owes {here} for {what}", Meta(
+            event=event.id, kind="reconciliation", location=loc, source=src,
+            instance=pkg.instance, package=pkg.package, item=group.item, category=category,
+            quantity=event.quantity, price=group.unit_price, rate=rate,
+        ), lines, links=(pkg.instance,))
 
     return [
         record(src, [debit(acc.reconciliation_expense(src), amount), owed_by_src]),

@@ -9,15 +9,18 @@ due-to / due-from, as a payment is.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pkgbooks.events import Refund
 from pkgbooks.money import ZERO, cents, fmt
-from pkgbooks.postings import Posting, Txn, credit, debit, transfer, txn
-from pkgbooks.rules import Context, Refusal
+from pkgbooks.postings import Meta, Posting, Txn, credit, debit, transfer, txn
+from pkgbooks.rules import Context, Outcome, refuse
 from pkgbooks.rules.closing import finish_package
-from pkgbooks.state import PackageState, Refunded
+from pkgbooks.state import Add, Change, PackageState
 
 
-def apply(ctx: Context, event: Refund) -> list[Txn]:
+def apply(ctx: Context, event: Refund) -> Outcome:
+    """Pay the money back: tax and liability back, the rest forfeited; the package ends."""
     state = ctx.state
     here = ctx.location(event.location)
     pkg = ctx.live_package(event.instance)
@@ -25,41 +28,44 @@ def apply(ctx: Context, event: Refund) -> list[Txn]:
     tax = min(tax, pkg.tax_paid)
     net = event.amount - tax
     if net > pkg.liability:
-        raise Refusal(
+        refuse(
             f"refund net of tax {fmt(net)} exceeds the liability of {pkg.instance!r} "
             f"({fmt(pkg.liability)})"
         )
     is_open = state.invoice_open(pkg.invoice)
-    done = Refunded(event.id, event.date, here, event.amount, event.method, tax, net,
-                    pkg.liability - net, is_open)
-    pkg.history[event.id] = done
-    txns = refund_txns(ctx, pkg, done)
-    pkg.tax_paid -= tax
-    pkg.liability = ZERO
-    return txns + finish_package(ctx, pkg, "refunded", event.id, event.date)
+    txns = refund_txns(ctx, pkg, event, here, tax, net, pkg.liability - net, is_open)
+    changes: list[Change] = [Add("package", pkg.instance, "tax_paid", -tax),
+                             Add("package", pkg.instance, "liability", -pkg.liability)]
+    closing, finished = finish_package(ctx, pkg, "refunded", event.id, event.date)
+    return Outcome(tuple(txns + closing), tuple(changes + finished),
+                   voidable=("package", pkg.instance), open_invoice=is_open)
 
 
-def refund_txns(ctx: Context, pkg: PackageState, done: Refunded) -> list[Txn]:
+def refund_txns(
+    ctx: Context, pkg: PackageState, event: Refund, here: str, tax: Decimal, net: Decimal,
+    forfeit: Decimal, on_open_invoice: bool,
+) -> list[Txn]:
     """Cash out, tax and liability back, the rest forfeited; due-to/due-from if paid elsewhere."""
-    acc, src, here = ctx.accounts, pkg.location, done.here
-    liability = acc.package_liability(src, done.on_open_invoice)
+    acc, src = ctx.accounts, pkg.location
+    liability = acc.package_liability(src, on_open_invoice)
     postings = [
-        debit(acc.sales_tax(src), done.tax),
-        debit(liability, done.net + done.forfeit),
-        credit(acc.expired_balance(src, ctx.config.expired_balance_of(src)), done.forfeit),
+        debit(acc.sales_tax(src), tax),
+        debit(liability, net + forfeit),
+        credit(acc.expired_balance(src, ctx.config.expired_balance_of(src)), forfeit),
     ]
     narration = f"Refund of {pkg.instance} ({pkg.package})"
 
     def record(text: str, loc: str, lines: list[Posting], source: str | None = None) -> Txn:
-        return txn(done.date, text, event=done.event, kind="refund", postings=lines,
-                   links=(pkg.instance,), location=loc, source=source, invoice=pkg.invoice,
-                   customer=pkg.customer, instance=pkg.instance, package=pkg.package,
-                   method=done.method)
+        return txn(event.date, text, Meta(
+            event=event.id, kind="refund", location=loc, source=source, invoice=pkg.invoice,
+            customer=pkg.customer, instance=pkg.instance, package=pkg.package,
+            method=event.method,
+        ), lines, links=(pkg.instance,))
 
-    cash = credit(acc.cash(here, done.method), done.amount)
+    cash = credit(acc.cash(here, event.method), event.amount)
     if here == src:
         return [record(narration, src, [*postings, cash])]
-    owed_at_src, owed_here = transfer(src, here, done.amount, acc)
+    owed_at_src, owed_here = transfer(src, here, event.amount, acc)
     return [
         record(f"{narration} paid out at {here}", src, [*postings, owed_at_src]),
         record(f"{narration} paid out for {src}", here, [owed_here, cash], source=src),

@@ -14,24 +14,25 @@ from decimal import Decimal
 
 from pkgbooks.config import ANY_SERVICE, Config, Package
 from pkgbooks.events import PackageLine, ProductLine, Sale
-from pkgbooks.money import ZERO, allocate_groups, cents, fmt
-from pkgbooks.postings import Txn, txn
-from pkgbooks.rules import Context, Refusal
-from pkgbooks.state import InvoiceLine, InvoiceState, ItemGroup, PackageState
+from pkgbooks.money import ZERO, allocate_groups, cents
+from pkgbooks.postings import Meta, Txn, txn
+from pkgbooks.rules import Context, Outcome, refuse
+from pkgbooks.state import InvoiceLine, InvoiceState, ItemGroup, NewSale, PackageState
 
 
-def apply(ctx: Context, event: Sale) -> list[Txn]:
+def apply(ctx: Context, event: Sale) -> Outcome:
+    """Open the invoice and its packages; one record per line."""
     cfg, state = ctx.config, ctx.state
     loc = ctx.location(event.location)
     if event.invoice in state.invoices or event.invoice in state.closed_invoices:
-        raise Refusal(f"invoice {event.invoice!r} was already sold by an earlier sale")
+        refuse(f"invoice {event.invoice!r} was already sold by an earlier sale")
     seen: set[str] = set()
     for line in event.lines:
         if isinstance(line, PackageLine):
             if line.package not in cfg.packages:
-                raise Refusal(f"unknown package {line.package!r}")
+                refuse(f"unknown package {line.package!r}")
             if line.instance in seen or state.package_status(line.instance) is not None:
-                raise Refusal(f"package instance {line.instance!r} was already sold")
+                refuse(f"package instance {line.instance!r} was already sold")
             seen.add(line.instance)
 
     packages: list[PackageState] = []
@@ -45,24 +46,26 @@ def apply(ctx: Context, event: Sale) -> list[Txn]:
         lines.append(InvoiceLine(pkg.gross, pkg.tax, instance=pkg.instance))
     inv = InvoiceState(event.invoice, loc, event.customer, lines, event.id, event.date,
                        event.staff)
-    state.invoices[event.invoice] = inv
-    for pkg in packages:
-        state.packages[pkg.instance] = pkg
-    txns = sale_txns(ctx, inv)
-    if inv.unpaid == 0:  # nothing to pay: closed at once
-        inv.closed = True
-    return txns
+    inv.closed = inv.unpaid == 0  # nothing to pay: closed at once
+    by_instance = {pkg.instance: pkg for pkg in packages}
+    return Outcome(
+        tuple(sale_txns(inv, by_instance)),
+        (NewSale(inv, tuple(packages)),),
+        expiries=tuple((pkg.expires, pkg.instance) for pkg in packages
+                       if pkg.expires is not None),
+    )
 
 
-def sale_txns(ctx: Context, inv: InvoiceState) -> list[Txn]:
+def sale_txns(inv: InvoiceState, packages: dict[str, PackageState]) -> list[Txn]:
     """One record per invoice line: its price, tax, customer and who sold it."""
 
     def record(narration: str, line: InvoiceLine, price: Decimal, links: tuple[str, ...] = (),
                instance: str | None = None, package: str | None = None) -> Txn:
-        return txn(inv.date, narration, event=inv.sale, kind="sale", postings=[], links=links,
-                   location=inv.location, invoice=inv.invoice, customer=inv.customer,
-                   instance=instance, package=package, staff=inv.staff, product=line.product,
-                   price=fmt(price), tax=fmt(line.tax))
+        return txn(inv.date, narration, Meta(
+            event=inv.sale, kind="sale", location=inv.location, invoice=inv.invoice,
+            customer=inv.customer, instance=instance, package=package, staff=inv.staff,
+            product=line.product, price=price, tax=line.tax,
+        ), [], links=links)
 
     txns = []
     for line in inv.lines:
@@ -70,7 +73,7 @@ def sale_txns(ctx: Context, inv: InvoiceState) -> list[Txn]:
             txns.append(record(f"Sale of {line.product} on invoice {inv.invoice}", line,
                                line.gross - line.tax))
             continue
-        pkg = ctx.state.packages[line.instance]
+        pkg = packages[line.instance]
         txns.append(record(
             f"Sale of {pkg.package} ({pkg.instance}) on invoice {inv.invoice}", line, pkg.price,
             (pkg.instance,), pkg.instance, pkg.package,

@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pkgbooks.cli import main
-from pkgbooks.reports import Books, ReportError, run_report
+from pkgbooks.errors import Failed
+from pkgbooks.reports import Books, run_report
 
 DEMO = Path(__file__).resolve().parents[2] / "ledgers" / "demo"
 FIRST, LAST = datetime.date(2026, 1, 1), datetime.date(2026, 5, 31)
@@ -79,6 +80,7 @@ def test_revenue_is_the_income_accounts(books: Books, postings: list[Any]) -> No
         assert {r["location"]: r["total"] for r in report.rows} == income
 
 
+@pytest.mark.slow
 def test_reports_agree_with_one_another(books: Books) -> None:
     for start, end in MONTHS:
         liability = run_report("liability", books, start, end).totals
@@ -117,6 +119,7 @@ def test_customer_liability_is_the_instance_balance(books: Books, postings: list
         assert row["package_liability"] == per_instance[row["instance"]]
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(st.dates(FIRST, LAST), st.dates(FIRST, LAST), st.sampled_from(["payment", "sale"]))
 def test_roll_forward_identity_for_any_period(start: datetime.date, end: datetime.date,
@@ -173,7 +176,7 @@ def test_stale_or_missing_ledger_is_refused(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     shutil.rmtree(copy / "ledger")
     (copy / "main.beancount").unlink()
-    with pytest.raises(ReportError, match="no ledger yet"):
+    with pytest.raises(Failed, match="no ledger yet"):
         Books.load(copy)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from books import (
     bal,
-    build_ok,
+    build_in_memory,
     config_text,
     d,
     expire,
@@ -84,7 +84,7 @@ USED_ONE = [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"), redeem("r1", 5, "
 
 def test_automatic_expiry_on_the_expiry_date(tmp_path: Path) -> None:
     books = books_of(tmp_path, USED_ONE)
-    result = build_ok(books, as_of=DAY(2026, 1, 16))
+    result = build_in_memory(books, as_of=DAY(2026, 1, 16))
     (t,) = txns(books, "expiry")
     assert t.date == DAY(2026, 1, 16)
     assert postings(t) == {DEFERRED: D("66.66"), BREAKAGE: D("-66.66")}
@@ -99,7 +99,7 @@ def test_automatic_expiry_on_the_expiry_date(tmp_path: Path) -> None:
 
 def test_no_expiry_before_the_expiry_date(tmp_path: Path) -> None:
     books = books_of(tmp_path, USED_ONE)
-    result = build_ok(books, as_of=DAY(2026, 1, 15))
+    result = build_in_memory(books, as_of=DAY(2026, 1, 15))
     assert txns(books, "expiry") == []
     assert result.counts.expiries == 0
     assert bal(books, DEFERRED) == D("-66.66")
@@ -107,7 +107,7 @@ def test_no_expiry_before_the_expiry_date(tmp_path: Path) -> None:
 
 def test_expiry_is_dated_on_its_day_whatever_the_as_of(tmp_path: Path) -> None:
     books = books_of(tmp_path, USED_ONE)
-    build_ok(books, as_of=DAY(2026, 3, 31))
+    build_in_memory(books, as_of=DAY(2026, 3, 31))
     (t,) = txns(books, "expiry")
     assert t.date == DAY(2026, 1, 16)
     assert bal(books, BREAKAGE) == D("-66.66")
@@ -118,14 +118,14 @@ def test_default_as_of_is_the_latest_event_date(
     tmp_path: Path, last_day: int, expired: bool
 ) -> None:
     books = books_of(tmp_path, [*USED_ONE, sale("s2", last_day, "K2", package="forever")])
-    result = build_ok(books)
+    result = build_in_memory(books)
     assert result.as_of == DAY(2026, 1, last_day)
     assert len(txns(books, "expiry")) == (1 if expired else 0)
 
 
 def test_expired_balance_kept_as_unclaimed_under_the_liability_policy(tmp_path: Path) -> None:
     books = books_of(tmp_path, USED_ONE, expired_balance="liability")
-    build_ok(books, as_of=DAY(2026, 1, 31))
+    build_in_memory(books, as_of=DAY(2026, 1, 31))
     (t,) = txns(books, "expiry")
     assert t.meta["event"] == "expiry:K1"
     assert postings(t) == {DEFERRED: D("66.66"), UNCLAIMED: D("-66.66")}
@@ -135,7 +135,7 @@ def test_expired_balance_kept_as_unclaimed_under_the_liability_policy(tmp_path: 
 def test_without_grace_it_expires_at_sale_plus_validity(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 20, "K1", package="cuts-30"),
                                 pay("p1", 20, "K1", "100.00")])
-    build_ok(books, as_of=DAY(2026, 2, 19))
+    build_in_memory(books, as_of=DAY(2026, 2, 19))
     (t,) = txns(books, "expiry")
     assert t.date == DAY(2026, 2, 19)  # 2026-01-20 + 30 days
     assert postings(t) == {DEFERRED: D("100.00"), BREAKAGE: D("-100.00")}
@@ -145,9 +145,9 @@ def test_validity_plus_grace_across_months(tmp_path: Path) -> None:
     # 2026-01-20 + 30 + 10 days = 2026-03-01 (February 2026 has 28 days).
     books = books_of(tmp_path, [sale("s1", 20, "K1", package="cuts-40"),
                                 pay("p1", 20, "K1", "100.00")])
-    build_ok(books, as_of=DAY(2026, 2, 28))
+    build_in_memory(books, as_of=DAY(2026, 2, 28))
     assert txns(books, "expiry") == []
-    build_ok(books, as_of=DAY(2026, 3, 1))
+    build_in_memory(books, as_of=DAY(2026, 3, 1))
     (t,) = txns(books, "expiry")
     assert t.date == DAY(2026, 3, 1)
 
@@ -155,14 +155,14 @@ def test_validity_plus_grace_across_months(tmp_path: Path) -> None:
 def test_a_package_without_validity_never_expires(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "K1", package="forever"),
                                 pay("p1", 1, "K1", "100.00")])
-    build_ok(books, as_of=DAY(2030, 12, 31))
+    build_in_memory(books, as_of=DAY(2030, 12, 31))
     assert txns(books, "expiry") == []
     assert bal(books, DEFERRED) == D("-100.00")
 
 
 def test_explicit_expiry_expires_early(tmp_path: Path) -> None:
     books = books_of(tmp_path, [*USED_ONE, expire("e1", 8, "K1")])
-    build_ok(books, as_of=DAY(2026, 2, 28))
+    build_in_memory(books, as_of=DAY(2026, 2, 28))
     (t,) = txns(books, "expiry")
     assert t.meta["event"] == "e1" and t.date == DAY(2026, 1, 8)
     assert postings(t) == {DEFERRED: D("66.66"), BREAKAGE: D("-66.66")}
@@ -199,7 +199,7 @@ def test_explicit_expiry_refusals(tmp_path: Path) -> None:
 
 def test_expiry_of_a_package_on_an_open_invoice_takes_its_deposits(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "40.00")])
-    build_ok(books, as_of=DAY(2026, 1, 31))
+    build_in_memory(books, as_of=DAY(2026, 1, 31))
     (t,) = txns(books, "expiry")
     assert postings(t) == {DEPOSITS: D("40.00"), BREAKAGE: D("-40.00")}
     assert bal(books, DEPOSITS) == D("0.00")
@@ -209,7 +209,7 @@ def test_events_of_the_expiry_date_come_before_the_automatic_expiry(tmp_path: Pa
     # A refund on 2026-01-16 applies first (66.66 left; 50.00 back, 16.66 forfeited),
     # so there is nothing left to expire.
     books = books_of(tmp_path, [*USED_ONE, refund("f1", 16, "K1", "50.00")])
-    result = build_ok(books)
+    result = build_in_memory(books)
     assert txns(books, "expiry") == []
     assert result.counts.expiries == 0
     assert bal(books, BREAKAGE) == D("-16.66")
@@ -219,13 +219,13 @@ def test_a_used_up_package_does_not_expire(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 2, "K1"), redeem("r2", 3, "K1"),
                                 redeem("r3", 4, "K1")])
-    build_ok(books, as_of=DAY(2026, 6, 30))
+    build_in_memory(books, as_of=DAY(2026, 6, 30))
     assert txns(books, "expiry") == []
 
 
 def test_events_after_the_as_of_date_are_left_out(tmp_path: Path) -> None:
     books = books_of(tmp_path, [*USED_ONE, redeem("r2", 12, "K1")])
-    result = build_ok(books, as_of=DAY(2026, 1, 10))
+    result = build_in_memory(books, as_of=DAY(2026, 1, 10))
     assert result.counts.after_as_of == 1
     assert [t.meta["event"] for t in txns(books, "redemption")] == ["r1"]
     assert bal(books, DEFERRED) == D("-66.66")
@@ -244,4 +244,4 @@ def test_an_event_id_that_collides_with_a_generated_expiry_is_refused(tmp_path: 
     if result.problems:
         assert any("expiry:K1" in str(p) for p in result.problems)
     else:
-        assert validate(books).failures == []
+        assert validate(books).errors == []

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from books import bal, build_ok, config_text, d, problems_of, txns, write_books
+from books import bal, build_in_memory, config_text, d, problems_of, txns, write_books
 
 D = Decimal
 
@@ -112,7 +112,7 @@ def postings(t: Any) -> dict[str, Decimal]:
 def test_a_full_payment_closes_the_invoice(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("plain", "K1")),
                                 pay("p1", 2, "I1", "100.00", method="cash")])
-    build_ok(books)
+    build_in_memory(books)
     t = one(books, "p1")
     assert postings(t) == {"Assets:Loc11:Cash:Cash": D("100.00"), DEFERRED: D("-100.00")}
     assert t.links == {"K1"}
@@ -132,7 +132,7 @@ def test_money_goes_to_the_cash_account_of_its_method(
 ) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("plain", "K1")),
                                 pay("p1", 2, "I1", "30.00", method=method)])
-    build_ok(books)
+    build_in_memory(books)
     assert bal(books, account) == D("30.00")
     assert bal(books, DEPOSITS) == D("-30.00")
 
@@ -146,7 +146,7 @@ def test_partial_payments_split_tax_pro_rata_and_the_last_takes_the_tax_left(
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("cuts-3", "K1")),
                                 pay("p1", 2, "I1", "25.00"), pay("p2", 3, "I1", "25.00"),
                                 pay("p3", 4, "I1", "60.00")])
-    build_ok(books)
+    build_in_memory(books)
     assert postings(one(books, "p1")) == {CARD: D("25.00"), TAX: D("-2.27"),
                                           DEPOSITS: D("-22.73")}
     assert postings(one(books, "p2")) == {CARD: D("25.00"), TAX: D("-2.27"),
@@ -175,7 +175,7 @@ def test_products_first_pays_products_in_line_order_then_packages(tmp_path: Path
              product("Comb", "10.00", "1.00")),
         pay("p1", 2, "I1", "30.00"), pay("p2", 3, "I1", "100.00"), pay("p3", 4, "I1", "13.00"),
     ])
-    build_ok(books)
+    build_in_memory(books)
     assert postings(one(books, "p1")) == {CARD: D("30.00"), TAX: D("-2.73"),
                                           PRODUCTS: D("-27.27")}
     assert postings(one(books, "p2")) == {CARD: D("100.00"), TAX: D("-9.09"),
@@ -196,7 +196,7 @@ def test_products_first_pays_packages_in_line_order(tmp_path: Path) -> None:
         sale("s1", 1, "I1", pkg("plain", "K1"), pkg("half", "K2")),
         pay("p1", 2, "I1", "120.00"), pay("p2", 3, "I1", "30.00"),
     ])
-    build_ok(books)
+    build_in_memory(books)
     p1 = one(books, "p1")
     assert p1.links == {"K1", "K2"}
     assert sorted((p.account, p.units.number, (p.meta or {}).get("instance"))
@@ -224,7 +224,7 @@ def test_proportional_allocation_with_tax_split(tmp_path: Path) -> None:
         sale("s1", 1, "I1", pkg("cuts-3", "K1"), product("Shampoo", "20.00", "2.00")),
         pay("p1", 2, "I1", "50.00"), pay("p2", 3, "I1", "82.00"),
     ], payment_allocation="proportional")
-    build_ok(books)
+    build_in_memory(books)
     assert postings(one(books, "p1")) == {CARD: D("50.00"), TAX: D("-4.55"),
                                           PRODUCTS: D("-7.57"), DEPOSITS: D("-37.88")}
     assert postings(one(books, "p2")) == {CARD: D("82.00"), TAX: D("-7.45"),
@@ -243,7 +243,7 @@ def test_products_first_on_the_same_invoice(tmp_path: Path) -> None:
         sale("s1", 1, "I1", pkg("cuts-3", "K1"), product("Shampoo", "20.00", "2.00")),
         pay("p1", 2, "I1", "50.00"), pay("p2", 3, "I1", "82.00"),
     ])
-    build_ok(books)
+    build_in_memory(books)
     assert postings(one(books, "p1")) == {CARD: D("50.00"), TAX: D("-4.55"),
                                           PRODUCTS: D("-20.00"), DEPOSITS: D("-25.45")}
     assert postings(one(books, "p2")) == {CARD: D("82.00"), TAX: D("-7.45"),
@@ -258,7 +258,7 @@ def test_initial_recognition_as_an_amount_is_recognised_first(tmp_path: Path) ->
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("ir-amount", "K1")),
                                 pay("p1", 2, "I1", "3.00"), pay("p2", 3, "I1", "10.00"),
                                 pay("p3", 4, "I1", "87.00")])
-    build_ok(books)
+    build_in_memory(books)
     assert postings(one(books, "p1")) == {CARD: D("3.00"), IR: D("-3.00")}
     assert postings(one(books, "p2")) == {CARD: D("10.00"), IR: D("-2.00"),
                                           DEPOSITS: D("-8.00")}
@@ -280,7 +280,7 @@ def test_initial_recognition_as_a_percent(
     paid = price or "100.00"
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg(package, "K1", price)),
                                 pay("p1", 2, "I1", paid)])
-    build_ok(books)
+    build_in_memory(books)
     assert postings(one(books, "p1")) == {CARD: D(paid), IR: -D(ir),
                                           DEFERRED: D(ir) - D(paid)}
 
@@ -289,7 +289,7 @@ def test_initial_recognition_comes_from_the_net_not_the_tax(tmp_path: Path) -> N
     # 100.00 + 10.00 tax, IR 5%: p1 11.00 = tax 1.00 + net 10.00 (IR 5.00, Deposits 5.00).
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("taxed-ir", "K1")),
                                 pay("p1", 2, "I1", "11.00"), pay("p2", 3, "I1", "99.00")])
-    build_ok(books)
+    build_in_memory(books)
     assert postings(one(books, "p1")) == {CARD: D("11.00"), TAX: D("-1.00"), IR: D("-5.00"),
                                           DEPOSITS: D("-5.00")}
     assert postings(one(books, "p2")) == {CARD: D("99.00"), TAX: D("-9.00"),
@@ -303,7 +303,7 @@ def test_payment_at_another_location_is_carried_by_due_to_and_due_from(
     # Sold at loc-11, paid 110.00 at loc-12: one transaction per location, linked.
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("cuts-3", "K1")),
                                 pay("p1", 2, "I1", "110.00", loc="loc-12")])
-    build_ok(books)
+    build_in_memory(books)
     here = one(books, "p1", location="loc-12")
     there = one(books, "p1", location="loc-11")
     assert postings(here) == {"Assets:Loc12:Cash:Card": D("110.00"),
@@ -355,7 +355,7 @@ def test_refused_payment_writes_nothing_and_checking_goes_on(tmp_path: Path) -> 
 def test_payment_on_an_invoice_of_products_only(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "I1", product("Shampoo", "20.00", "2.00")),
                                 pay("p1", 2, "I1", "11.00"), pay("p2", 2, "I1", "11.00")])
-    build_ok(books)
+    build_in_memory(books)
     assert postings(one(books, "p1")) == {CARD: D("11.00"), TAX: D("-1.00"),
                                           PRODUCTS: D("-10.00")}
     assert postings(one(books, "p2")) == {CARD: D("11.00"), TAX: D("-1.00"),

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from books import bal, build_ok, config_text, d, pay, sale, txns, write_books
+from books import bal, build_in_memory, config_text, d, pay, sale, txns, write_books
 
 D = Decimal
 
@@ -91,7 +91,7 @@ def test_per_unit_rounding_then_times_quantity(tmp_path: Path) -> None:
     # 3.34 (rounding the whole, 66.67 x 0.05 = 3.3335, would give 3.33).
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 10, "K1", quantity=2)])
-    build_ok(books)
+    build_in_memory(books)
     both = halves(books, "r1")
     assert set(both) == {"loc-11", "loc-21"}
     src, dest = both["loc-11"], both["loc-21"]
@@ -119,7 +119,7 @@ def test_any_service_line_unit_price_and_the_service_rate(tmp_path: Path) -> Non
     books = books_of(tmp_path, [sale("s1", 1, "K1", package="any-3"),
                                 pay("p1", 1, "K1", "75.00"),
                                 redeem("r1", 10, "K1", item="facial")])
-    build_ok(books)
+    build_in_memory(books)
     both = halves(books, "r1")
     assert postings(both["loc-11"]) == {"Expenses:Loc11:Reconciliation": D("1.25"),
                                         "Liabilities:Loc11:DueTo:Loc21": D("-1.25")}
@@ -132,7 +132,7 @@ def test_product_and_class_rates(tmp_path: Path) -> None:
                                 pay("p1", 1, "K1", "75.00"),
                                 redeem("r1", 10, "K1", item="oil"),
                                 redeem("r2", 10, "K1", item="yoga")])
-    build_ok(books)
+    build_in_memory(books)
     assert postings(halves(books, "r1")["loc-21"]) == {
         "Assets:Loc21:DueFrom:Loc11": D("5.00"), "Income:Loc21:Reconciliation": D("-5.00")}
     assert postings(halves(books, "r2")["loc-21"]) == {
@@ -149,7 +149,7 @@ def test_source_unit_price_is_the_source_location_price(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "K1", loc="loc-21"),
                                 pay("p1", 1, "K1", "100.00", loc="loc-21"),
                                 redeem("r1", 10, "K1", loc="loc-11")])
-    build_ok(books)
+    build_in_memory(books)
     both = halves(books, "r1")
     assert postings(both["loc-21"]) == {"Expenses:Loc21:Reconciliation": D("1.50"),
                                         "Liabilities:Loc21:DueTo:Loc11": D("-1.50")}
@@ -161,7 +161,7 @@ def test_reconciliation_starts_on_its_start_date_and_is_not_retroactive(tmp_path
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 4, "K1"),  # the day before start: nothing
                                 redeem("r2", 5, "K1")])  # on the start date
-    build_ok(books)
+    build_in_memory(books)
     assert halves(books, "r1") == {}
     assert set(halves(books, "r2")) == {"loc-11", "loc-21"}
     assert bal(books, "Assets:Loc21:DueFrom:Loc11") == D("1.67")
@@ -171,14 +171,14 @@ def test_same_entity_or_same_location_gives_nothing(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 10, "K1", loc="loc-12"),  # franchise-1 too
                                 redeem("r2", 10, "K1", loc="loc-11")])
-    build_ok(books)
+    build_in_memory(books)
     assert txns(books, "reconciliation") == []
 
 
 def test_no_reconciliation_section_gives_nothing(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 10, "K1")], start=None)
-    build_ok(books)
+    build_in_memory(books)
     assert txns(books, "reconciliation") == []
     assert bal(books, "Assets:Loc21:DueFrom:Loc11") == D("0.00")
 
@@ -186,7 +186,7 @@ def test_no_reconciliation_section_gives_nothing(tmp_path: Path) -> None:
 def test_each_half_touches_one_location(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 10, "K1", quantity=3)])
-    build_ok(books)
+    build_in_memory(books)
     for t in txns(books, "reconciliation"):
         segments = {p.account.split(":")[1] for p in t.postings}
         assert segments == {"Loc11" if t.meta["location"] == "loc-11" else "Loc21"}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from books import bal, build_ok, config_text, d, pay, problems_of, refund, txns, write_books
+from books import bal, build_in_memory, config_text, d, pay, problems_of, refund, txns, write_books
 
 D = Decimal
 
@@ -161,7 +161,7 @@ def test_redemption_recognises_unit_values_and_the_last_takes_the_rest(tmp_path:
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 2, "K1", staff="bo"),
                                 redeem("r2", 3, "K1", quantity=2)])
-    build_ok(books)
+    build_in_memory(books)
     r1, r2 = txns(books, "redemption")
     assert postings(r1) == {DEFERRED: D("33.34"), REDEMPTIONS: D("-33.34")}
     assert postings(r2) == {DEFERRED: D("66.66"), REDEMPTIONS: D("-66.66")}
@@ -179,7 +179,7 @@ def test_redemption_recognises_unit_values_and_the_last_takes_the_rest(tmp_path:
 def test_redemption_elsewhere_is_revenue_of_the_source(tmp_path: Path, where: str) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 2, "K1", loc=where)])
-    build_ok(books)
+    build_in_memory(books)
     (r1,) = [t for t in txns(books) if t.meta["event"] == "r1"]  # no reconciliation set up
     assert postings(r1) == {DEFERRED: D("33.34"), REDEMPTIONS: D("-33.34")}
     assert r1.meta["location"] == where and r1.meta["source"] == "loc-11"
@@ -203,7 +203,7 @@ def test_open_invoice_redeems_from_deposits_never_beyond_its_payments(tmp_path: 
         sale("s1", 1, "K1"), pay("p1", 1, "K1", "50.00"), redeem("r1", 2, "K1"),
         pay("p2", 4, "K1", "50.00"), redeem("r3", 5, "K1", quantity=2),
     ], redeem_open=True)
-    build_ok(books)
+    build_in_memory(books)
     r1, r3 = txns(books, "redemption")
     assert postings(r1) == {DEPOSITS: D("33.34"), REDEMPTIONS: D("-33.34")}
     assert bal(books, DEPOSITS, datetime.date(2026, 1, 2)) == D("-16.66")
@@ -263,7 +263,7 @@ def test_grace_period_redeems_until_the_day_before_expiry(tmp_path: Path) -> Non
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 11, "K1"),  # inside the grace period
                                 redeem("r2", 15, "K1")])  # the last day
-    build_ok(books)
+    build_in_memory(books)
     assert values(books) == [D("33.34"), D("33.33")]
     assert txns(books, "expiry") == []
 
@@ -284,7 +284,7 @@ def test_any_service_line_serves_services_not_listed(tmp_path: Path) -> None:
                                 redeem("r1", 2, "K1", item="facial"),
                                 redeem("r2", 3, "K1", item="haircut"),
                                 redeem("r3", 4, "K1", item="massage")])
-    build_ok(books)
+    build_in_memory(books)
     assert values(books) == [D("35.00"), D("30.00"), D("35.00")]
     assert bal(books, DEFERRED) == D("0.00")
 
@@ -314,7 +314,7 @@ def test_a_free_item_is_worth_nothing(tmp_path: Path) -> None:
                                 pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 2, "K1", item="oil"),
                                 redeem("r2", 3, "K1"), redeem("r3", 4, "K1")])
-    build_ok(books)
+    build_in_memory(books)
     assert values(books) == [D("0.00"), D("50.00"), D("50.00")]
     assert bal(books, DEFERRED, datetime.date(2026, 1, 2)) == D("-100.00")
     assert bal(books, DEFERRED) == D("0.00")
@@ -326,7 +326,7 @@ def test_initial_recognition_shortfall_is_taken_by_the_last_unit(tmp_path: Path)
                                 pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 2, "K1"), redeem("r2", 3, "K1"),
                                 redeem("r3", 4, "K1")])
-    build_ok(books)
+    build_in_memory(books)
     assert values(books) == [D("33.34"), D("33.33"), D("28.33")]
     assert bal(books, DEFERRED) == D("0.00")
     assert bal(books, REDEMPTIONS) == D("-95.00")
@@ -339,7 +339,7 @@ def test_unit_value_is_capped_at_the_remaining_liability(tmp_path: Path) -> None
                                 pay("p1", 1, "K1", "50.00"),
                                 redeem("r1", 2, "K1"), redeem("r2", 3, "K1"),
                                 redeem("r3", 4, "K1")])
-    build_ok(books)
+    build_in_memory(books)
     assert values(books) == [D("33.34"), D("16.66"), D("0.00")]
     assert bal(books, DEFERRED) == D("0.00")
     assert bal(books, REDEMPTIONS) == D("-50.00")
@@ -362,7 +362,7 @@ def test_proportional_recognition_by_relative_standalone_selling_price(tmp_path:
         redeem("r6", 2, "K1", item="nails"),
         redeem("r7", 3, "K1", item="massage"),  # the last unit
     ], recognition="proportional")
-    build_ok(books)
+    build_in_memory(books)
     assert bal(books, "Income:Loc11:Packages:InitialRecognition") == D("-20.00")
     assert bal(books, DEFERRED, datetime.date(2026, 1, 1)) == D("-180.00")
     assert values(books) == [D("48.00"), D("36.00"), D("12.00"), D("12.00"), D("6.00"),
@@ -381,7 +381,7 @@ def test_proportional_recognition_largest_remainder(tmp_path: Path) -> None:
         redeem("r2", 2, "K1", item="facial"),
         redeem("r3", 3, "K1", item="nails"),
     ], recognition="proportional")
-    build_ok(books)
+    build_in_memory(books)
     assert values(books) == [D("47.06"), D("35.29"), D("17.65")]
 
 
@@ -400,7 +400,7 @@ def test_item_price_recognition_ignores_list_prices(tmp_path: Path) -> None:
         redeem("r6", 2, "K1", item="nails"),
         redeem("r7", 3, "K1", item="massage"),
     ])
-    build_ok(books)
+    build_in_memory(books)
     assert values(books) == [D("60.00"), D("60.00"), D("0.00"), D("20.00"), D("10.00"),
                              D("30.00"), D("0.00")]
     assert bal(books, DEFERRED) == D("0.00")
@@ -414,5 +414,5 @@ def test_proportional_allocation_is_over_units(tmp_path: Path) -> None:
         redeem("r1", 2, "K1", item="trim"), redeem("r2", 2, "K1", item="trim"),
         redeem("r3", 2, "K1", item="trim"), redeem("r4", 3, "K1", item="color"),
     ], recognition="proportional")
-    build_ok(books)
+    build_in_memory(books)
     assert values(books) == [D("20.00"), D("20.00"), D("20.00"), D("39.99")]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from books import (
     bal,
-    build_ok,
+    build_in_memory,
     config_text,
     d,
     pay,
@@ -70,7 +70,7 @@ PAID = [sale("s1", 1, "K1"), pay("p1", 1, "K1", "110.00")]
 
 def test_full_refund_of_an_unused_package(tmp_path: Path) -> None:
     books = books_of(tmp_path, [*PAID, refund("f1", 3, "K1", "110.00")])
-    build_ok(books)
+    build_in_memory(books)
     (t,) = txns(books, "refund")
     assert postings(t) == {TAX: D("10.00"), DEFERRED: D("100.00"), CASH: D("-110.00")}
     assert t.links == {"K1"} and t.date.isoformat() == d(3)
@@ -86,7 +86,7 @@ def test_partial_refund_forfeits_the_rest_to_breakage(tmp_path: Path) -> None:
     # the 21.21 left is forfeited to Breakage.
     books = books_of(tmp_path, [*PAID, redeem("r1", 2, "K1"),
                                 refund("f1", 3, "K1", "50.00")])
-    build_ok(books)
+    build_in_memory(books)
     (t,) = txns(books, "refund")
     assert postings(t) == {TAX: D("4.55"), DEFERRED: D("66.66"), BREAKAGE: D("-21.21"),
                            CASH: D("-50.00")}
@@ -97,7 +97,7 @@ def test_partial_refund_forfeits_the_rest_to_breakage(tmp_path: Path) -> None:
 def test_forfeit_goes_to_unclaimed_under_the_liability_policy(tmp_path: Path) -> None:
     books = books_of(tmp_path, [*PAID, redeem("r1", 2, "K1"),
                                 refund("f1", 3, "K1", "50.00")], expired_balance="liability")
-    build_ok(books)
+    build_in_memory(books)
     (t,) = txns(books, "refund")
     assert postings(t) == {TAX: D("4.55"), DEFERRED: D("66.66"), UNCLAIMED: D("-21.21"),
                            CASH: D("-50.00")}
@@ -117,7 +117,7 @@ def test_refund_of_exactly_the_liability_forfeits_nothing(tmp_path: Path) -> Non
     # 73.33: tax 73.33 x 10/110 = 6.666 -> 6.67, net 66.66 = the liability.
     books = books_of(tmp_path, [*PAID, redeem("r1", 2, "K1"),
                                 refund("f1", 3, "K1", "73.33")])
-    build_ok(books)
+    build_in_memory(books)
     (t,) = txns(books, "refund")
     assert postings(t) == {TAX: D("6.67"), DEFERRED: D("66.66"), CASH: D("-73.33")}
 
@@ -133,7 +133,7 @@ def test_initial_recognition_is_not_refundable_through_the_package(tmp_path: Pat
     books = books_of(tmp_path / "ok", [sale("s1", 1, "K1", "cuts-ir"),
                                        pay("p1", 1, "K1", "110.00"),
                                        refund("f1", 2, "K1", "104.50")])
-    build_ok(books)
+    build_in_memory(books)
     (t,) = txns(books, "refund")
     assert postings(t) == {TAX: D("9.50"), DEFERRED: D("95.00"), CASH: D("-104.50")}
     assert bal(books, "Income:Loc11:Packages:InitialRecognition") == D("-5.00")
@@ -144,7 +144,7 @@ def test_refund_on_an_open_invoice_debits_deposits(tmp_path: Path) -> None:
     # other 20.00 forfeited.
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "55.00"),
                                 refund("f1", 2, "K1", "33.00")])
-    build_ok(books)
+    build_in_memory(books)
     (t,) = txns(books, "refund")
     assert postings(t) == {TAX: D("3.00"), DEPOSITS: D("50.00"), BREAKAGE: D("-20.00"),
                            CASH: D("-33.00")}
@@ -153,7 +153,7 @@ def test_refund_on_an_open_invoice_debits_deposits(tmp_path: Path) -> None:
 
 def test_refund_paid_out_at_another_location(tmp_path: Path) -> None:
     books = books_of(tmp_path, [*PAID, refund("f1", 3, "K1", "110.00", loc="loc-12")])
-    build_ok(books)
+    build_in_memory(books)
     by_loc = {t.meta["location"]: t for t in txns(books, "refund")}
     assert set(by_loc) == {"loc-11", "loc-12"}
     assert postings(by_loc["loc-11"]) == {TAX: D("10.00"), DEFERRED: D("100.00"),
@@ -181,7 +181,7 @@ def test_after_a_refund_the_package_is_over(tmp_path: Path) -> None:
 
 def test_refunded_package_gets_no_automatic_expiry(tmp_path: Path) -> None:
     books = books_of(tmp_path, [*PAID, refund("f1", 2, "K1", "55.00")])
-    build_ok(books, as_of=datetime.date(2026, 3, 1))
+    build_in_memory(books, as_of=datetime.date(2026, 3, 1))
     assert txns(books, "expiry") == []
     # Refund 55.00: tax 5.00, net 50.00; 50.00 forfeited.
     assert bal(books, BREAKAGE) == D("-50.00")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from books import bal, balances, build_ok, config_text, d, problems_of, txns, write_books
+from books import bal, balances, build_in_memory, config_text, d, problems_of, txns, write_books
 
 D = Decimal
 
@@ -93,7 +93,7 @@ def redemption_values(books: Path) -> list[Decimal]:
 def test_a_sale_records_each_line_and_moves_no_money(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("cuts-3", "K1"),
                                      product("Shampoo", "20.00", "2.00"), pkg("cuts-3", "K2"))])
-    build_ok(books)
+    build_in_memory(books)
     k1, shampoo, k2 = txns(books, "sale")
     for t in (k1, shampoo, k2):
         assert t.postings == []
@@ -113,7 +113,7 @@ def test_a_sale_records_each_line_and_moves_no_money(tmp_path: Path) -> None:
 
 def test_sale_without_staff_has_no_staff(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("cuts-3", "K1"), staff=None)])
-    build_ok(books)
+    build_in_memory(books)
     (t,) = txns(books, "sale")
     assert "staff" not in t.meta
 
@@ -122,7 +122,7 @@ def test_tax_is_price_times_rate_rounded_half_up(tmp_path: Path) -> None:
     # 99.99 x 0.075 = 7.49925 -> 7.50; the invoice total is 107.49.
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("odd", "K1")),
                                 pay("p1", 2, "I1", "107.49")])
-    build_ok(books)
+    build_in_memory(books)
     (t,) = txns(books, "sale")
     assert (t.meta["price"], t.meta["tax"]) == ("99.99", "7.50")
     assert bal(books, "Liabilities:Loc11:SalesTax") == D("-7.50")
@@ -142,7 +142,7 @@ def test_line_price_overrides_the_catalog_price_and_its_tax(tmp_path: Path) -> N
     # 80.00 on the line: tax 8.00; paid 88.00 in full.
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("cuts-3", "K1", price="80.00")),
                                 pay("p1", 2, "I1", "88.00")])
-    build_ok(books)
+    build_in_memory(books)
     (t,) = txns(books, "sale")
     assert (t.meta["price"], t.meta["tax"]) == ("80.00", "8.00")
     assert bal(books, "Liabilities:Loc11:Packages:Deferred") == D("-80.00")
@@ -162,7 +162,7 @@ def test_location_prices_fix_unit_values_at_the_source(tmp_path: Path) -> None:
         redeem("r3", 3, "K11", "facial"),
         redeem("r4", 3, "K11", "haircut"),
     ])
-    build_ok(books)
+    build_in_memory(books)
     assert redemption_values(books) == [D("30.00"), D("35.00"), D("40.00"), D("30.00")]
     assert bal(books, "Income:Loc21:Packages:Redemptions") == D("-65.00")
     assert bal(books, "Liabilities:Loc21:Packages:Deferred") == D("-35.00")
@@ -178,7 +178,7 @@ def test_location_prices_apply_where_the_package_was_sold_not_where_used(
         sale("s1", 1, "I1", pkg("duo", "K1")), pay("p1", 1, "I1", "100.00"),
         redeem("r1", 2, "K1", "facial", loc="loc-21"),
     ])
-    build_ok(books)
+    build_in_memory(books)
     assert redemption_values(books) == [D("40.00")]
     assert bal(books, "Income:Loc11:Packages:Redemptions") == D("-40.00")
     assert bal(books, "Income:Loc21:Packages:Redemptions") == D("0.00")
@@ -187,7 +187,7 @@ def test_location_prices_apply_where_the_package_was_sold_not_where_used(
 def test_a_free_package_is_closed_at_once(tmp_path: Path) -> None:
     books = books_of(tmp_path, [sale("s1", 1, "I1", pkg("gift", "K1")),
                                 redeem("r1", 2, "K1", "haircut")])
-    build_ok(books)
+    build_in_memory(books)
     assert len(txns(books, "redemption")) == 1
     assert all(v == 0 for v in balances(books).values())
 

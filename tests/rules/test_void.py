@@ -6,7 +6,7 @@ import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from books import bal, build_ok, config_text, d, problems_of, txns, write_books
+from books import bal, build_in_memory, config_text, d, problems_of, txns, write_books
 
 D = Decimal
 CONFIG = """
@@ -56,7 +56,7 @@ def test_void_of_a_redemption_gives_the_unit_back(tmp_path: Path) -> None:
         sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), void("v-1", 3, "r-1"),
         redeem("r-2", 4), redeem("r-3", 5), redeem("r-4", 6),
     ])
-    build_ok(books)
+    build_in_memory(books)
     voids = txns(books, "void")
     assert len(voids) == 1
     assert voids[0].date == datetime.date(2026, 1, 3)
@@ -77,7 +77,7 @@ def test_void_of_the_last_redemption_revives_a_used_up_package(tmp_path: Path) -
         sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), redeem("r-2", 2), redeem("r-3", 2),
         void("v-1", 3, "r-3"), redeem("r-4", 4),
     ])
-    build_ok(books)
+    build_in_memory(books)
     assert liability(books, 3) == D("30.00")
     assert liability(books) == D("0.00")
 
@@ -86,7 +86,7 @@ def test_void_of_a_payment_reverses_cash_tax_and_reopens_the_invoice(tmp_path: P
     books = write_books(tmp_path, config_text(CONFIG), [
         sale(), pay("p-1", 1, "44.00"), pay("p-2", 2, "55.00"), void("v-1", 3, "p-1"),
     ])
-    build_ok(books)
+    build_in_memory(books)
     assert bal(books, "Assets:Loc11:Cash:Cash") == D("55.00")
     assert bal(books, "Liabilities:Loc11:SalesTax") == D("-5.00")
     # p-2 closed the invoice; voiding p-1 reopens it: what is left is a deposit again.
@@ -98,7 +98,7 @@ def test_void_of_a_payment_taken_elsewhere_reverses_both_halves(tmp_path: Path) 
     books = write_books(tmp_path, config_text(CONFIG), [
         sale(), pay("p-1", 1, "44.00", loc="loc-21"), void("v-1", 2, "p-1"),
     ])
-    build_ok(books)
+    build_in_memory(books)
     assert len(txns(books, "void")) == 2
     for account in ("Assets:Loc21:Cash:Cash", "Liabilities:Loc21:DueTo:Loc11",
                     "Assets:Loc11:DueFrom:Loc21", "Liabilities:Loc11:SalesTax",
@@ -123,7 +123,7 @@ def test_void_of_a_refund_restores_the_package(tmp_path: Path) -> None:
          "instance": "PK-1", "amount": "55.00", "method": "cash"},
         void("v-1", 3, "f-1"), redeem("r-1", 4),
     ])
-    build_ok(books)
+    build_in_memory(books)
     assert bal(books, "Assets:Loc11:Cash:Cash") == D("99.00")
     assert bal(books, "Income:Loc11:Packages:Breakage") == D("0.00")
     assert bal(books, "Liabilities:Loc11:SalesTax") == D("-9.00")
