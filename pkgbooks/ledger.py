@@ -336,7 +336,7 @@ class LedgerWriter:
             _fsync_dir(self.books_dir)
         except OSError as exc:
             raise _write_error(exc, getattr(exc, "filename", None) or self.books_dir) from None
-        self.abandon()
+        self._remove_staging()
 
     def _swap(self) -> None:
         if not self.live.exists():
@@ -352,6 +352,10 @@ class LedgerWriter:
             _fsync_dir(self.temp.parent)
 
     def abandon(self) -> None:
+        """Drop a build that will not be committed: its staging directory goes."""
+        self._remove_staging()
+
+    def _remove_staging(self) -> None:
         """Remove the staging directory (an unfinished build, or the previous ledger)."""
         for leftover in (self.temp, self.main_part):
             with contextlib.suppress(OSError):  # if not, the next build removes it (`recover`)
