@@ -36,7 +36,7 @@ from typing import IO, Any, NamedTuple
 import jiter
 from pydantic import ValidationError
 
-from pkgbooks.errors import Error, event_error, one_line
+from pkgbooks.errors import Error, event_error, file_error, one_line
 from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, LINK_SAFE, Event
 
 
@@ -91,7 +91,7 @@ def event_files(
             reason = "no events directory (create it and put the event files there)"
         else:
             reason = f"cannot list the events directory: {_reason(exc)}"
-        problems.append(event_error(str(events_dir), None, None, reason))
+        problems.append(file_error(str(events_dir), reason))
         return []
     files = []
     for path in entries:
@@ -103,7 +103,7 @@ def event_files(
             continue
         why = _not_a_file(path)
         if why is not None:
-            problems.append(event_error(str(path), None, None, why))
+            problems.append(file_error(str(path), why))
             continue
         files.append(path)
     return files
@@ -295,7 +295,7 @@ def _text_lines(path: Path, problems: list[Error]) -> Iterator[tuple[int, str]]:
             else:
                 yield from _utf8_lines(handle, name, problems)
     except OSError as exc:
-        problems.append(event_error(name, None, None, f"cannot be read: {_reason(exc)}"))
+        problems.append(file_error(name, f"cannot be read: {_reason(exc)}"))
 
 
 def _too_long(name: str, number: int) -> Error:
@@ -343,7 +343,7 @@ def _utf16_lines(
                 continue
             yield number, line.rstrip("\r\n")
     except UnicodeDecodeError as exc:
-        problems.append(event_error(name, None, None, f"not UTF-16 text ({exc.reason})"))
+        problems.append(file_error(name, f"not UTF-16 text ({exc.reason})"))
     finally:
         text.detach()
 
