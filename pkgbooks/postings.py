@@ -43,13 +43,16 @@ class Meta:
     instance: str | None = None
     package: str | None = None
     item: str | None = None
+    line: str | None = None  # the package line drawn from, where not the item (`*`, 4.3)
     category: str | None = None
     quantity: int | None = None
     staff: str | None = None
     method: str | None = None
+    ended: str | None = None  # a payment for a package that had ended (4.9)
     price: Decimal | None = None
     rate: Decimal | None = None
     tax: Decimal | None = None
+    redeemed: Decimal | None = None  # at a close: value redeemed while open (5.1 sale basis)
     product: str | None = None
     target: str | None = None
     target_kind: Kind | None = None
@@ -73,9 +76,10 @@ class Meta:
 
 
 _META_KEYS = tuple(f.name for f in dataclasses.fields(Meta))
-_MONEY = frozenset({"price", "tax"})
+_MONEY = frozenset({"price", "tax", "redeemed"})
 # The typed value of a metadata key read back from a ledger (see `parse_meta`).
-META_TYPES: dict[str, type] = {"quantity": int, "price": Decimal, "tax": Decimal}
+META_TYPES: dict[str, type] = {"quantity": int, "price": Decimal, "tax": Decimal,
+                               "redeemed": Decimal}
 
 
 def parse_meta(key: str, text: str | None) -> object:

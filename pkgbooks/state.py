@@ -59,6 +59,7 @@ class PackageState:
     groups: dict[str, ItemGroup]
     ir_done: Decimal = ZERO
     recognised: Decimal = ZERO  # value redeemed so far
+    redeemed_open: Decimal = ZERO  # of which while its invoice was open (5.1 sale basis)
     liability: Decimal = ZERO  # Deposits or Deferred balance (positive)
     tax_paid: Decimal = ZERO
     status: Status = "live"

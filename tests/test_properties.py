@@ -428,6 +428,9 @@ class ModelBooks:
             prices = [overrides.get(item, gp) for item, _q, gp in spec.groups]
             if self.policy.recognition == "item_price":
                 values = prices
+                if price != spec.price and spec.price:  # a line price scales them (4.3)
+                    values = largest_remainder(cents(sum(prices, ZERO) * price / spec.price),
+                                               prices)
             else:
                 weights = []
                 for (item, qty, _gp), gp in zip(spec.groups, prices, strict=True):
@@ -480,6 +483,8 @@ class ModelBooks:
             if ln.instance is None:
                 continue
             pkg = self.packages[ln.instance]
+            if pkg.status != "live":
+                continue  # an ended package's money is an expired balance (4.9)
             net = share - tax
             ir = min(net, pkg.ir - pkg.ir_done)
             pkg.ir_done += ir
@@ -506,8 +511,10 @@ class ModelBooks:
         if item not in ITEMS:
             return None
         group = pkg.groups.get(item)
-        if group is None and ITEMS[item].category == "service":
-            group = pkg.groups.get("*")
+        star = pkg.groups.get("*")
+        if ITEMS[item].category == "service" and star is not None and (
+                group is None or group.used == group.quantity):
+            group = star  # not listed, or none of its own units left (4.3)
         return group
 
     def _redemption(self, ev: dict[str, Any], date: datetime.date) -> None:
@@ -540,9 +547,7 @@ class ModelBooks:
     def _refund(self, ev: dict[str, Any], date: datetime.date) -> None:
         pkg = self._live(ev["instance"])
         amount = D(ev["amount"])
-        net = self.refund_net(pkg, amount)
-        if net > pkg.liability:
-            raise Refused("refund exceeds the liability")
+        net = self.refund_net(pkg, amount)  # never refused (4.5): goodwill beyond
         pkg.tax_paid -= amount - net
         self._finish(pkg, "refunded", date)
 
@@ -555,14 +560,7 @@ class ModelBooks:
     def _finish(self, pkg: MPackage, status: str, date: datetime.date) -> None:
         pkg.status, pkg.finished_on = status, date
         pkg.liability = ZERO if status in ("expired", "refunded") else pkg.liability
-        inv = self.invoices[pkg.invoice]
-        if inv.closed:
-            return
-        for ln in inv.lines:
-            if ln.instance == pkg.instance:
-                ln.gross, ln.tax = ln.paid, ln.tax_paid
-        if inv.unpaid == 0:
-            inv.closed = True
+        # What is unpaid on its invoice line stays payable (4.9).
 
 
 # ---------------------------------------------------------------------------

@@ -112,14 +112,14 @@ def test_csv_files_one_per_type_with_sale_lines(tmp_path: Path) -> None:
     ]
     assert sales[0].meta["staff"] == "amy" and "staff" not in sales[2].meta
     # K1: 122.00 = product 20.00 + tax 2.00 + package 100.00; two haircuts: 33.34 + 33.33.
-    # K2 (price 90.00 on the line): one haircut 33.34 (item price 100 / 3), then refund 50.00
-    # of the 56.66 left: 6.66 forfeited.
+    # K2 (price 90.00 on the line, SPEC 4.3: the group's 100.00 scaled to 90.00, 30.00 a
+    # unit): one haircut 30.00, then refund 50.00 of the 60.00 left: 10.00 forfeited.
     assert bal(books, "Assets:Loc11:Cash:Card") == D("122.00")
     assert bal(books, "Assets:Loc11:Cash:Cash") == D("40.00")  # 90.00 in, 50.00 out
     assert bal(books, "Liabilities:Loc11:SalesTax") == D("-2.00")
     assert bal(books, "Income:Loc11:Products") == D("-20.00")
-    assert bal(books, "Income:Loc11:Packages:Redemptions") == D("-100.01")
-    assert bal(books, "Income:Loc11:Packages:Breakage") == D("-6.66")
+    assert bal(books, "Income:Loc11:Packages:Redemptions") == D("-96.67")
+    assert bal(books, "Income:Loc11:Packages:Breakage") == D("-10.00")
     assert bal(books, "Liabilities:Loc11:Packages:Deferred") == D("-33.33")
     r1 = next(t for t in txns(books, "redemption") if t.meta["event"] == "r1")
     assert r1.meta["quantity"] == "2" and r1.meta["staff"] == "bo"

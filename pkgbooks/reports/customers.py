@@ -34,7 +34,8 @@ def queries(end: datetime.date) -> dict[str, str]:
             f"meta['target_kind'] = 'sale') AND {until}"
         ),
         "used": (
-            "SELECT meta['instance'] AS instance, meta['item'] AS item, meta['kind'] AS kind, "
+            "SELECT meta['instance'] AS instance, meta['item'] AS item, meta['line'] AS line, "
+            "meta['kind'] AS kind, "
             "meta['quantity'] AS quantity FROM #transactions WHERE (meta['kind'] = 'redemption' "
             f"OR meta['target_kind'] = 'redemption') AND {until}"
         ),
@@ -63,8 +64,9 @@ def run(books: Books, start: datetime.date, end: datetime.date) -> Report:
     for instance, kind in books.query(bql["ended"]):
         ends[instance] += -1 if kind == "void" else 1  # a voided refund un-ends it
     used: dict[tuple[str, str], int] = defaultdict(int)
-    for instance, item, kind, quantity in books.query(bql["used"]):
-        used[(instance, item)] += quantity * (-1 if kind == "void" else 1)
+    for instance, item, line, kind, quantity in books.query(bql["used"]):
+        # Units count against the package line they were drawn from (`*`, 4.3).
+        used[(instance, line or item)] += quantity * (-1 if kind == "void" else 1)
     liability = {i: -amount for i, amount in books.query(bql["liability"]) if i}
     rows = []
     for instance, (customer, package) in sorted(sold.items(), key=lambda kv: (kv[1][0], kv[0])):

@@ -14,6 +14,13 @@ Python step classifies each kind into a roll-forward column:
 
 The forfeited part of a refund is what the same transaction credits to
 Breakage or Unclaimed, found by a third query over the refund transactions.
+
+On the sale basis (Zenoti's "Sale Date"), sales are the price less initial
+recognition of the packages whose invoice closed in the period, and what was
+redeemed from them while the invoice was open counts as redeemed on the close
+date. The close transaction carries that value as `redeemed` (and a void that
+reopens the invoice takes it back), so a fourth query adds it to both sales
+and redemptions: the Deferred movements alone would show the sale net of it.
 The report checks closing = opening + sales - redemptions - expirations -
 refunds for every location and fails loudly if it does not hold.
 """
@@ -62,6 +69,11 @@ def queries(
             f"WHERE account ~ '{accounts}' AND {period(start, end)} "
             "GROUP BY key, kind, target ORDER BY key, kind, target"
         ),
+        "redeemed_while_open": (
+            "SELECT meta['location'] AS location, meta['kind'] AS kind, "
+            "meta['redeemed'] AS redeemed FROM #transactions WHERE meta['redeemed'] IS NOT NULL "
+            f"AND {period(start, end)}"
+        ),
         "refunds": (
             f"SELECT id, account, {key} AS key, number WHERE (entry_meta('kind') = 'refund' OR "
             f"entry_meta('target_kind') = 'refund') AND {period(start, end)}"
@@ -106,6 +118,12 @@ def run(books: Books, start: datetime.date, end: datetime.date, basis: str = "pa
         row = rows[books.location_of(account)]
         for column, amount in moved.items():
             row[column] += amount
+    if basis == "sale":
+        bql = queries(accounts, start, end)["redeemed_while_open"]
+        for location, kind, redeemed in books.query(bql):
+            amount = -redeemed if kind == "void" else redeemed
+            rows[location]["sales"] += amount
+            rows[location]["redemptions"] += amount
     for loc, row in rows.items():
         expected = (row["opening"] + row["sales"] - row["redemptions"] - row["expirations"]
                     - row["refunds"])

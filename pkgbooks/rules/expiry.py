@@ -35,9 +35,8 @@ def apply(ctx: Context, event: Expiry) -> Outcome:
          credit(acc.expired_balance(src, ctx.config.expired_balance_of(src)), amount)],
         links=(pkg.instance,),
     )
-    closing, finished = finish_package(ctx, pkg, "expired", event.id, event.date)
-    return Outcome((record, *closing), (Add("package", pkg.instance, "liability", -amount),
-                                        *finished))
+    return Outcome((record,), (Add("package", pkg.instance, "liability", -amount),
+                               *finish_package(pkg, "expired")))
 
 
 def automatic(instance: str, date: datetime.date) -> Expiry:

@@ -6,6 +6,11 @@ the line's tax / gross (the share that completes a line takes exactly the tax
 left). A package's net share first recognises its initial recognition, then
 goes to Deposits while the invoice stays open, or Deferred if this payment
 closes it; closing also moves every package's Deposits to Deferred (`close`).
+
+A share for a package that has ended (expired, refunded, used up) is money
+that really moved: never refused, it is booked (4.9): tax to SalesTax as
+usual, net to the package's expired-balance account (Breakage or Unclaimed,
+by policy), with metadata `ended`. It touches no Deposits or Deferred.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ class Share(NamedTuple):
     tax: Decimal
     initial_recognition: Decimal = ZERO
     liability: Decimal = ZERO
+    ended: str | None = None  # the package had ended: how (4.9)
+
+
+# How an ended package's status reads in a payment's `ended` metadata (4.9).
+ENDED = {"expired": "expired", "refunded": "refunded", "used up": "used"}
 
 
 def apply(ctx: Context, event: Payment) -> Outcome:
@@ -55,9 +65,13 @@ def apply(ctx: Context, event: Payment) -> Outcome:
         net = share - tax
         changes += [Add("line", inv.invoice, "paid", share, index),
                     Add("line", inv.invoice, "tax_paid", tax, index)]
-        pkg = state.packages.get(line.instance) if line.instance else None
-        if pkg is None:
+        if line.instance is None:
             shares.append(Share(line, share, tax))
+            continue
+        pkg = state.packages.get(line.instance)
+        if pkg is None:
+            status = state.finished[line.instance].status
+            shares.append(Share(line, share, tax, ended=ENDED[status]))
             continue
         ir = min(net, pkg.ir_left)
         changes += [Add("package", pkg.instance, "ir_done", ir),
@@ -86,17 +100,23 @@ def payment_txns(
             postings.append(credit(acc.products(src), part.amount - part.tax))
             continue
         tag = part.line.instance if several else None
+        if part.ended is not None:
+            policy = ctx.config.expired_balance_of(src)
+            postings.append(credit(acc.expired_balance(src, policy), part.amount - part.tax, tag))
+            continue
         postings.append(credit(acc.initial_recognition(src), part.initial_recognition, tag))
         postings.append(credit(acc.package_liability(src, not closes), part.liability, tag))
     one = instances[0] if len(instances) == 1 else None
     pkg = ctx.state.packages.get(one) or ctx.state.finished.get(one) if one else None
     narration = f"Payment on invoice {inv.invoice} ({event.method})"
+    ended = ",".join(sorted({part.ended for part in shares if part.ended})) or None
 
     def record(text: str, loc: str, lines: list[Posting], source: str | None = None) -> Txn:
         return txn(event.date, text, Meta(
             event=event.id, kind="payment", location=loc, source=source, invoice=inv.invoice,
             customer=inv.customer, instance=one,
             package=pkg.package if pkg is not None else None, method=event.method,
+            ended=ended,
         ), lines, links=instances)
 
     cash = debit(acc.cash(here, event.method), event.amount)

@@ -2,9 +2,10 @@
 
 When a package sold at S is redeemed at D, S and D belong to different
 entities, and `[reconciliation]` starts on or before the redemption date (never
-retroactive), S owes D `round(source unit price x rate[category], 2)` per
-unit. Each side is its own transaction, linked to the redemption by the
-package instance. Part of the redemption's outcome.
+retroactive), S owes D `round(quantity x source unit price x rate[category], 2)`,
+rounded once per redemption (not per unit or minute). Each side is its own
+transaction, linked to the redemption by the package instance. Part of the
+redemption's outcome.
 """
 
 from __future__ import annotations
@@ -26,17 +27,17 @@ def reconciliation_txns(
     if rec is None or event.date < rec.start or cfg.entity_of(src) == cfg.entity_of(here):
         return []
     rate = rec.rates.get(category, ZERO)  # type: ignore[call-overload]
-    per_unit = cents(group.unit_price * rate)
-    amount = per_unit * event.quantity
+    amount = cents(event.quantity * group.unit_price * rate)
     if amount == 0:
         return []
     owed_by_src, owed_to_dest = transfer(src, here, amount, acc)
-    what = f"{event.quantity} {group.item} of {pkg.instance} at {here}"
+    what = f"{event.quantity} {event.item} of {pkg.instance} at {here}"
 
     def record(loc: str, lines: list[Posting]) -> Txn:
         return txn(event.date, f"Reconciliation: {src} owes {here} for {what}", Meta(
             event=event.id, kind="reconciliation", location=loc, source=src,
-            instance=pkg.instance, package=pkg.package, item=group.item, category=category,
+            instance=pkg.instance, package=pkg.package, item=event.item,
+            line=group.item if group.item != event.item else None, category=category,
             quantity=event.quantity, price=group.unit_price, rate=rate,
         ), lines, links=(pkg.instance,))
 

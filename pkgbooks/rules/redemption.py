@@ -4,8 +4,10 @@ Recognises the value of the units used: debit the package's liability
 (Deposits while its invoice is open, Deferred once closed), credit
 `Income:S:Packages:Redemptions` at the source S, wherever the unit was used.
 A unit's value is its group's equal share (4.3), capped at what is still to
-be recognised; the last unit of the package takes all of it. Cross-entity
-work adds the reconciliation (4.6).
+be recognised; the last unit of the package takes all of it. A service the
+package does not list, or whose own units are used up, is drawn from the `*`
+(any service) line: the ledger keeps the item performed (`item`) and the line
+drawn from (`line: "*"`). Cross-entity work adds the reconciliation (4.6).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def apply(ctx: Context, event: Redemption) -> Outcome:
     if item is None:
         refuse(f"unknown item {event.item!r} (not in the catalog)")
     group = pkg.groups.get(event.item)
-    if group is None and item.category == "service":
-        group = pkg.groups.get(ANY_SERVICE)
+    star = pkg.groups.get(ANY_SERVICE)
+    if item.category == "service" and star is not None and (group is None or group.left == 0):
+        group = star  # a service not listed, or with none of its own units left (4.3)
     if group is None:
         refuse(f"package {pkg.instance!r} ({pkg.package}) does not hold {event.item!r}")
     if event.quantity > group.left:
@@ -62,11 +65,11 @@ def apply(ctx: Context, event: Redemption) -> Outcome:
         Add("package", pkg.instance, "recognised", value),
         Add("package", pkg.instance, "liability", -value),
     ]
+    if is_open:
+        changes.append(Add("package", pkg.instance, "redeemed_open", value))
     txns = [redemption_txn(ctx, pkg, event, here, group.item, value, is_open)]
     if pkg.units_left == event.quantity:
-        closing, finished = finish_package(ctx, pkg, "used up", event.id, event.date)
-        txns += closing
-        changes += finished
+        changes += finish_package(pkg, "used up")
     txns += reconciliation_txns(ctx, event, pkg, group, item.category)
     return Outcome(tuple(txns), tuple(changes), voidable=("package", pkg.instance),
                    open_invoice=is_open)
@@ -83,8 +86,9 @@ def redemption_txn(
         f"Redemption of {event.quantity} {event.item} from {pkg.instance} at {here}",
         Meta(event=event.id, kind="redemption", location=here,
              source=src if src != here else None, customer=pkg.customer,
-             instance=pkg.instance, package=pkg.package, item=item,
-             quantity=event.quantity, staff=event.staff),
+             instance=pkg.instance, package=pkg.package, item=event.item,
+             line=item if item != event.item else None, quantity=event.quantity,
+             staff=event.staff),
         [debit(acc.package_liability(src, on_open_invoice), value),
          credit(acc.redemptions(src), value)],
         links=(pkg.instance,),

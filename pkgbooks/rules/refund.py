@@ -1,57 +1,75 @@
-"""Refund (SPEC 4.5): money returned for a package, which cancels it.
+"""Refund (SPEC 4.5): money returned for a package, which ends it.
 
-The refund's tax share (pro rata to the package's tax / gross) debits
-SalesTax; its net debits the package's liability and may not exceed it;
-what liability is left is forfeited to Breakage (or Unclaimed, by policy).
-A refund paid out at another location than the source is carried by
-due-to / due-from, as a payment is.
+Money that has left the till is never refused. The refund's tax share (pro
+rata to the package's tax / gross, at most the tax paid on it) debits
+SalesTax; its net debits the package's liability first, then reverses the
+package's initial recognition (at most what was recognised), and anything
+beyond (a goodwill refund) debits `Expenses:S:Packages:Refunds`. What
+liability is left is forfeited to Breakage, whatever the expired-balance
+policy: a refund settles the contract, so nothing of it is unclaimed
+property. A refund paid out at another location than the source is carried
+by due-to / due-from, as a payment is.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import NamedTuple
 
 from pkgbooks.events import Refund
-from pkgbooks.money import ZERO, cents, fmt
+from pkgbooks.money import ZERO, cents
 from pkgbooks.postings import Meta, Posting, Txn, credit, debit, transfer, txn
-from pkgbooks.rules import Context, Outcome, refuse
+from pkgbooks.rules import Context, Outcome
 from pkgbooks.rules.closing import finish_package
 from pkgbooks.state import Add, Change, PackageState
 
 
 def apply(ctx: Context, event: Refund) -> Outcome:
-    """Pay the money back: tax and liability back, the rest forfeited; the package ends."""
+    """Pay the money back out of the liability, then the recognition, then as goodwill."""
     state = ctx.state
     here = ctx.location(event.location)
     pkg = ctx.live_package(event.instance)
     tax = cents(event.amount * pkg.tax / pkg.gross) if pkg.gross else ZERO
     tax = min(tax, pkg.tax_paid)
     net = event.amount - tax
-    if net > pkg.liability:
-        refuse(
-            f"refund net of tax {fmt(net)} exceeds the liability of {pkg.instance!r} "
-            f"({fmt(pkg.liability)})"
-        )
+    from_liability = min(net, pkg.liability)
+    from_recognition = min(net - from_liability, pkg.ir_done)
     is_open = state.invoice_open(pkg.invoice)
-    txns = refund_txns(ctx, pkg, event, here, tax, net, pkg.liability - net, is_open)
+    parts = RefundParts(tax, from_liability, from_recognition,
+                        net - from_liability - from_recognition, pkg.liability - from_liability)
     changes: list[Change] = [Add("package", pkg.instance, "tax_paid", -tax),
-                             Add("package", pkg.instance, "liability", -pkg.liability)]
-    closing, finished = finish_package(ctx, pkg, "refunded", event.id, event.date)
-    return Outcome(tuple(txns + closing), tuple(changes + finished),
+                             Add("package", pkg.instance, "ir_done", -from_recognition),
+                             Add("package", pkg.instance, "liability", -pkg.liability),
+                             *finish_package(pkg, "refunded")]
+    return Outcome(tuple(refund_txns(ctx, pkg, event, here, parts, is_open)), tuple(changes),
                    voidable=("package", pkg.instance), open_invoice=is_open)
 
 
+class RefundParts(NamedTuple):
+    """Where a refund's money comes from (4.5), and what it forfeits."""
+
+    tax: Decimal
+    liability: Decimal
+    initial_recognition: Decimal
+    goodwill: Decimal
+    forfeit: Decimal
+
+
 def refund_txns(
-    ctx: Context, pkg: PackageState, event: Refund, here: str, tax: Decimal, net: Decimal,
-    forfeit: Decimal, on_open_invoice: bool,
+    ctx: Context, pkg: PackageState, event: Refund, here: str, parts: RefundParts,
+    on_open_invoice: bool,
 ) -> list[Txn]:
-    """Cash out, tax and liability back, the rest forfeited; due-to/due-from if paid elsewhere."""
+    """Cash out; tax, liability, recognition and goodwill back; the rest forfeited to Breakage.
+
+    Due-to / due-from carry it when it is paid out at another location.
+    """
     acc, src = ctx.accounts, pkg.location
-    liability = acc.package_liability(src, on_open_invoice)
     postings = [
-        debit(acc.sales_tax(src), tax),
-        debit(liability, net + forfeit),
-        credit(acc.expired_balance(src, ctx.config.expired_balance_of(src)), forfeit),
+        debit(acc.sales_tax(src), parts.tax),
+        debit(acc.package_liability(src, on_open_invoice), parts.liability + parts.forfeit),
+        debit(acc.initial_recognition(src), parts.initial_recognition),
+        debit(acc.refunds_expense(src), parts.goodwill),
+        credit(acc.breakage(src), parts.forfeit),
     ]
     narration = f"Refund of {pkg.instance} ({pkg.package})"
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from pkgbooks.config import ANY_SERVICE, Config, Package
 from pkgbooks.events import PackageLine, ProductLine, Sale
-from pkgbooks.money import ZERO, allocate_groups, cents
+from pkgbooks.money import ZERO, allocate, allocate_groups, cents
 from pkgbooks.postings import Meta, Txn, txn
 from pkgbooks.rules import Context, Outcome, refuse
 from pkgbooks.state import InvoiceLine, InvoiceState, ItemGroup, NewSale, PackageState
@@ -90,7 +90,7 @@ def new_package(cfg: Config, event: Sale, line: PackageLine) -> PackageState:
     expires = None
     if spec.validity_days is not None:
         expires = event.date + datetime.timedelta(days=spec.validity_days + spec.grace_days)
-    groups = item_groups(cfg, spec, event.location, price - ir)
+    groups = item_groups(cfg, spec, event.location, price, ir)
     return PackageState(
         instance=line.instance, package=line.package, invoice=event.invoice,
         location=event.location, customer=event.customer, staff=event.staff,
@@ -99,20 +99,28 @@ def new_package(cfg: Config, event: Sale, line: PackageLine) -> PackageState:
     )
 
 
-def item_groups(cfg: Config, spec: Package, loc: str, deferred: Decimal) -> dict[str, ItemGroup]:
+def item_groups(
+    cfg: Config, spec: Package, loc: str, price: Decimal, initial_recognition: Decimal
+) -> dict[str, ItemGroup]:
     """Each item group's recognition value, by the `recognition` policy (4.3).
 
-    `item_price`: the group's price at the source location. `proportional`:
-    `deferred` (price less initial recognition) allocated over all the units
-    in proportion to their list prices (largest remainder), an item without
-    one counting at its package unit price. Either way a group's value is then
+    `item_price`: the group's price at the source location; a line sold at
+    another `price` than the package's (a discount or a surcharge) scales
+    every group by price / package price, by largest remainder so that they
+    add up as the prices do, and no unit is left owed at 0.00. `proportional`:
+    the line's price less initial recognition allocated over all the units in
+    proportion to their list prices (largest remainder), an item without one
+    counting at its package unit price. Either way a group's value is then
     split equally over its units, the first units taking the extra cents.
     """
     overrides = spec.location_prices.get(loc, {})
     prices = {g.item: overrides.get(g.item, g.price) for g in spec.items}
     if cfg.policy.recognition == "item_price":
         values = [prices[g.item] for g in spec.items]
+        if price != spec.price and spec.price:
+            values = allocate(cents(sum(values, ZERO) * price / spec.price), values)
     else:
+        deferred = price - initial_recognition
         weights = []
         for g in spec.items:
             item = cfg.items.get(g.item) if g.item != ANY_SERVICE else None

@@ -148,7 +148,11 @@ def _void_payment(ctx: Context, event: Void, inv: InvoiceState) -> Outcome:
 def _reopen(
     ctx: Context, event: Void, inv: InvoiceState, brought: dict[str, Decimal]
 ) -> list[Txn]:
-    """The invoice is no longer paid: each package's Deferred goes back to Deposits."""
+    """The invoice is no longer paid: each package's Deferred goes back to Deposits.
+
+    It also takes back, as `redeemed`, what the close counted as redeemed
+    while the invoice was open (5.1 sale basis).
+    """
     state, acc = ctx.state, ctx.accounts
     txns = []
     for line in inv.lines:
@@ -156,13 +160,14 @@ def _reopen(
         if pkg is None:
             continue
         left = pkg.liability - brought.get(pkg.instance, ZERO)
-        if not left:
+        if not (left or pkg.redeemed_open):
             continue
         txns.append(txn(
             event.date, f"Invoice {inv.invoice} reopened by the void of {event.target}",
             Meta(event=event.id, kind="void", location=inv.location, invoice=inv.invoice,
                  customer=inv.customer, instance=pkg.instance, package=pkg.package,
-                 target=event.target, target_kind="payment", reason=event.reason),
+                 redeemed=pkg.redeemed_open or None, target=event.target,
+                 target_kind="payment", reason=event.reason),
             [debit(acc.deferred(inv.location), left), credit(acc.deposits(inv.location), left)],
             links=(pkg.instance,),
         ))

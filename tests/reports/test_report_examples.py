@@ -78,6 +78,31 @@ def test_2_sale_basis_late_close(tmp_path: Path) -> None:
     assert row(sale_basis)["sales"] == "100.00"
 
 
+def test_sale_basis_counts_what_was_redeemed_while_open_on_the_close_date(
+    tmp_path: Path,
+) -> None:
+    # SPEC 5.1: P-3 (100.00, initial recognition 5.00), 30.00 paid on day 1, the facial
+    # (15.00) redeemed on day 2 while the invoice is open, 70.00 paid on day 5. Sale basis:
+    # nothing until day 5; then sales 95.00 (price less initial recognition) and
+    # redemptions 15.00, closing 80.00. The payment basis shows the redemption on day 2.
+    books = write_books(tmp_path, config_text(P3, redeem_open=True), [
+        sale(1, "P-3"), pay("p-1", 1, "30.00"), redeem("r-1", 2, "facial"),
+        pay("p-2", 5, "70.00"),
+    ])
+    build_ok(books)
+    before = row(report(books, "liability", d(1), d(4), "--basis", "sale"))
+    assert (before["sales"], before["redemptions"], before["closing"]) == (
+        "0.00", "0.00", "0.00")
+    close = row(report(books, "liability", d(5), d(5), "--basis", "sale"))
+    assert (close["opening"], close["sales"], close["redemptions"], close["closing"]) == (
+        "0.00", "95.00", "15.00", "80.00")
+    payment = row(report(books, "liability", d(1), d(5)))
+    assert (payment["sales"], payment["redemptions"], payment["closing"]) == (
+        "95.00", "15.00", "80.00")
+    day_2 = row(report(books, "liability", d(2), d(2)))
+    assert day_2["redemptions"] == "15.00"
+
+
 
 
 def test_3_opening_balance(tmp_path: Path) -> None:

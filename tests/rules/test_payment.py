@@ -8,7 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from books import bal, build_in_memory, config_text, d, problems_of, txns, write_books
+from books import (
+    assert_ledger,
+    bal,
+    build_in_memory,
+    config_text,
+    d,
+    expire,
+    ledger_text,
+    outcome_of,
+    problems_of,
+    refund,
+    refusal_of,
+    txns,
+    write_books,
+)
+
+from pkgbooks.state import SetClosed
 
 D = Decimal
 
@@ -361,3 +377,77 @@ def test_payment_on_an_invoice_of_products_only(tmp_path: Path) -> None:
     assert postings(one(books, "p2")) == {CARD: D("11.00"), TAX: D("-1.00"),
                                           PRODUCTS: D("-10.00")}
     assert one(books, "p1").links == set()
+
+
+# SPEC 4.9: money received for a package that has ended is booked, never refused.
+
+def late(eid: str, day: int, amount: str) -> dict[str, Any]:
+    return pay(eid, day, "I1", amount)
+
+
+HALF_PAID = [sale("s1", 1, "I1", pkg("cuts-3", "K1")), late("p1", 1, "55.00")]
+
+
+def test_an_instalment_after_the_expiry_is_an_expired_balance() -> None:
+    # cuts-3 110.00 gross: 55.00 paid (tax 5.00, Deposits 50.00), expired on day 2 (the 50.00
+    # to Breakage). The second 55.00 completes the line: tax 5.00, net 50.00 to Breakage.
+    config = config_text(CATALOG)
+    history = [*HALF_PAID, expire("e1", 2, "K1")]
+    assert_ledger(ledger_text(config, history, late("p2", 3, "55.00")), """
+        2026-01-03 * "Payment on invoice I1 (card)" ^K1
+          event: "p2"
+          kind: "payment"
+          location: "loc-11"
+          invoice: "I1"
+          customer: "cust-1"
+          instance: "K1"
+          package: "cuts-3"
+          method: "card"
+          ended: "expired"
+          Assets:Loc11:Cash:Card               55.00 USD
+          Liabilities:Loc11:SalesTax           -5.00 USD
+          Income:Loc11:Packages:Breakage      -50.00 USD
+    """)
+    # It pays the invoice in full: the invoice closes (nothing live to move to Deferred).
+    outcome = outcome_of(config, history, late("p2", 3, "55.00"))
+    assert SetClosed("I1", True) in outcome.changes
+
+
+def test_under_the_liability_policy_it_is_unclaimed_and_a_refunded_package_says_so() -> None:
+    # Refunded for 11.00 on day 2 (tax 1.00, net 10.00 of the 50.00; 40.00 forfeited), then
+    # 33.00 paid: tax 33 x 10/110 = 3.00, net 30.00 to Unclaimed.
+    config = config_text(CATALOG, expired_balance="liability")
+    history = [*HALF_PAID, refund("f1", 2, "K1", "11.00")]
+    assert_ledger(ledger_text(config, history, late("p2", 3, "33.00")), """
+        2026-01-03 * "Payment on invoice I1 (card)" ^K1
+          event: "p2"
+          kind: "payment"
+          location: "loc-11"
+          invoice: "I1"
+          customer: "cust-1"
+          instance: "K1"
+          package: "cuts-3"
+          method: "card"
+          ended: "refunded"
+          Assets:Loc11:Cash:Card                 33.00 USD
+          Liabilities:Loc11:SalesTax             -3.00 USD
+          Liabilities:Loc11:Packages:Unclaimed  -30.00 USD
+    """)
+
+
+def test_what_is_unpaid_on_an_ended_package_stays_payable_and_no_more() -> None:
+    config = config_text(CATALOG)
+    history = [*HALF_PAID, expire("e1", 2, "K1")]
+    assert refusal_of(config, history, late("p2", 3, "55.01")) == (
+        "payment 55.01 exceeds what invoice 'I1' still owes (55.00)")
+    paid_up = [*history, late("p2", 3, "55.00")]
+    assert refusal_of(config, paid_up, late("p3", 4, "0.01")) == (
+        "invoice 'I1' is already fully paid")
+
+
+def test_a_late_instalment_is_neither_a_sale_nor_an_expiration(tmp_path: Path) -> None:
+    books = books_of(tmp_path, [*HALF_PAID, expire("e1", 2, "K1"), late("p2", 3, "55.00")])
+    build_in_memory(books)
+    assert bal(books, DEPOSITS) == bal(books, DEFERRED) == D("0.00")
+    assert bal(books, "Income:Loc11:Packages:Breakage") == D("-100.00")
+    assert bal(books, TAX) == D("-10.00")

@@ -7,7 +7,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from books import bal, build_in_memory, config_text, d, pay, sale, txns, write_books
+from books import (
+    assert_ledger,
+    bal,
+    build_in_memory,
+    config_text,
+    d,
+    ledger_text,
+    pay,
+    sale,
+    txns,
+    write_books,
+)
 
 D = Decimal
 
@@ -86,19 +97,20 @@ def halves(books: Path, event: str) -> dict[str, Any]:
     return by_loc
 
 
-def test_per_unit_rounding_then_times_quantity(tmp_path: Path) -> None:
-    # Source unit price 100.00 / 3 = 33.33; 33.33 x 0.05 = 1.6665 -> 1.67 a unit; two units
-    # 3.34 (rounding the whole, 66.67 x 0.05 = 3.3335, would give 3.33).
+def test_rounded_once_per_redemption(tmp_path: Path) -> None:
+    # SPEC 4.6: round(quantity x source unit price x rate, 2), once per redemption.
+    # Source unit price 100.00 / 3 = 33.33; 2 x 33.33 x 0.05 = 3.333 -> 3.33 (rounding
+    # each unit first, 1.6665 -> 1.67, would give 3.34).
     books = books_of(tmp_path, [sale("s1", 1, "K1"), pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 10, "K1", quantity=2)])
     build_in_memory(books)
     both = halves(books, "r1")
     assert set(both) == {"loc-11", "loc-21"}
     src, dest = both["loc-11"], both["loc-21"]
-    assert postings(src) == {"Expenses:Loc11:Reconciliation": D("3.34"),
-                             "Liabilities:Loc11:DueTo:Loc21": D("-3.34")}
-    assert postings(dest) == {"Assets:Loc21:DueFrom:Loc11": D("3.34"),
-                              "Income:Loc21:Reconciliation": D("-3.34")}
+    assert postings(src) == {"Expenses:Loc11:Reconciliation": D("3.33"),
+                             "Liabilities:Loc11:DueTo:Loc21": D("-3.33")}
+    assert postings(dest) == {"Assets:Loc21:DueFrom:Loc11": D("3.33"),
+                              "Income:Loc21:Reconciliation": D("-3.33")}
     for t in (src, dest):
         assert t.links == {"K1"}
         assert t.date.isoformat() == d(10)
@@ -190,5 +202,49 @@ def test_each_half_touches_one_location(tmp_path: Path) -> None:
     for t in txns(books, "reconciliation"):
         segments = {p.account.split(":")[1] for p in t.postings}
         assert segments == {"Loc11" if t.meta["location"] == "loc-11" else "Loc21"}
-    # 3 units x 1.67 = 5.01.
-    assert bal(books, "Expenses:Loc11:Reconciliation") == D("5.01")
+    # Rounded once for the redemption (SPEC 4.6): 3 x 33.33 x 0.05 = 4.9995 -> 5.00.
+    assert bal(books, "Expenses:Loc11:Reconciliation") == D("5.00")
+
+
+MINUTES = """
+[items.massage-time]
+name = "Massage time"
+category = "service"
+price = "1.50"
+unit = "minutes"
+
+[packages.time-120]
+name = "Two hours of massage"
+price = "180.00"
+items = [ { item = "massage-time", quantity = 120, price = "180.00" } ]
+
+[reconciliation]
+start = 2026-01-01
+rates = { service = "0.05" }
+"""
+
+
+def test_minutes_are_rounded_once_for_the_whole_redemption() -> None:
+    # SPEC 4.6: 75 minutes at 1.50 and 5%: 75 x 1.50 x 0.05 = 5.625 -> 5.63 (not 75 x 0.08).
+    config = config_text(MINUTES)
+    history = [sale("s1", 1, "K1", package="time-120"), pay("p1", 1, "K1", "180.00")]
+    event = {"type": "redemption", "id": "r1", "date": d(2), "location": "loc-21",
+             "instance": "K1", "item": "massage-time", "quantity": 75}
+    text = ledger_text(config, history, event)
+    assert text.count("Expenses:Loc11:Reconciliation") == 1
+    assert_ledger(text.split("\n\n")[1], """
+        2026-01-02 * "Reconciliation: loc-11 owes loc-21 for 75 massage-time of K1 at loc-21" ^K1
+          event: "r1"
+          kind: "reconciliation"
+          location: "loc-11"
+          source: "loc-11"
+          instance: "K1"
+          package: "time-120"
+          item: "massage-time"
+          category: "service"
+          quantity: "75"
+          price: "1.50"
+          rate: "0.05"
+          Expenses:Loc11:Reconciliation     5.63 USD
+          Liabilities:Loc11:DueTo:Loc21    -5.63 USD
+    """)

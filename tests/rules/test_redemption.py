@@ -9,7 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from books import bal, build_in_memory, config_text, d, pay, problems_of, refund, txns, write_books
+from books import (
+    assert_ledger,
+    bal,
+    build_in_memory,
+    config_text,
+    d,
+    ledger_text,
+    pay,
+    problems_of,
+    refund,
+    txns,
+    write_books,
+)
+from spec_examples import P3
 
 D = Decimal
 
@@ -297,16 +310,28 @@ def test_any_service_line_does_not_serve_products_or_classes(tmp_path: Path, ite
     assert "event r1" in line and item in line
 
 
-def test_a_listed_service_uses_its_own_line_not_the_any_service_line(tmp_path: Path) -> None:
-    # SPEC 4.3: only a service *not listed* uses "*". The haircut line has one unit: a
-    # second haircut is more units than remain, even though "*" still has two.
+def test_a_listed_service_with_no_units_left_is_drawn_from_the_any_service_line(
+    tmp_path: Path,
+) -> None:
+    # SPEC 4.3: a listed service uses its own line first; once that has none left, the
+    # "*" line serves it. any-mix: haircut 30.00 (one unit), "*" 70.00 over two (35.00).
+    books = books_of(tmp_path, [sale("s1", 1, "K1", package="any-mix"),
+                                pay("p1", 1, "K1", "100.00"),
+                                redeem("r1", 2, "K1", item="haircut"),
+                                redeem("r2", 3, "K1", item="haircut"),
+                                redeem("r3", 4, "K1", item="haircut"),
+                                redeem("r4", 5, "K1", item="haircut")])
+    (line,) = problems_of(books)  # the fourth: neither line has a unit left
+    assert line.startswith(f"{books / 'events' / 'events.jsonl'}:6: event r4: ")
     books = books_of(tmp_path, [sale("s1", 1, "K1", package="any-mix"),
                                 pay("p1", 1, "K1", "100.00"),
                                 redeem("r1", 2, "K1", item="haircut"),
                                 redeem("r2", 3, "K1", item="haircut")])
-    (line,) = problems_of(books)
-    assert line.startswith(f"{books / 'events' / 'events.jsonl'}:4: event r2: ")
-    assert "haircut" in line
+    build_in_memory(books)
+    assert values(books) == [D("30.00"), D("35.00")]
+    r1, r2 = txns(books, "redemption")
+    assert r1.meta["item"] == "haircut" and "line" not in r1.meta
+    assert (r2.meta["item"], r2.meta["line"]) == ("haircut", "*")
 
 
 def test_a_free_item_is_worth_nothing(tmp_path: Path) -> None:
@@ -332,15 +357,15 @@ def test_initial_recognition_shortfall_is_taken_by_the_last_unit(tmp_path: Path)
     assert bal(books, REDEMPTIONS) == D("-95.00")
 
 
-def test_unit_value_is_capped_at_the_remaining_liability(tmp_path: Path) -> None:
-    # Sold for 50.00 on the line (item price still 100.00 / 3): 33.34, then capped at 16.66,
-    # then nothing is left for the last unit. The liability never goes negative.
+def test_a_price_on_the_sale_line_scales_the_unit_values(tmp_path: Path) -> None:
+    # SPEC 4.3: sold for 50.00 on the line, the item group is worth 100.00 x 50/100 = 50.00:
+    # 16.67, 16.67, 16.66. No unit is owed at 0.00; the liability never goes negative.
     books = books_of(tmp_path, [sale("s1", 1, "K1", price="50.00"),
                                 pay("p1", 1, "K1", "50.00"),
                                 redeem("r1", 2, "K1"), redeem("r2", 3, "K1"),
                                 redeem("r3", 4, "K1")])
     build_in_memory(books)
-    assert values(books) == [D("33.34"), D("16.66"), D("0.00")]
+    assert values(books) == [D("16.67"), D("16.67"), D("16.66")]
     assert bal(books, DEFERRED) == D("0.00")
     assert bal(books, REDEMPTIONS) == D("-50.00")
 
@@ -416,3 +441,36 @@ def test_proportional_allocation_is_over_units(tmp_path: Path) -> None:
     ], recognition="proportional")
     build_in_memory(books)
     assert values(books) == [D("20.00"), D("20.00"), D("20.00"), D("39.99")]
+
+
+def test_a_discount_scales_every_item_group_by_largest_remainder() -> None:
+    # SPEC 4.3 (item_price): P-3 (facial 15.00 + haircut 85.00 for 100.00, initial recognition
+    # 5.00) sold at 80.00: facial 15 x 80/100 = 12.00, haircut 85 x 80/100 = 68.00 (sum 80.00).
+    config = config_text(P3)
+    sold = {"type": "sale", "id": "s1", "date": d(1), "location": "loc-11", "invoice": "I1",
+            "customer": "cust-1", "lines": [{"package": "P-3", "instance": "K1",
+                                             "price": "80.00"}]}
+    history = [sold, {"type": "payment", "id": "p1", "date": d(1), "location": "loc-11",
+                      "invoice": "I1", "amount": "80.00", "method": "card"}]
+    facial = {"type": "redemption", "id": "r1", "date": d(2), "location": "loc-11",
+              "instance": "K1", "item": "facial"}
+    assert_ledger(ledger_text(config, history, facial), """
+        2026-01-02 * "Redemption of 1 facial from K1 at loc-11" ^K1
+          event: "r1"
+          kind: "redemption"
+          location: "loc-11"
+          customer: "cust-1"
+          instance: "K1"
+          package: "P-3"
+          item: "facial"
+          quantity: "1"
+          Liabilities:Loc11:Packages:Deferred   12.00 USD
+          Income:Loc11:Packages:Redemptions    -12.00 USD
+    """)
+
+
+def test_an_unlisted_service_keeps_the_item_performed_and_the_line_drawn_from() -> None:
+    config = config_text(CATALOG)
+    history = [sale("s1", 1, "K1", package="any-mix"), pay("p1", 1, "K1", "100.00")]
+    text = ledger_text(config, history, redeem("r1", 2, "K1", item="massage"))
+    assert '  item: "massage"\n  line: "*"\n' in text

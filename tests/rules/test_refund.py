@@ -94,23 +94,27 @@ def test_partial_refund_forfeits_the_rest_to_breakage(tmp_path: Path) -> None:
     assert bal(books, TAX) == D("-5.45")
 
 
-def test_forfeit_goes_to_unclaimed_under_the_liability_policy(tmp_path: Path) -> None:
+def test_forfeit_goes_to_breakage_even_under_the_liability_policy(tmp_path: Path) -> None:
+    # SPEC 4.5: a refund settles the contract; nothing it forfeits is unclaimed property.
     books = books_of(tmp_path, [*PAID, redeem("r1", 2, "K1"),
                                 refund("f1", 3, "K1", "50.00")], expired_balance="liability")
     build_in_memory(books)
     (t,) = txns(books, "refund")
-    assert postings(t) == {TAX: D("4.55"), DEFERRED: D("66.66"), UNCLAIMED: D("-21.21"),
+    assert postings(t) == {TAX: D("4.55"), DEFERRED: D("66.66"), BREAKAGE: D("-21.21"),
                            CASH: D("-50.00")}
-    assert bal(books, BREAKAGE) == D("0.00")
+    assert bal(books, UNCLAIMED) == D("0.00")
 
 
-def test_refund_net_may_not_exceed_the_liability(tmp_path: Path) -> None:
-    # 66.66 left. 77.00: tax 7.00, net 70.00 > 66.66: refused.
+def test_a_goodwill_refund_beyond_the_liability_is_an_expense(tmp_path: Path) -> None:
+    # SPEC 4.5: money that left the till is never refused. 66.66 left, no initial
+    # recognition. 77.00: tax 77 x 10/110 = 7.00, net 70.00: 66.66 from the liability,
+    # 3.34 debits Expenses:Loc11:Packages:Refunds.
     books = books_of(tmp_path, [*PAID, redeem("r1", 2, "K1"),
                                 refund("f1", 3, "K1", "77.00")])
-    (line,) = problems_of(books)
-    assert line.startswith(f"{books / 'events' / 'events.jsonl'}:4: event f1: ")
-    assert "70.00" in line and "66.66" in line
+    build_in_memory(books)
+    (t,) = txns(books, "refund")
+    assert postings(t) == {TAX: D("7.00"), DEFERRED: D("66.66"),
+                           "Expenses:Loc11:Packages:Refunds": D("3.34"), CASH: D("-77.00")}
 
 
 def test_refund_of_exactly_the_liability_forfeits_nothing(tmp_path: Path) -> None:
@@ -122,13 +126,20 @@ def test_refund_of_exactly_the_liability_forfeits_nothing(tmp_path: Path) -> Non
     assert postings(t) == {TAX: D("6.67"), DEFERRED: D("66.66"), CASH: D("-73.33")}
 
 
-def test_initial_recognition_is_not_refundable_through_the_package(tmp_path: Path) -> None:
-    # cuts-ir: 110.00 paid = tax 10.00 + IR 5.00 + Deferred 95.00. 110.00 back would be
-    # net 100.00 > 95.00: refused; 104.50 is tax 9.50 + net 95.00: accepted, nothing left.
-    refused = books_of(tmp_path, [sale("s1", 1, "K1", "cuts-ir"), pay("p1", 1, "K1", "110.00"),
-                                  refund("f1", 2, "K1", "110.00")])
-    (line,) = problems_of(refused)
-    assert "event f1" in line and "100.00" in line and "95.00" in line
+def test_a_full_refund_of_an_unused_package_reverses_its_initial_recognition(
+    tmp_path: Path,
+) -> None:
+    # SPEC 4.5. cuts-ir: 110.00 paid = tax 10.00 + IR 5.00 + Deferred 95.00. 110.00 back:
+    # tax 10.00, net 100.00 = the liability 95.00, then the initial recognition 5.00.
+    # 104.50 is tax 9.50 + net 95.00: the liability alone, the recognition stays.
+    full = books_of(tmp_path, [sale("s1", 1, "K1", "cuts-ir"), pay("p1", 1, "K1", "110.00"),
+                               refund("f1", 2, "K1", "110.00")])
+    build_in_memory(full)
+    (t,) = txns(full, "refund")
+    assert postings(t) == {TAX: D("10.00"), DEFERRED: D("95.00"),
+                           "Income:Loc11:Packages:InitialRecognition": D("5.00"),
+                           CASH: D("-110.00")}
+    assert bal(full, "Income:Loc11:Packages:InitialRecognition") == D("0.00")
 
     books = books_of(tmp_path / "ok", [sale("s1", 1, "K1", "cuts-ir"),
                                        pay("p1", 1, "K1", "110.00"),
