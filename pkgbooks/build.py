@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import datetime
 import gc
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
-from pkgbooks.errors import Error, file_error
+from pkgbooks.errors import Error, config_error, file_error
 from pkgbooks.layout import CONFIG, EVENTS, books_lock, inputs_digest
 from pkgbooks.ledger import (
     ACCOUNTS,
@@ -27,7 +29,18 @@ from pkgbooks.ledger import (
     LedgerWriter,
     render_main,
 )
-from pkgbooks.readers import event_files, read_events, sane_dates
+from pkgbooks.periods import (
+    CONFIG_COPY,
+    REFUSED_FILE,
+    Comparison,
+    Guard,
+    Previous,
+    config_copy,
+    config_differences,
+    describe_changes,
+    refused_text,
+)
+from pkgbooks.readers import Read, event_files, read_events, sane_dates
 from pkgbooks.reports.directives import query_directives
 
 
@@ -37,12 +50,16 @@ class Rendered:
 
     config: Config
     problems: list[Error] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # files in events/ that are not read
     counts: Counts = field(default_factory=Counts)
     balances: dict[str, Decimal] = field(default_factory=dict)
     as_of: datetime.date | None = None
     months: int = 0
     finished: dict[str, str] = field(default_factory=dict)  # instance -> used up/expired/...
+    set_aside: int = 0  # events left out by `--keep-going` (listed in ledger/refused.beancount)
+    closed_period: list[Error] = field(default_factory=list)  # a closed month would change
+    rewritten: list[str] = field(default_factory=list)  # months on disk the build changed
+    guard: Guard | None = None
 
 
 # `--as-of` at most this far after today: books to 9999 would be 95,000 empty month files.
@@ -50,24 +67,29 @@ AS_OF_LIMIT = datetime.timedelta(days=3660)
 
 
 def render(
-    books_dir: Path,
-    as_of: datetime.date | None,
-    config: Config | None = None,
+    books_dir: Path, as_of: datetime.date | None, config: Config | None = None,
+    previous: Previous | None = None, list_refused: bool = False,
     today: datetime.date | None = None,
 ) -> tuple[Rendered, Iterator[tuple[str, str]]]:
     """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
 
-    Consume `files` completely before reading the summary. `today` (the
-    system's date by default) bounds the event dates (`readers.sane_dates`).
+    `previous` is the ledger on disk, which a closed period (SPEC 2a) is held to.
+    With `list_refused`, refused events are listed in `refused.beancount`
+    (`--keep-going`). A copy of `pkgbooks.toml` goes with the books, so that
+    the next build can name what changed in it. `today` (the system's date
+    by default) bounds the event dates (`readers.sane_dates`).
+    Consume `files` completely before reading the summary.
     """
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
     engine = Engine(config, result.problems)
+    guard = result.guard = Guard(previous, config.locked_through, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
-    reads = sane_dates(read_events(paths, result.problems), result.problems,
+    dated_out: list[Read] = []
+    reads = sane_dates(guard(read_events(paths, result.problems)), result.problems,
                        today=today or datetime.date.today(),
                        future_days=config.dates.future_days, gap_days=config.dates.gap_days,
-                       as_of=as_of)
+                       as_of=as_of, refused=dated_out)
     text = LedgerText(config, result.balances)
 
     def files() -> Iterator[tuple[str, str]]:
@@ -76,10 +98,15 @@ def render(
             yield name, month_text
         result.as_of = engine.end
         result.counts = engine.counts
+        result.counts.read += guard.refused + len(dated_out)
+        result.counts.rejected += guard.refused + len(dated_out)
         result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
         yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir, paths))
         if text.first is not None and engine.end is not None:
             yield QUERIES, query_directives(text.first, engine.end)
+        if list_refused and result.problems:
+            yield REFUSED_FILE, refused_text(books_dir, result.problems, guard.seen, engine.end)
+        yield CONFIG_COPY, config_copy((books_dir / CONFIG).read_text(encoding="utf-8-sig"))
 
     return result, files()
 
@@ -87,43 +114,81 @@ def render(
 def build(
     books_dir: Path,
     as_of: datetime.date | None = None,
+    keep_going: bool = False,
     waiting: Callable[[], None] | None = None,
     today: datetime.date | None = None,
 ) -> Rendered:
     """Build the books; on any problem write nothing and return the problems.
 
+    With `keep_going`, refused events are set aside instead (listed in the
+    ledger) and the rest is written; a change to a closed period still stops it.
     One build at a time: the books directory is locked for the whole build
     (`waiting()` is called if another build holds it). A file that cannot be
-    written (a full disk, a read-only directory) is a problem like any other,
-    with the previous books unchanged.
+    written (a full disk, a read-only directory) is a problem that stops the
+    build, with the previous books unchanged.
     """
     with books_lock(books_dir, exclusive=True, waiting=waiting):
         config = load_config(books_dir / CONFIG)
-        result, files = render(books_dir, as_of, config, today)
         try:
-            _write(books_dir, result, files, render_main(config))
+            return _build(books_dir, as_of, keep_going, config, today)
         except LedgerWriteError as exc:
-            result.problems.append(file_error(exc.path, exc.reason))
-        # Reported in reading order (file, then line), as a person reads the files.
-        result.problems.sort(key=lambda p: (p.source.file or "", p.source.line or 0))
-        return result
+            result = Rendered(config, problems=[file_error(exc.path, exc.reason)])
+            return result
 
 
-def _write(books_dir: Path, result: Rendered, files: Iterator[tuple[str, str]],
-           main_text: str) -> None:
-    """Write the rendered files and swap them in, unless the rendering had problems."""
+def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, config: Config,
+           today: datetime.date | None) -> Rendered:
+    previous = Previous.load(books_dir)
+    result, files = render(books_dir, as_of, config, previous, list_refused=keep_going,
+                           today=today)
+    comparison = Comparison(previous, config.locked_through) if previous else None
     writer = LedgerWriter(books_dir)
     try:
         with no_collector():
-            for name, text in files:
+            for name, text in comparison(files) if comparison else files:
                 writer.add(name, text)
-        if result.problems:
+        current = _config_table(books_dir)
+        if comparison is not None:
+            _compare_with_disk(books_dir, result, comparison, current)
+        if result.guard is not None and previous is not None:
+            result.problems[:] = result.guard.explain(
+                result.problems, config_differences(previous.config, current))
+        # Reported in reading order (file, then line), as a person reads the files.
+        result.problems.sort(key=lambda p: (p.source.file or "", p.source.line or 0))
+        if result.closed_period or (result.problems and not keep_going):
             writer.abandon()
-            return
-        writer.commit(main_text)
+            result.problems[:0] = result.closed_period
+            result.rewritten = []
+            return result
+        result.set_aside = len(result.problems)
+        writer.commit(render_main(config))
     except BaseException:
         writer.abandon()
         raise
+    return result
+
+
+def _config_table(books_dir: Path) -> dict[str, Any] | None:
+    try:
+        return tomllib.loads((books_dir / CONFIG).read_text(encoding="utf-8-sig"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+
+
+def _compare_with_disk(
+    books_dir: Path, result: Rendered, comparison: Comparison, current: dict[str, Any] | None
+) -> None:
+    """Name what the new books change in the old: refused in a closed period, else noted."""
+    assert result.guard is not None
+    lock = result.config.locked_through
+    for line in describe_changes(comparison.locked, comparison.previous, current, result.guard,
+                                 result.problems):
+        result.closed_period.append(config_error(
+            str(books_dir / CONFIG), "locked_through",
+            f"this build would change the closed period: {line}", str(lock),
+        ))
+    result.rewritten = describe_changes(comparison.changes, comparison.previous, current,
+                                        result.guard, result.problems)
 
 
 @contextlib.contextmanager

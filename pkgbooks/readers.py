@@ -38,6 +38,7 @@ from pydantic import ValidationError
 
 from pkgbooks.errors import Error, event_error, file_error, one_line
 from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, LINK_SAFE, Event
+from pkgbooks.wording import describe, field_path
 
 
 class Read(NamedTuple):
@@ -166,6 +167,7 @@ def sane_dates(
     future_days: int,
     gap_days: int,
     as_of: datetime.date | None = None,
+    refused: list[Read] | None = None,
 ) -> Iterator[Read]:
     """`reads` (in application order) less the events whose dates must be typos.
 
@@ -174,13 +176,15 @@ def sane_dates(
     `gap_days` before it, they are refused (a year typed `0026` would otherwise
     open 24,000 empty months), and the next date is held in turn. Events after
     `as_of` are not looked at, so the books to a date are the books of the
-    events to that date.
+    events to that date. The events refused are also added to `refused`.
     """
+    refused = [] if refused is None else refused
     latest = today + datetime.timedelta(days=future_days)
     held: list[Read] | None = []  # None once the books have started
     for read in reads:
         date = read.event.date
         if date > latest:
+            refused.append(read)
             problems.append(event_error(
                 read.file, read.line, read.event.id,
                 f"date: {date} is too far in the future: more than {future_days} days after "
@@ -197,6 +201,7 @@ def sane_dates(
             held.append(read)
             continue
         if (date - first).days > gap_days:
+            refused.extend(held)
             for early in held:
                 problems.append(event_error(
                     early.file, early.line, early.event.id,
@@ -257,16 +262,9 @@ def _validate(raw: Any, name: str, line: int, problems: list[Error]) -> Event | 
         return EVENT_ADAPTER.validate_python(raw)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = [str(p) for p in err["loc"][1:]]
-            field = ".".join(loc) if loc else "(event)"
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field"
-            elif err["type"] == "missing":
-                msg = "missing field"
-            elif err["type"] == "string_type":
-                msg = "must be a string"
-            elif err["type"] == "string_pattern_mismatch":
+            field = field_path(err["loc"][1:]) or "(event)"
+            msg = describe(err, unknown="unknown field", missing="missing field")
+            if err["type"] == "string_pattern_mismatch":
                 msg = _PATTERN_MESSAGES.get(
                     str(err.get("ctx", {}).get("pattern")),
                     "must be non-empty text without control characters or line breaks",
