@@ -516,4 +516,4 @@ def test_toml_nested_500_deep_is_one_line(tmp_path: Path, deep: str) -> None:
 
 def test_date_limits_are_checked(tmp_path: Path) -> None:
     file, lines = problems(tmp_path, config_text(CATALOG) + "\n[dates]\nfuture_days = 99999\n")
-    reported(lines, file, "dates.future_days", "99999", "less than or equal")
+    reported(lines, file, "dates.future_days", "99999", "at most 3660")

@@ -391,3 +391,17 @@ def test_as_of_far_beyond_today_is_refused(tmp_path: Path, as_of: str) -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"'{as_of}' is more than 3660 days after today" in result.output
     assert not (books / "ledger").exists()
+
+
+def test_keep_going_sets_a_far_date_aside_and_counts_it(tmp_path: Path) -> None:
+    typo = dict(sale("s0", 5, "K0"), date="0026-01-05")
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD, typo)})
+    result = build(books, keep_going=True)
+    assert result.set_aside == 1 and [p.event for p in result.problems] == ["s0"]
+    counts = result.counts
+    assert counts.read == 4 and counts.rejected == 1
+    assert counts.read == counts.applied + counts.duplicates + counts.rejected \
+        + counts.after_as_of
+    assert sorted(p.name for p in (books / "ledger").glob("20*.beancount")) == [
+        "2026-01.beancount"]
+    assert "s0" in (books / "ledger" / "refused.beancount").read_text()
