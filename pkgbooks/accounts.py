@@ -128,3 +128,19 @@ def pattern(role: Role) -> str:
     """A regular expression matching exactly the accounts of one role, for BQL."""
     root, rest = role.split(":", 1)
     return f"^{root}:[^:]+:{rest}$"
+
+
+def parse_role(key: str) -> tuple[Role, str | None] | None:
+    """A role as export maps write it (`Liabilities:DueTo:Loc21`, `Liabilities:DueTo`).
+
+    Returns the role and the counterparty segment it names (None for "every
+    counterparty", and for the roles that have none); None if `key` is no role.
+    """
+    role = _BY_NAME.get(key)
+    if role is not None:
+        return role, None
+    head, _, counterparty = key.rpartition(":")
+    role = _BY_NAME.get(head)
+    if role in BETWEEN_LOCATIONS and counterparty:
+        return role, counterparty
+    return None

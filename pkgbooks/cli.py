@@ -11,6 +11,8 @@ import click
 from pkgbooks.build import build
 from pkgbooks.errors import Error, Failed
 from pkgbooks.events import LAST_DATE
+from pkgbooks.exporters.journals import GROUPS
+from pkgbooks.exporters.run import EXPORTERS, Request, export, write
 from pkgbooks.reports import REPORTS, Books, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.validate import validate
@@ -99,6 +101,36 @@ def report_cmd(name: str, books_dir: Path, start: datetime.date, end: datetime.d
     except Failed as exc:
         _fail(exc.errors, f"no {name} report")
     click.echo(FORMATS[fmt](result), nl=False)
+
+
+@main.command("export")
+@click.argument("target", type=click.Choice(list(EXPORTERS)))
+@books_dir
+@click.option("--from", "start", required=True, callback=_date, metavar="DATE",
+              help="First day of the first period.")
+@click.option("--to", "end", required=True, callback=_date, metavar="DATE",
+              help="Last day of the last period (included).")
+@click.option("--group", type=click.Choice(GROUPS), default="month", show_default=True,
+              help="One journal per location and month, or day.")
+@click.option("--entity", metavar="E", help="Only the locations of entity E.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]),
+              help="xero, qbo: csv (default) or json (the API body); iif has one format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (Xero CSV over 300 rows: FILE-1, FILE-2, ...). "
+                   "Default: standard output.")
+def export_cmd(target: str, books_dir: Path, start: datetime.date, end: datetime.date,
+               group: str, entity: str | None, fmt: str | None, output: Path | None) -> None:
+    """Summary journals of DIR's books for Xero, QuickBooks Online (qbo) or Desktop (iif)."""
+    try:
+        request = Request(target, start, end, group, entity, fmt)
+        texts = export(Books.load(books_dir), request, split=output is not None)
+        if output is None:
+            sys.stdout.buffer.write("".join(texts).encode("utf-8"))
+            return
+        for path in write(output, texts):
+            click.echo(str(path))
+    except Failed as exc:
+        _fail(exc.errors, "nothing was exported")
 
 
 @main.command("demo")

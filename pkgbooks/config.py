@@ -24,6 +24,8 @@ from pydantic import (
 )
 
 from pkgbooks.errors import Error, Failed, config_error, file_error
+from pkgbooks.exporters import settings as export_settings
+from pkgbooks.exporters.settings import ExportSettings
 from pkgbooks.money import ZERO, cents, parse_amount
 
 ACCOUNT_SEGMENT = r"^[A-Z][A-Za-z0-9-]*$"
@@ -194,7 +196,7 @@ class Config(_Model):
     items: dict[str, Item] = Field(default_factory=dict)
     packages: dict[str, Package] = Field(default_factory=dict)
     reconciliation: Reconciliation | None = None
-    export: dict[str, Any] = Field(default_factory=dict)
+    export: ExportSettings = Field(default_factory=ExportSettings)
 
     def entity_of(self, location: str) -> str:
         """The legal entity a location belongs to (itself by default)."""
@@ -220,6 +222,7 @@ def _cross_check(cfg: Config) -> list[tuple[str, Any, str]]:
                  f"already used by location {segments[loc.account]}")
             )
         segments[loc.account] = loc_id
+    problems += export_settings.problems(cfg.export, set(segments), set(cfg.locations))
     for pkg_id, pkg in cfg.packages.items():
         groups = {g.item for g in pkg.items}
         for i, group in enumerate(pkg.items):
