@@ -9,12 +9,13 @@ from pathlib import Path
 import click
 
 from pkgbooks.build import build
-from pkgbooks.errors import Error, Failed
+from pkgbooks.errors import Error, Failed, plain_error
 from pkgbooks.events import LAST_DATE
 from pkgbooks.exporters.journals import GROUPS
 from pkgbooks.exporters.run import EXPORTERS, Request, export, write
 from pkgbooks.reports import REPORTS, Books, run_report
 from pkgbooks.reports.output import FORMATS
+from pkgbooks.serve import run_fava, why_build
 from pkgbooks.validate import validate
 
 
@@ -131,6 +132,30 @@ def export_cmd(target: str, books_dir: Path, start: datetime.date, end: datetime
             click.echo(str(path))
     except Failed as exc:
         _fail(exc.errors, "nothing was exported")
+
+
+@main.command("serve")
+@books_dir
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (keep 127.0.0.1 unless others must reach it).")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def serve_cmd(books_dir: Path, host: str, port: int) -> None:
+    """Review DIR's books in Fava with the pkgbooks page (built first if stale)."""
+    try:
+        reason = why_build(books_dir)
+    except Failed as exc:
+        _fail(exc.errors, "the configuration has problems")
+    if reason is not None:
+        click.echo(f"{books_dir}: {reason}: building", err=True)
+        click.get_current_context().invoke(build_cmd, books_dir=books_dir, as_of=None)
+    click.echo(f"Fava on http://{host}:{port}/ (the Packages page is in the sidebar); "
+               "Ctrl-C stops it", err=True)
+    try:
+        run_fava(books_dir / "main.beancount", host, port)
+    except OSError as exc:
+        _fail([plain_error(f"cannot serve on {host}:{port}: {exc.strerror or exc}")],
+              "Fava did not start")
+    click.echo("pkgbooks: Fava stopped", err=True)
 
 
 @main.command("demo")

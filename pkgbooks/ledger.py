@@ -34,6 +34,8 @@ LEDGER_DIR = "ledger"
 MAIN = "main.beancount"
 ACCOUNTS = "accounts.beancount"
 QUERIES = "queries.beancount"
+PLUGIN = "pkgbooks.plugins.invariants"
+FAVA_EXTENSION = "pkgbooks.fava"
 AS_OF_DIRECTIVE = "pkgbooks-as-of"
 INPUTS_DIRECTIVE = "pkgbooks-inputs"
 _LIABILITY_KINDS = suffixes(HELD_LIABILITY)
@@ -74,6 +76,7 @@ def render_main(config: Config) -> str:
         "; run `pkgbooks build` instead (`pkgbooks validate` catches hand edits).\n"
         f"option \"title\" {quote(config.title)}\n"
         f"option \"operating_currency\" \"{config.currency}\"\n"
+        f"plugin \"{PLUGIN}\"\n"
         f"include \"{LEDGER_DIR}/*.beancount\"\n"
     )
 
@@ -153,6 +156,7 @@ class LedgerText:
                 f"{opened} open {account} {self.config.currency}\n"
                 for account in sorted(self.balances)
             )
+            lines.append(f"\n{opened} custom \"fava-extension\" \"{FAVA_EXTENSION}\"\n")
         if as_of is not None:
             lines.append(
                 f"\n{as_of.isoformat()} custom \"{AS_OF_DIRECTIVE}\" \"books as of this date\"\n"

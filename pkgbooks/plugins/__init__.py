@@ -1,0 +1,1 @@
+"""Beancount plugins shipped with pkgbooks (enabled by the generated `main.beancount`)."""
