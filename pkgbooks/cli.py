@@ -148,10 +148,13 @@ def serve_cmd(books_dir: Path, host: str, port: int) -> None:
     if reason is not None:
         click.echo(f"{books_dir}: {reason}: building", err=True)
         click.get_current_context().invoke(build_cmd, books_dir=books_dir, as_of=None)
-    click.echo(f"Fava on http://{host}:{port}/ (the Packages page is in the sidebar); "
-               "Ctrl-C stops it", err=True)
+
+    def ready() -> None:
+        click.echo(f"Fava on http://{host}:{port}/ (the Packages page is in the sidebar); "
+                   "Ctrl-C stops it", err=True)
+
     try:
-        run_fava(books_dir / "main.beancount", host, port)
+        run_fava(books_dir / "main.beancount", host, port, ready)
     except OSError as exc:
         _fail([plain_error(f"cannot serve on {host}:{port}: {exc.strerror or exc}")],
               "Fava did not start")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -36,8 +37,8 @@ def why_build(books_dir: Path) -> str | None:
     return None
 
 
-def run_fava(main: Path, host: str, port: int) -> None:
-    """Serve Fava on the ledger until Ctrl-C or SIGTERM."""
+def run_fava(main: Path, host: str, port: int, ready: Callable[[], None]) -> None:
+    """Serve Fava on the ledger until Ctrl-C or SIGTERM; `ready()` once it listens."""
     from cheroot.wsgi import Server
     from fava.application import create_app
 
@@ -49,7 +50,9 @@ def run_fava(main: Path, host: str, port: int) -> None:
     # SIGINT too: a shell starts background jobs with it ignored, and Ctrl-C must still stop.
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.start()
+        server.prepare()  # binds the port: an address in use fails here, before `ready()`
+        ready()
+        server.serve()
     except KeyboardInterrupt:
         server.stop()
     finally:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import subprocess
+import sys
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -191,3 +194,19 @@ def liability_table(page: bytes) -> list[list[str]]:
         figures = re.findall(rb'data-column="[a-z]+">([^<]*)<', row[1])
         rows.append([row[0].decode(), *(f.decode() for f in figures)])
     return rows
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path: Path) -> None:
+    books = copy_demo(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "pkgbooks.cli", "serve", str(books), "--port", str(port)],
+            capture_output=True, text=True, timeout=300,
+        )
+    assert result.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert "Fava on http" not in result.stderr
+    assert "Traceback" not in result.stderr
