@@ -10,16 +10,29 @@ from __future__ import annotations
 import contextlib
 import datetime
 import gc
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
-from pkgbooks.errors import Error
+from pkgbooks.errors import Error, config_error
 from pkgbooks.layout import CONFIG, EVENTS, inputs_digest
 from pkgbooks.ledger import ACCOUNTS, QUERIES, LedgerText, LedgerWriter, render_main
+from pkgbooks.periods import (
+    CONFIG_COPY,
+    REFUSED_FILE,
+    Comparison,
+    Guard,
+    Previous,
+    config_copy,
+    config_differences,
+    describe_changes,
+    refused_text,
+)
 from pkgbooks.readers import event_files, read_events
 from pkgbooks.reports.directives import query_directives
 
@@ -35,19 +48,29 @@ class Rendered:
     as_of: datetime.date | None = None
     months: int = 0
     finished: dict[str, str] = field(default_factory=dict)  # instance -> used up/expired/...
+    set_aside: int = 0  # events left out by `--keep-going` (listed in ledger/refused.beancount)
+    closed_period: list[Error] = field(default_factory=list)  # a closed month would change
+    rewritten: list[str] = field(default_factory=list)  # months on disk the build changed
+    guard: Guard | None = None
 
 
 def render(
-    books_dir: Path, as_of: datetime.date | None, config: Config | None = None
+    books_dir: Path, as_of: datetime.date | None, config: Config | None = None,
+    previous: Previous | None = None, list_refused: bool = False,
 ) -> tuple[Rendered, Iterator[tuple[str, str]]]:
     """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
 
+    `previous` is the ledger on disk, which a closed period (SPEC 2a) is held to.
+    With `list_refused`, refused events are listed in `refused.beancount`
+    (`--keep-going`). A copy of `pkgbooks.toml` goes with the books, so that
+    the next build can name what changed in it.
     Consume `files` completely before reading the summary.
     """
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
     engine = Engine(config, result.problems)
-    reads = read_events(event_files(books_dir / EVENTS), result.problems)
+    guard = result.guard = Guard(previous, config.locked_through, result.problems)
+    reads = guard(read_events(event_files(books_dir / EVENTS), result.problems))
     text = LedgerText(config, result.balances)
 
     def files() -> Iterator[tuple[str, str]]:
@@ -56,33 +79,78 @@ def render(
             yield name, month_text
         result.as_of = engine.end
         result.counts = engine.counts
+        result.counts.read += guard.refused
+        result.counts.rejected += guard.refused
         result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
         yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir))
         if text.first is not None and engine.end is not None:
             yield QUERIES, query_directives(text.first, engine.end)
+        if list_refused and result.problems:
+            yield REFUSED_FILE, refused_text(books_dir, result.problems, guard.seen, engine.end)
+        yield CONFIG_COPY, config_copy((books_dir / CONFIG).read_text(encoding="utf-8-sig"))
 
     return result, files()
 
 
-def build(books_dir: Path, as_of: datetime.date | None = None) -> Rendered:
-    """Build the books; on any problem write nothing and return the problems."""
+def build(
+    books_dir: Path, as_of: datetime.date | None = None, keep_going: bool = False
+) -> Rendered:
+    """Build the books; on any problem write nothing and return the problems.
+
+    With `keep_going`, refused events are set aside instead (listed in the
+    ledger) and the rest is written; a change to a closed period still stops it.
+    """
     config = load_config(books_dir / CONFIG)
-    result, files = render(books_dir, as_of, config)
+    previous = Previous.load(books_dir)
+    result, files = render(books_dir, as_of, config, previous, list_refused=keep_going)
+    comparison = Comparison(previous, config.locked_through) if previous else None
     writer = LedgerWriter(books_dir)
     try:
         with no_collector():
-            for name, text in files:
+            for name, text in comparison(files) if comparison else files:
                 writer.add(name, text)
-        if result.problems:
+        current = _config_table(books_dir)
+        if comparison is not None:
+            _compare_with_disk(books_dir, result, comparison, current)
+        if result.guard is not None and previous is not None:
+            result.problems[:] = result.guard.explain(
+                result.problems, config_differences(previous.config, current))
+        # Reported in reading order (file, then line), as a person reads the files.
+        result.problems.sort(key=lambda p: (p.source.file or "", p.source.line or 0))
+        if result.closed_period or (result.problems and not keep_going):
             writer.abandon()
-            # Reported in reading order (file, then line), as a person reads the files.
-            result.problems.sort(key=lambda p: (p.source.file or "", p.source.line or 0))
+            result.problems[:0] = result.closed_period
+            result.rewritten = []
             return result
+        result.set_aside = len(result.problems)
         writer.commit(render_main(config))
     except BaseException:
         writer.abandon()
         raise
     return result
+
+
+def _config_table(books_dir: Path) -> dict[str, Any] | None:
+    try:
+        return tomllib.loads((books_dir / CONFIG).read_text(encoding="utf-8-sig"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+
+
+def _compare_with_disk(
+    books_dir: Path, result: Rendered, comparison: Comparison, current: dict[str, Any] | None
+) -> None:
+    """Name what the new books change in the old: refused in a closed period, else noted."""
+    assert result.guard is not None
+    lock = result.config.locked_through
+    for line in describe_changes(comparison.locked, comparison.previous, current, result.guard,
+                                 result.problems):
+        result.closed_period.append(config_error(
+            str(books_dir / CONFIG), "locked_through",
+            f"this build would change the closed period: {line}", str(lock),
+        ))
+    result.rewritten = describe_changes(comparison.changes, comparison.previous, current,
+                                        result.guard, result.problems)
 
 
 @contextlib.contextmanager

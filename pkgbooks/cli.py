@@ -16,7 +16,7 @@ from pkgbooks.exporters.run import EXPORTERS, Request, export, write
 from pkgbooks.reports import REPORTS, Books, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.serve import run_fava, why_build
-from pkgbooks.validate import validate
+from pkgbooks.validate import set_aside_count, validate
 
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime.date | None:
@@ -48,17 +48,26 @@ def main() -> None:
 @click.option("--as-of", callback=_date, metavar="DATE",
               help="Books as of this date: later events are left out, packages expiring on "
                    "or before it are expired. Default: the latest event date.")
-def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:
+@click.option("--keep-going", is_flag=True,
+              help="Write the books without the refused events (listed in the ledger and "
+                   "here) instead of nothing; exit status 3 if any was set aside.")
+def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = False) -> None:
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
     try:
-        result = build(books_dir, as_of)
+        result = build(books_dir, as_of, keep_going=keep_going)
     except Failed as exc:
         _fail(exc.errors, "the configuration has problems; nothing was written")
     counts = result.counts
-    if result.problems:
+    if result.closed_period:
+        _fail(result.problems,
+              "the books are closed for that period; nothing was written, the previous books "
+              "are unchanged (correct in the open period, by void and new events)")
+    if result.problems and not result.set_aside:
         _fail(result.problems,
               f"{len(result.problems)} problem(s); nothing was written, the previous books "
               "are unchanged")
+    for line in result.rewritten:
+        click.echo(f"pkgbooks: this build changes a month already on disk: {line}", err=True)
     click.echo(
         f"{books_dir / 'main.beancount'}: books as of "
         f"{result.as_of.isoformat() if result.as_of else '-'}; "
@@ -67,6 +76,15 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None) -> None:
         f"{counts.expiries} automatic expiries; {counts.transactions} transactions in "
         f"{result.months} month file(s)"
     )
+    if result.set_aside:
+        for problem in result.problems:
+            click.echo(f"set aside: {problem}", err=True)
+        click.echo(
+            f"pkgbooks: {result.set_aside} event(s) set aside (listed in "
+            f"{books_dir / 'ledger' / 'refused.beancount'}); the next build tries them again",
+            err=True,
+        )
+        sys.exit(3)
 
 
 @main.command("validate")
@@ -77,6 +95,8 @@ def validate_cmd(books_dir: Path) -> None:
         report = validate(books_dir)
     except Failed as exc:
         _fail(exc.errors, "the configuration has problems")
+    for line in report.notes:
+        click.echo(f"note: {line}", err=True)
     if report.errors:
         _fail(report.errors, f"{len(report.errors)} check(s) failed")
     for line in report.passed:
@@ -98,10 +118,23 @@ def report_cmd(name: str, books_dir: Path, start: datetime.date, end: datetime.d
                basis: str, fmt: str) -> None:
     """Run report NAME (a Beancount query over DIR's ledger) for a period."""
     try:
-        result = run_report(name, Books.load(books_dir), start, end, basis)
+        books = Books.load(books_dir)
+        result = run_report(name, books, start, end, basis)
     except Failed as exc:
         _fail(exc.errors, f"no {name} report")
     click.echo(FORMATS[fmt](result), nl=False)
+    _note_set_aside(books)
+
+
+def _note_set_aside(books: Books) -> None:
+    """SPEC 7: a report of books built with events set aside says how many."""
+    count = set_aside_count(books.entries)
+    if count:
+        click.echo(
+            f"note: {count} event(s) set aside by `pkgbooks build --keep-going` are not in "
+            f"these figures (listed in {books.directory / 'ledger' / 'refused.beancount'})",
+            err=True,
+        )
 
 
 @main.command("export")

@@ -6,27 +6,31 @@ reported at once as `FILE: key: value: what is wrong`.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from pkgbooks.errors import Error, Failed, config_error, file_error
 from pkgbooks.exporters import settings as export_settings
 from pkgbooks.exporters.settings import ExportSettings
 from pkgbooks.money import ZERO, cents, parse_amount
+from pkgbooks.wording import describe, field_path
 
 ACCOUNT_SEGMENT = r"^[A-Z][A-Za-z0-9-]*$"
 CATEGORIES = ("service", "product", "class")
@@ -90,6 +94,46 @@ class Location(_Model):
     # Unclaimed-property rules are set by the jurisdiction a location is in, so a
     # location may keep expired balances differently from the business default.
     expired_balance: Literal["revenue", "liability"] | None = None
+    changes: list[LocationChange] = Field(default_factory=list)
+
+    @field_validator("changes")
+    @classmethod
+    def _check_changes(cls, changes: list[LocationChange]) -> list[LocationChange]:
+        return _in_date_order(changes)
+
+
+class _Change(_Model):
+    """One dated change (SPEC 2a): the terms it sets apply from `from` on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    since: datetime.date = Field(alias="from")
+
+    def updates(self) -> dict[str, Any]:
+        """The terms this change sets (every key it gives but `from`)."""
+        return {name: getattr(self, name) for name in self.model_fields_set - {"since"}}
+
+
+C = TypeVar("C", bound=_Change)
+T = TypeVar("T")
+
+
+class LocationChange(_Change):
+    entity: str
+
+
+def _in_date_order(changes: list[C]) -> list[C]:
+    """Changes are listed oldest first, one per date, each setting something."""
+    for before, after in zip(changes, changes[1:], strict=False):
+        if after.since <= before.since:
+            raise ValueError(
+                f"changes must be listed in date order, one per date: {after.since.isoformat()} "
+                f"comes after {before.since.isoformat()}"
+            )
+    for change in changes:
+        if not change.updates():
+            raise ValueError(f"the change from {change.since.isoformat()} sets nothing")
+    return changes
 
 
 def _list_price(value: Any) -> Decimal | str | None:
@@ -106,11 +150,22 @@ class Item(_Model):
     category: Category
     price: Annotated[Decimal | str | None, BeforeValidator(_list_price)] = None
     unit: Literal["visit", "minutes", "hours"] = "visit"
+    # Only the list price changes over time: a different category or unit is another item.
+    changes: list[ItemChange] = Field(default_factory=list)
+
+    @field_validator("changes")
+    @classmethod
+    def _check_changes(cls, changes: list[ItemChange]) -> list[ItemChange]:
+        return _in_date_order(changes)
 
     @property
     def list_price(self) -> Decimal | None:
         """The standalone selling price, or None when it varies or is absent."""
         return self.price if isinstance(self.price, Decimal) else None
+
+
+class ItemChange(_Change):
+    price: Annotated[Decimal | str | None, BeforeValidator(_list_price)] = None
 
 
 class PackageItem(_Model):
@@ -133,28 +188,65 @@ class Package(_Model):
     initial_recognition: str | None = None
     items: list[PackageItem] = Field(min_length=1)
     location_prices: dict[str, dict[str, Amount]] = Field(default_factory=dict)
+    changes: list[PackageChange] = Field(default_factory=list)
 
     @field_validator("initial_recognition")
     @classmethod
     def _check_initial_recognition(cls, value: str | None) -> str | None:
-        if value is not None:
-            _initial_recognition(value, Decimal("0"))  # raises on a bad value
-        return value
+        return _check_initial_recognition(value)
 
-    @model_validator(mode="after")
-    def _check(self) -> Package:
-        seen: set[str] = set()
-        for group in self.items:
-            if group.item in seen:
-                raise ValueError(f"item {group.item!r} is listed twice; merge the two groups")
-            seen.add(group.item)
-        return self
+    @field_validator("items")
+    @classmethod
+    def _check_items(cls, items: list[PackageItem]) -> list[PackageItem]:
+        return _distinct_items(items)
+
+    @field_validator("changes")
+    @classmethod
+    def _check_changes(cls, changes: list[PackageChange]) -> list[PackageChange]:
+        return _in_date_order(changes)
 
     def initial_recognition_for(self, price: Decimal) -> Decimal:
         """Initial recognition for a line sold at `price`: an amount or a percent, capped."""
         if self.initial_recognition is None:
             return ZERO
         return _initial_recognition(self.initial_recognition, price)
+
+
+class PackageChange(_Change):
+    """New terms for the package's sales on or after `from` (SPEC 2a)."""
+
+    price: Amount | None = None
+    tax_rate: Rate | None = None
+    validity_days: int | None = Field(default=None, ge=0, le=36500)
+    grace_days: int | None = Field(default=None, ge=0, le=36500)
+    initial_recognition: str | None = None
+    items: list[PackageItem] | None = Field(default=None, min_length=1)
+    location_prices: dict[str, dict[str, Amount]] | None = None
+
+    @field_validator("initial_recognition")
+    @classmethod
+    def _check_initial_recognition(cls, value: str | None) -> str | None:
+        return _check_initial_recognition(value)
+
+    @field_validator("items")
+    @classmethod
+    def _check_items(cls, items: list[PackageItem] | None) -> list[PackageItem] | None:
+        return None if items is None else _distinct_items(items)
+
+
+def _check_initial_recognition(value: str | None) -> str | None:
+    if value is not None:
+        _initial_recognition(value, Decimal("0"))  # raises on a bad value
+    return value
+
+
+def _distinct_items(items: list[PackageItem]) -> list[PackageItem]:
+    seen: set[str] = set()
+    for group in items:
+        if group.item in seen:
+            raise ValueError(f"item {group.item!r} is listed twice; merge the two groups")
+        seen.add(group.item)
+    return items
 
 
 def _initial_recognition(text: str, price: Decimal) -> Decimal:
@@ -197,9 +289,53 @@ class Config(_Model):
     packages: dict[str, Package] = Field(default_factory=dict)
     reconciliation: Reconciliation | None = None
     export: ExportSettings = Field(default_factory=ExportSettings)
+    # The books are closed through this date (SPEC 2a): see pkgbooks/periods.py.
+    locked_through: datetime.date | None = None
+    # id -> [(from, terms in effect from then on)], oldest first, for ids with changes
+    _packages_over_time: dict[str, Versions[Package]] = PrivateAttr(default_factory=dict)
+    _items_over_time: dict[str, Versions[Item]] = PrivateAttr(default_factory=dict)
+    _entities_over_time: dict[str, Versions[str]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Work out once the terms each dated change puts in effect."""
+        for pkg_id, pkg in self.packages.items():
+            if pkg.changes:
+                self._packages_over_time[pkg_id] = Versions.of(pkg, pkg.changes)
+        for item_id, item in self.items.items():
+            if item.changes:
+                self._items_over_time[item_id] = Versions.of(item, item.changes)
+        for loc_id, loc in self.locations.items():
+            if loc.changes:
+                self._entities_over_time[loc_id] = Versions(
+                    [datetime.date.min, *(c.since for c in loc.changes)],
+                    [loc.entity or loc_id, *(c.entity for c in loc.changes)],
+                )
+
+    def package_on(self, package: str, date: datetime.date) -> Package:
+        """The terms of `package` for a sale on `date` (its changes applied, SPEC 2a)."""
+        versions = self._packages_over_time.get(package)
+        return self.packages[package] if versions is None else versions.on(date)
+
+    def package_versions(self, package: str) -> list[tuple[datetime.date | None, Package]]:
+        """Every set of terms `package` has had: (from, terms), the first from None."""
+        versions = self._packages_over_time.get(package)
+        if versions is None:
+            return [(None, self.packages[package])]
+        return [(None if since == datetime.date.min else since, terms)
+                for since, terms in zip(versions.dates, versions.terms, strict=True)]
+
+    def item_on(self, item: str, date: datetime.date) -> Item:
+        """The catalog item `item` as it stood on `date` (its list price then)."""
+        versions = self._items_over_time.get(item)
+        return self.items[item] if versions is None else versions.on(date)
+
+    def entity_on(self, location: str, date: datetime.date) -> str:
+        """The legal entity `location` belongs to on `date` (itself by default)."""
+        versions = self._entities_over_time.get(location)
+        return self.entity_of(location) if versions is None else versions.on(date)
 
     def entity_of(self, location: str) -> str:
-        """The legal entity a location belongs to (itself by default)."""
+        """The entity a location belonged to first (before any dated change)."""
         return self.locations[location].entity or location
 
     def expired_balance_of(self, location: str) -> str:
@@ -209,6 +345,26 @@ class Config(_Model):
     def account_of(self, location: str) -> str:
         """The account segment of a location (`Loc11` in `Assets:Loc11:...`)."""
         return self.locations[location].account
+
+
+@dataclass(frozen=True, slots=True)
+class Versions(Generic[T]):
+    """Terms over time: `terms[i]` is in effect from `dates[i]` until the next date."""
+
+    dates: list[datetime.date]
+    terms: list[T]
+
+    @classmethod
+    def of(cls, base: T, changes: Sequence[_Change]) -> Versions[T]:
+        """`base`, then each change applied to the terms before it."""
+        dates, terms = [datetime.date.min], [base]
+        for change in changes:
+            dates.append(change.since)
+            terms.append(terms[-1].model_copy(update=change.updates()))  # type: ignore[attr-defined]
+        return cls(dates, terms)
+
+    def on(self, date: datetime.date) -> T:
+        return self.terms[bisect.bisect_right(self.dates, date) - 1]
 
 
 def _cross_check(cfg: Config) -> list[tuple[str, Any, str]]:
@@ -224,23 +380,45 @@ def _cross_check(cfg: Config) -> list[tuple[str, Any, str]]:
         segments[loc.account] = loc_id
     problems += export_settings.problems(cfg.export, set(segments), set(cfg.locations))
     for pkg_id, pkg in cfg.packages.items():
-        groups = {g.item for g in pkg.items}
+        for number, (since, terms) in enumerate(cfg.package_versions(pkg_id)):
+            # A change is checked as the whole terms it puts in effect, named by its own keys.
+            where = f"packages.{pkg_id}"
+            if since is not None:
+                where += f".changes[{number - 1}]"
+            change = pkg.changes[number - 1].updates() if since is not None else None
+            problems += _package_references(cfg, terms, where, change, since)
+    return problems
+
+
+def _package_references(
+    cfg: Config, pkg: Package, where: str, change: dict[str, Any] | None,
+    since: datetime.date | None,
+) -> list[tuple[str, Any, str]]:
+    """Unknown items and locations in one set of a package's terms.
+
+    For a dated change, only what the change gives is checked against itself;
+    `location_prices` kept from before are checked against the change's items.
+    """
+    problems: list[tuple[str, Any, str]] = []
+    groups = {g.item for g in pkg.items}
+    if change is None or "items" in change:
         for i, group in enumerate(pkg.items):
             if group.item != ANY_SERVICE and group.item not in cfg.items:
-                problems.append(
-                    (f"packages.{pkg_id}.items[{i}].item", group.item, "unknown item")
-                )
-        for loc_id, prices in pkg.location_prices.items():
+                problems.append((f"{where}.items[{i}].item", group.item, "unknown item"))
+    for loc_id, prices in pkg.location_prices.items():
+        if change is None or "location_prices" in change:
             if loc_id not in cfg.locations:
-                problems.append(
-                    (f"packages.{pkg_id}.location_prices.{loc_id}", loc_id, "unknown location")
-                )
-            for item_id in prices:
-                if item_id not in groups:
-                    problems.append(
-                        (f"packages.{pkg_id}.location_prices.{loc_id}.{item_id}", item_id,
-                         "not an item of this package")
-                    )
+                problems.append((f"{where}.location_prices.{loc_id}", loc_id, "unknown location"))
+            prefix = f"{where}.location_prices.{loc_id}"
+        else:
+            prefix = f"{where.split('.changes[')[0]}.location_prices.{loc_id}"
+        for item_id in prices:
+            if item_id not in groups:
+                why = "not an item of this package"
+                if since is not None and change is not None and "location_prices" not in change:
+                    why += (f" from {since.isoformat()} (its items change then: give "
+                            "location_prices in the same change)")
+                problems.append((f"{prefix}.{item_id}", item_id, why))
     return problems
 
 
@@ -266,13 +444,12 @@ def load_config(path: Path) -> Config:
 
 
 def _describe(name: str, err: Any) -> Error:
-    """One pydantic error as `FILE: key: value: what is wrong`."""
-    parts = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
-    key = ""
-    for part in parts:
-        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    msg = str(err["msg"]).removeprefix("Value error, ")
+    """One validation error as `FILE: key: value: what is wrong`, in the file's words."""
+    key = field_path(err["loc"]) or "(top level)"
+    msg = describe(err, unknown="unknown key", missing="missing: this key is required")
     value = err.get("input")
-    if isinstance(value, dict):
-        return config_error(name, key or "(top level)", msg)
-    return config_error(name, key or "(top level)", msg, value)
+    if isinstance(value, (dict, list)) or err["type"] == "missing":
+        return config_error(name, key, msg)
+    if isinstance(value, datetime.date):
+        value = value.isoformat()
+    return config_error(name, key, msg, value)

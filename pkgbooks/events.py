@@ -16,8 +16,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
     TypeAdapter,
 )
 
@@ -74,7 +76,12 @@ PositiveAmount = Annotated[Decimal, BeforeValidator(_amount), AfterValidator(_po
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s][^\x00-\x1f\x7f]*$"
 Text = Annotated[str, StringConstraints(strict=True, pattern=TEXT_PATTERN)]
 Instance = Annotated[str, StringConstraints(strict=True, pattern=LINK_SAFE)]
-Method = Literal["cash", "card", "other"]
+def _method(value: Any) -> Any:
+    """Point-of-sale systems write `Cash`, `CARD`: a method is read case-insensitively."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Method = Annotated[Literal["cash", "card", "other"], BeforeValidator(_method)]
 
 
 def _event_id(value: str) -> str:
@@ -111,6 +118,25 @@ class ProductLine(BaseModel):
     tax: Amount = Decimal("0.00")
 
 
+def _line_kind(value: Any) -> str | None:
+    """Which kind of invoice line: the one whose key it has (a package or a product)."""
+    keys = value if isinstance(value, dict) else vars(value) if isinstance(value, BaseModel) else {}
+    if "package" in keys:
+        return "package line"
+    if "product" in keys:
+        return "product line"
+    return None
+
+
+InvoiceLine = Annotated[
+    Annotated[PackageLine, Tag("package line")] | Annotated[ProductLine, Tag("product line")],
+    Discriminator(
+        _line_kind, custom_error_type="line_kind",
+        custom_error_message="a line has either package and instance, or product and amount",
+    ),
+]
+
+
 class Sale(_Event):
     """An invoice of packages and products (SPEC 3.2)."""
 
@@ -119,7 +145,7 @@ class Sale(_Event):
     invoice: Text
     customer: Text
     staff: Text | None = None
-    lines: list[PackageLine | ProductLine] = Field(min_length=1)
+    lines: list[InvoiceLine] = Field(min_length=1)
 
 
 class Payment(_Event):

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from pkgbooks.errors import Error, event_error
 from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, LINK_SAFE, Event
+from pkgbooks.wording import describe, field_path
 
 
 class Read(NamedTuple):
@@ -122,16 +123,9 @@ def _validate(raw: Any, name: str, line: int, problems: list[Error]) -> Event | 
         return EVENT_ADAPTER.validate_python(raw)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = [str(p) for p in err["loc"][1:]]
-            field = ".".join(loc) if loc else "(event)"
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field"
-            elif err["type"] == "missing":
-                msg = "missing field"
-            elif err["type"] == "string_type":
-                msg = "must be a string"
-            elif err["type"] == "string_pattern_mismatch":
+            field = field_path(err["loc"][1:]) or "(event)"
+            msg = describe(err, unknown="unknown field", missing="missing field")
+            if err["type"] == "string_pattern_mismatch":
                 msg = _PATTERN_MESSAGES.get(
                     str(err.get("ctx", {}).get("pattern")),
                     "must be non-empty text without control characters or line breaks",

@@ -26,6 +26,7 @@ from pkgbooks.errors import Error, Source, file_error
 from pkgbooks.layout import load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, MAIN, render_main
 from pkgbooks.money import fmt
+from pkgbooks.periods import REFUSED_DIRECTIVE, REFUSED_FILE, Previous
 
 PACKAGE_LIABILITY = suffixes(accounts.PACKAGE_LIABILITY)
 
@@ -35,10 +36,11 @@ ROLL_FORWARD_KINDS = {"payment", "close", "redemption", "expiry", "refund", "voi
 
 @dataclass(slots=True)
 class Validation:
-    """What `validate` found: the checks that passed, and one error per failure."""
+    """What `validate` found: the checks that passed, one error per failure, and notes."""
 
     passed: list[str] = field(default_factory=list)
     errors: list[Error] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. events set aside (SPEC 7)
 
     def check(self, name: str, errors: list[Error]) -> None:
         """Record one check: passed, or failed with these errors (each says which check)."""
@@ -76,9 +78,20 @@ def validate(books_dir: Path) -> Validation:
         (e.date for e in entries if isinstance(e, data.Custom) and e.type == AS_OF_DIRECTIVE),
         None,
     )
-    rendered, files = render(books_dir, as_of, config)
+    rendered, files = render(books_dir, as_of, config, Previous.load(books_dir),
+                             list_refused=True)
     with no_collector():
         replayed = dict(files)
+    set_aside = set_aside_count(entries)
+    if set_aside:
+        report.notes.append(
+            f"{set_aside} event(s) set aside by `pkgbooks build --keep-going` are not in these "
+            f"books (listed in {books_dir / LEDGER_DIR / REFUSED_FILE})"
+        )
+    # Refusals the ledger lists as set aside are expected; any other is a failure.
+    listed = books_dir / LEDGER_DIR / REFUSED_FILE
+    listed_text = listed.read_text(encoding="utf-8") if listed.exists() else ""
+    unexpected = [] if replayed.get(REFUSED_FILE, "") == listed_text else rendered.problems
     finished = {i for i, status in rendered.finished.items() if status != "voided"}
     report.check("2 package liability never negative, 0.00 when finished",
                  _liability_never_negative(txns, finished, main))
@@ -86,9 +99,14 @@ def validate(books_dir: Path) -> Validation:
     report.check("4 roll-forward identity", _roll_forward(txns))
     report.check("5 every event in exactly one transaction set", _events_once(txns))
     report.check("replay: the ledger is what the events give",
-                 _replay(books_dir, replayed, rendered.problems, rendered.balances, entries,
+                 _replay(books_dir, replayed, unexpected, rendered.balances, entries,
                          render_main(config)))
     return report
+
+
+def set_aside_count(entries: list[Any]) -> int:
+    """How many events a `--keep-going` build left out of a loaded ledger."""
+    return sum(1 for e in entries if isinstance(e, data.Custom) and e.type == REFUSED_DIRECTIVE)
 
 
 def _units(posting: data.Posting) -> Decimal:

@@ -152,35 +152,49 @@ class PackageDef:
 
 @dataclass(frozen=True)
 class Catalog:
-    locations: dict[str, str]  # location id -> entity
+    locations: dict[str, str]  # location id -> entity (before any dated change)
     items: dict[str, dict[str, Any]]  # item id -> {"category", "unit", ...}
     packages: dict[str, PackageDef]
     reconciliation_start: date | None
+    # SPEC 2a: package id -> [(from, terms)], and location id -> [(from, entity)]
+    package_changes: dict[str, list[tuple[date, PackageDef]]] = field(default_factory=dict)
+    entity_changes: dict[str, list[tuple[date, str]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Catalog:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         locations = {lid: loc.get("entity", lid) for lid, loc in raw["locations"].items()}
+        entity_changes = {
+            lid: [(c["from"], c["entity"]) for c in loc.get("changes", [])]
+            for lid, loc in raw["locations"].items() if loc.get("changes")
+        }
         items = {iid: dict(it) for iid, it in raw.get("items", {}).items()}
         packages = {}
+        package_changes = {}
         for pid, p in raw.get("packages", {}).items():
-            packages[pid] = PackageDef(
-                id=pid,
-                price=Decimal(p["price"]),
-                tax_rate=Decimal(p.get("tax_rate", "0")),
-                validity_days=p.get("validity_days"),
-                grace_days=p.get("grace_days", 0),
-                initial_recognition=p.get("initial_recognition"),
-                groups=tuple(
-                    Group(g["item"], int(g["quantity"]), Decimal(g["price"])) for g in p["items"]
-                ),
-                location_prices={
-                    loc: {i: Decimal(v) for i, v in prices.items()}
-                    for loc, prices in p.get("location_prices", {}).items()
-                },
-            )
+            packages[pid] = _package(pid, p)
+            terms = dict(p)
+            for change in p.get("changes", []):
+                terms.update({k: v for k, v in change.items() if k != "from"})
+                package_changes.setdefault(pid, []).append((change["from"], _package(pid, terms)))
         rec = raw.get("reconciliation")
-        return cls(locations, items, packages, rec["start"] if rec else None)
+        return cls(locations, items, packages, rec["start"] if rec else None,
+                   package_changes, entity_changes)
+
+    def package_on(self, pid: str, day: date) -> PackageDef:
+        """The terms of a package sold on `day` (SPEC 2a: the last change from on or before)."""
+        terms = self.packages[pid]
+        for since, changed in self.package_changes.get(pid, []):
+            if since <= day:
+                terms = changed
+        return terms
+
+    def entity_on(self, loc: str, day: date) -> str:
+        entity = self.locations[loc]
+        for since, changed in self.entity_changes.get(loc, []):
+            if since <= day:
+                entity = changed
+        return entity
 
     def category(self, item: str) -> str:
         return "service" if item == "*" else self.items[item]["category"]
@@ -194,6 +208,24 @@ class Catalog:
             i for i, it in self.items.items()
             if it["category"] == "service" and it.get("unit", "visit") == "visit"
         ]
+
+
+def _package(pid: str, p: dict[str, Any]) -> PackageDef:
+    return PackageDef(
+        id=pid,
+        price=Decimal(p["price"]),
+        tax_rate=Decimal(p.get("tax_rate", "0")),
+        validity_days=p.get("validity_days"),
+        grace_days=p.get("grace_days", 0),
+        initial_recognition=p.get("initial_recognition"),
+        groups=tuple(
+            Group(g["item"], int(g["quantity"]), Decimal(g["price"])) for g in p["items"]
+        ),
+        location_prices={
+            loc: {i: Decimal(v) for i, v in prices.items()}
+            for loc, prices in p.get("location_prices", {}).items()
+        },
+    )
 
 
 # --- model ------------------------------------------------------------------------
@@ -427,7 +459,7 @@ class Demo:
         if len(pkg_ids) == 2 and pkg_ids[0] == pkg_ids[1]:
             pkg_ids = pkg_ids[:1]
         for pid in pkg_ids:
-            pkg = cat.packages[pid]
+            pkg = cat.package_on(pid, day)
             inst_id = f"PK-{len(self.instances) + 1:05d}"
             inst = Instance(
                 id=inst_id, pkg=pkg, source=loc, sale_date=day, invoice=inv,
@@ -702,7 +734,7 @@ class Demo:
         if inst.grace_from is not None and day >= inst.grace_from:
             s["redemption_in_grace"] += 1
         if where != inst.source:
-            same = self.cat.locations[where] == self.cat.locations[inst.source]
+            same = self.cat.entity_on(where, day) == self.cat.entity_on(inst.source, day)
             if same:
                 s["redemption_elsewhere_same_entity"] += 1
             else:

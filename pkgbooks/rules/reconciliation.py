@@ -1,11 +1,12 @@
 """Reconciliation (SPEC 4.6): the source pays the destination for cross-entity work.
 
 When a package sold at S is redeemed at D, S and D belong to different
-entities, and `[reconciliation]` starts on or before the redemption date (never
-retroactive), S owes D `round(quantity x source unit price x rate[category], 2)`,
-rounded once per redemption (not per unit or minute). Each side is its own
-transaction, linked to the redemption by the package instance. Part of the
-redemption's outcome.
+entities on the redemption date (SPEC 2a), and `[reconciliation]` starts on
+or before the redemption date (never retroactive), S owes D
+`round(quantity x source unit price x rate[category], 2)`, rounded once per
+redemption (not per unit or minute). Each side is its own transaction,
+linked to the redemption by the package instance. Part of the redemption's
+outcome.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ def reconciliation_txns(
     """What the source owes the destination for `event`, if they are different entities."""
     cfg, acc = ctx.config, ctx.accounts
     rec = cfg.reconciliation
-    src, here = pkg.location, event.location
-    if rec is None or event.date < rec.start or cfg.entity_of(src) == cfg.entity_of(here):
+    src, here, date = pkg.location, event.location, event.date
+    if rec is None or date < rec.start or cfg.entity_on(src, date) == cfg.entity_on(here, date):
         return []
     rate = rec.rates.get(category, ZERO)  # type: ignore[call-overload]
     amount = cents(event.quantity * group.unit_price * rate)

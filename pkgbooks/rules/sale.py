@@ -82,15 +82,18 @@ def sale_txns(inv: InvoiceState, packages: dict[str, PackageState]) -> list[Txn]
 
 
 def new_package(cfg: Config, event: Sale, line: PackageLine) -> PackageState:
-    """A package instance as sold: price, tax, initial recognition, unit values."""
-    spec = cfg.packages[line.package]
+    """A package instance as sold: price, tax, initial recognition, unit values.
+
+    The terms are those in effect on the sale date (SPEC 2a), for the package's whole life.
+    """
+    spec = cfg.package_on(line.package, event.date)
     price = spec.price if line.price is None else line.price
     tax = cents(price * spec.tax_rate)
     ir = spec.initial_recognition_for(price)
     expires = None
     if spec.validity_days is not None:
         expires = event.date + datetime.timedelta(days=spec.validity_days + spec.grace_days)
-    groups = item_groups(cfg, spec, event.location, price, ir)
+    groups = item_groups(cfg, spec, event.location, price, ir, event.date)
     return PackageState(
         instance=line.instance, package=line.package, invoice=event.invoice,
         location=event.location, customer=event.customer, staff=event.staff,
@@ -100,7 +103,8 @@ def new_package(cfg: Config, event: Sale, line: PackageLine) -> PackageState:
 
 
 def item_groups(
-    cfg: Config, spec: Package, loc: str, price: Decimal, initial_recognition: Decimal
+    cfg: Config, spec: Package, loc: str, price: Decimal, initial_recognition: Decimal,
+    sold: datetime.date,
 ) -> dict[str, ItemGroup]:
     """Each item group's recognition value, by the `recognition` policy (4.3).
 
@@ -109,8 +113,9 @@ def item_groups(
     every group by price / package price, by largest remainder so that they
     add up as the prices do, and no unit is left owed at 0.00. `proportional`:
     the line's price less initial recognition allocated over all the units in
-    proportion to their list prices (largest remainder), an item without one
-    counting at its package unit price. Either way a group's value is then
+    proportion to their list prices as on the sale date `sold` (largest
+    remainder), an item without one counting at its package unit price.
+    Either way a group's value is then
     split equally over its units, the first units taking the extra cents.
     """
     overrides = spec.location_prices.get(loc, {})
@@ -123,7 +128,7 @@ def item_groups(
         deferred = price - initial_recognition
         weights = []
         for g in spec.items:
-            item = cfg.items.get(g.item) if g.item != ANY_SERVICE else None
+            item = cfg.item_on(g.item, sold) if g.item != ANY_SERVICE else None
             list_price = item.list_price if item is not None else None
             weights.append(
                 list_price * g.quantity if list_price is not None else prices[g.item]
