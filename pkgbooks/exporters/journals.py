@@ -1,8 +1,8 @@
 """The ledger's movements as summary journals in GL accounts (SPEC 6).
 
 For each `--group` period inside `--from`..`--to` and each location, the net
-movement of each of the location's accounts (read from the ledger with a
-Beancount query), mapped to GL accounts: one line per GL account with the
+movement of each of the location's accounts (the postings of the ledger
+as Beancount loads it), mapped to GL accounts: one line per GL account with the
 sum of the accounts mapped to it; accounts and lines that net to 0.00 are
 left out. Every transaction touches one location (SPEC 4), so every journal
 balances to the cent; `journals()` checks it anyway.
@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+from beancount.core import data
+
 from pkgbooks import accounts
 from pkgbooks.config import Config
 from pkgbooks.errors import Failed, config_error, file_error
 from pkgbooks.ledger import MAIN
 from pkgbooks.money import ZERO, fmt
-from pkgbooks.reports.base import Books, period
+from pkgbooks.reports.base import Books
 
 NUMBER_LENGTH = 21  # QuickBooks' DocNumber, IIF DOCNUM
 GROUPS = ("month", "day")
@@ -134,7 +136,13 @@ Movements = dict[tuple[datetime.date, str], dict[str, Decimal]]
 def movements(
     books: Books, start: datetime.date, end: datetime.date, group: str
 ) -> Movements:
-    """Net movement per (period start, location id) and account, from the ledger."""
+    """Net movement per (period start, location id) and account, from the ledger.
+
+    The postings of the entries Beancount loaded, summed in one pass: the same
+    figures as the BQL `SELECT account, sum(number) ... GROUP BY account` per
+    period, at a small part of its cost on large books (where the query
+    engine's per-row evaluation took longer than all the rest of the export).
+    """
     starts = {}
     for first, last in periods(start, end, group):
         day = first
@@ -143,14 +151,18 @@ def movements(
             day += datetime.timedelta(days=1)
     segments = books.segments
     moved: Movements = defaultdict(lambda: defaultdict(lambda: ZERO))
-    bql = (f"SELECT date, account, sum(number) AS amount WHERE {period(start, end)} "
-           "GROUP BY date, account")
-    for date, account, amount in books.query(bql):
-        parsed = accounts.parse(account)
-        if parsed is None or parsed.segment not in segments:
-            raise Failed([file_error(str(books.directory / MAIN),
-                                     f"{account}: not an account of a configured location")])
-        moved[starts[date], segments[parsed.segment]][account] += amount
+    for entry in books.entries:
+        if not isinstance(entry, data.Transaction) or entry.date not in starts:
+            continue
+        first = starts[entry.date]
+        for posting in entry.postings:
+            parsed = accounts.parse(posting.account)
+            if parsed is None or parsed.segment not in segments:
+                raise Failed([file_error(
+                    str(books.directory / MAIN),
+                    f"{posting.account}: not an account of a configured location")])
+            assert posting.units is not None and posting.units.number is not None
+            moved[first, segments[parsed.segment]][posting.account] += posting.units.number
     return moved
 
 
