@@ -11,7 +11,7 @@ import contextlib
 import datetime
 import gc
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -19,9 +19,16 @@ from typing import Any
 
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
-from pkgbooks.errors import Error, config_error
-from pkgbooks.layout import CONFIG, EVENTS, inputs_digest
-from pkgbooks.ledger import ACCOUNTS, QUERIES, LedgerText, LedgerWriter, render_main
+from pkgbooks.errors import Error, config_error, file_error
+from pkgbooks.layout import CONFIG, EVENTS, books_lock, inputs_digest
+from pkgbooks.ledger import (
+    ACCOUNTS,
+    QUERIES,
+    LedgerText,
+    LedgerWriteError,
+    LedgerWriter,
+    render_main,
+)
 from pkgbooks.periods import (
     CONFIG_COPY,
     REFUSED_FILE,
@@ -33,7 +40,7 @@ from pkgbooks.periods import (
     describe_changes,
     refused_text,
 )
-from pkgbooks.readers import event_files, read_events
+from pkgbooks.readers import Read, event_files, read_events, sane_dates
 from pkgbooks.reports.directives import query_directives
 
 
@@ -43,6 +50,7 @@ class Rendered:
 
     config: Config
     problems: list[Error] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # files in events/ that are not read
     counts: Counts = field(default_factory=Counts)
     balances: dict[str, Decimal] = field(default_factory=dict)
     as_of: datetime.date | None = None
@@ -54,23 +62,34 @@ class Rendered:
     guard: Guard | None = None
 
 
+# `--as-of` at most this far after today: books to 9999 would be 95,000 empty month files.
+AS_OF_LIMIT = datetime.timedelta(days=3660)
+
+
 def render(
     books_dir: Path, as_of: datetime.date | None, config: Config | None = None,
     previous: Previous | None = None, list_refused: bool = False,
+    today: datetime.date | None = None,
 ) -> tuple[Rendered, Iterator[tuple[str, str]]]:
     """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
 
     `previous` is the ledger on disk, which a closed period (SPEC 2a) is held to.
     With `list_refused`, refused events are listed in `refused.beancount`
     (`--keep-going`). A copy of `pkgbooks.toml` goes with the books, so that
-    the next build can name what changed in it.
+    the next build can name what changed in it. `today` (the system's date
+    by default) bounds the event dates (`readers.sane_dates`).
     Consume `files` completely before reading the summary.
     """
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
     engine = Engine(config, result.problems)
     guard = result.guard = Guard(previous, config.locked_through, result.problems)
-    reads = guard(read_events(event_files(books_dir / EVENTS), result.problems))
+    paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
+    dated_out: list[Read] = []
+    reads = sane_dates(guard(read_events(paths, result.problems)), result.problems,
+                       today=today or datetime.date.today(),
+                       future_days=config.dates.future_days, gap_days=config.dates.gap_days,
+                       as_of=as_of, refused=dated_out)
     text = LedgerText(config, result.balances)
 
     def files() -> Iterator[tuple[str, str]]:
@@ -79,10 +98,10 @@ def render(
             yield name, month_text
         result.as_of = engine.end
         result.counts = engine.counts
-        result.counts.read += guard.refused
-        result.counts.rejected += guard.refused
+        result.counts.read += guard.refused + len(dated_out)
+        result.counts.rejected += guard.refused + len(dated_out)
         result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
-        yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir))
+        yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir, paths))
         if text.first is not None and engine.end is not None:
             yield QUERIES, query_directives(text.first, engine.end)
         if list_refused and result.problems:
@@ -93,16 +112,35 @@ def render(
 
 
 def build(
-    books_dir: Path, as_of: datetime.date | None = None, keep_going: bool = False
+    books_dir: Path,
+    as_of: datetime.date | None = None,
+    keep_going: bool = False,
+    waiting: Callable[[], None] | None = None,
+    today: datetime.date | None = None,
 ) -> Rendered:
     """Build the books; on any problem write nothing and return the problems.
 
     With `keep_going`, refused events are set aside instead (listed in the
     ledger) and the rest is written; a change to a closed period still stops it.
+    One build at a time: the books directory is locked for the whole build
+    (`waiting()` is called if another build holds it). A file that cannot be
+    written (a full disk, a read-only directory) is a problem that stops the
+    build, with the previous books unchanged.
     """
-    config = load_config(books_dir / CONFIG)
+    with books_lock(books_dir, exclusive=True, waiting=waiting):
+        config = load_config(books_dir / CONFIG)
+        try:
+            return _build(books_dir, as_of, keep_going, config, today)
+        except LedgerWriteError as exc:
+            result = Rendered(config, problems=[file_error(exc.path, exc.reason)])
+            return result
+
+
+def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, config: Config,
+           today: datetime.date | None) -> Rendered:
     previous = Previous.load(books_dir)
-    result, files = render(books_dir, as_of, config, previous, list_refused=keep_going)
+    result, files = render(books_dir, as_of, config, previous, list_refused=keep_going,
+                           today=today)
     comparison = Comparison(previous, config.locked_through) if previous else None
     writer = LedgerWriter(books_dir)
     try:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
-from pkgbooks.build import build
+from pkgbooks.build import AS_OF_LIMIT, build
 from pkgbooks.demo import place
 from pkgbooks.errors import Error, Failed, plain_error
 from pkgbooks.events import LAST_DATE
 from pkgbooks.exporters.journals import GROUPS
 from pkgbooks.exporters.run import EXPORTERS, Request, export, write
+from pkgbooks.layout import books_lock
 from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.serve import run_fava, why_build
@@ -32,13 +33,35 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> da
     return date
 
 
+def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
+    date = _date(ctx, param, value)
+    if date is not None and date > datetime.date.today() + AS_OF_LIMIT:
+        raise click.BadParameter(
+            f"{value!r} is more than {AS_OF_LIMIT.days} days after today: a typo?")
+    return date
+
+
 books_dir = click.argument(
     "books_dir", metavar="DIR",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
 
 
-@click.group()
+class _OneLineErrors(click.Group):
+    """The last guard: an operating-system error (a file that vanished, a disk that failed)
+    is one line naming the path, never a traceback. The commands report the errors they
+    expect more precisely before this."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"pkgbooks: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_OneLineErrors)
 @click.version_option(package_name="pkgbooks")
 def main() -> None:
     """Books for businesses that sell prepaid packages: events in, Beancount out."""
@@ -46,7 +69,7 @@ def main() -> None:
 
 @main.command("build")
 @books_dir
-@click.option("--as-of", callback=_date, metavar="DATE",
+@click.option("--as-of", callback=_as_of, metavar="DATE",
               help="Books as of this date: later events are left out, packages expiring on "
                    "or before it are expired. Default: the latest event date.")
 @click.option("--keep-going", is_flag=True,
@@ -55,10 +78,14 @@ def main() -> None:
 def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = False) -> None:
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
     try:
-        result = build(books_dir, as_of, keep_going=keep_going)
+        result = build(books_dir, as_of, keep_going=keep_going, waiting=lambda: click.echo(
+            f"pkgbooks: another build of {books_dir} is running; waiting for it to finish",
+            err=True))
     except Failed as exc:
         _fail(exc.errors, "the configuration has problems; nothing was written")
     counts = result.counts
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if result.closed_period:
         _fail(result.problems,
               "the books are closed for that period; nothing was written, the previous books "
@@ -93,7 +120,8 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = F
 def validate_cmd(books_dir: Path) -> None:
     """Check DIR's ledger: Beancount's checks, the SPEC 4.7 invariants, and a replay."""
     try:
-        report = validate(books_dir)
+        with books_lock(books_dir, exclusive=False):
+            report = validate(books_dir)
     except Failed as exc:
         _fail(exc.errors, "the configuration has problems")
     for line in report.notes:

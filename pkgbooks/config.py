@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -276,6 +277,19 @@ class Reconciliation(_Model):
     rates: dict[Category, Rate] = Field(default_factory=dict)
 
 
+class DateLimits(_Model):
+    """How far an event date may stray before it is taken for a typo (docs/reliability.md).
+
+    `future_days`: an event dated more than this after the day of the build is
+    refused (2062 for 2026). `gap_days`: the earliest events, when they are
+    more than this before the next date in the books, are refused (0026 for
+    2026): a history does not start with one day followed by a year of nothing.
+    """
+
+    future_days: int = Field(default=366, ge=0, le=3660)
+    gap_days: int = Field(default=366, ge=1, le=36500)
+
+
 class Config(_Model):
     """The whole of `pkgbooks.toml`, checked."""
 
@@ -288,6 +302,7 @@ class Config(_Model):
     items: dict[str, Item] = Field(default_factory=dict)
     packages: dict[str, Package] = Field(default_factory=dict)
     reconciliation: Reconciliation | None = None
+    dates: DateLimits = Field(default_factory=DateLimits)
     export: ExportSettings = Field(default_factory=ExportSettings)
     # The books are closed through this date (SPEC 2a): see pkgbooks/periods.py.
     locked_through: datetime.date | None = None
@@ -433,14 +448,45 @@ def load_config(path: Path) -> Config:
         raise Failed([file_error(name, f"not UTF-8 text ({exc.reason})")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise Failed([file_error(name, f"not valid TOML: {exc}")]) from None
+    except RecursionError:
+        raise Failed([file_error(name, "not usable TOML: arrays or tables nested too deeply")]) \
+            from None
+    except OSError as exc:
+        raise Failed([file_error(name, f"cannot be read: {exc.strerror or exc}")]) from None
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
         raise Failed([_describe(name, err) for err in exc.errors()]) from None
-    problems = _cross_check(cfg)
+    except RecursionError:
+        raise Failed([file_error(name, "values nested too deeply")]) from None
+    problems = _control_characters(cfg) + _cross_check(cfg)
     if problems:
         raise Failed([config_error(name, key, why, value) for key, value, why in problems])
     return cfg
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_NO_CONTROL = "control characters and line breaks are not allowed (it is written into the " \
+              "books and every report)"
+
+
+def _control_characters(cfg: Config) -> list[tuple[str, Any, str]]:
+    """Ids and names with control characters, refused as they are in events (SPEC 7).
+
+    A line break in a location id would forge a row in a report's table.
+    """
+    texts: list[tuple[str, str | None]] = []
+    for loc_id, loc in cfg.locations.items():
+        texts += [("locations", loc_id), (f"locations.{loc_id}.name", loc.name),
+                  (f"locations.{loc_id}.entity", loc.entity)]
+    for item_id, item in cfg.items.items():
+        texts += [("items", item_id), (f"items.{item_id}.name", item.name)]
+    for pkg_id, pkg in cfg.packages.items():
+        texts += [("packages", pkg_id), (f"packages.{pkg_id}.name", pkg.name)]
+        texts += [(f"packages.{pkg_id}.location_prices", loc_id)
+                  for loc_id in pkg.location_prices]
+    return [(key, value, _NO_CONTROL) for key, value in texts
+            if value is not None and (_CONTROL.search(value) or not value.strip())]
 
 
 def _describe(name: str, err: Any) -> Error:

@@ -16,8 +16,10 @@ or interrupted build leaves the previous books whole.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime
+import errno
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +43,7 @@ INPUTS_DIRECTIVE = "pkgbooks-inputs"
 _LIABILITY_KINDS = suffixes(HELD_LIABILITY)
 _TEMP_DIR = ".ledger.tmp"
 _OLD_DIR = ".ledger.old"
+_MAIN_PART = ".main.beancount.part"
 
 
 def quote(text: str) -> str:
@@ -165,6 +168,19 @@ class LedgerText:
         return "".join(lines)
 
 
+class LedgerWriteError(Exception):
+    """The new books could not be written; the previous books are unchanged.
+
+    `path` is what could not be written, `reason` one line of why (no space
+    left, read-only, a symbolic link ...).
+    """
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
 def _write_part(path: Path, text: str) -> Path:
     """Write, flush and fsync `text` under the temporary name `path.part`."""
     part = path.with_name(path.name + ".part")
@@ -173,11 +189,6 @@ def _write_part(path: Path, text: str) -> Path:
         handle.flush()
         os.fsync(handle.fileno())
     return part
-
-
-def _write_file(path: Path, text: str) -> None:
-    """Write one file under a temporary name, then rename it into place."""
-    os.replace(_write_part(path, text), path)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -197,54 +208,167 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     at_fdcwd, rename_exchange = -100, 2
     result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return bool(result == 0)
+    if result == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.EXDEV, errno.ENOTSUP):
+        return False  # not on this system or file system: the two-rename fallback
+    raise OSError(error, os.strerror(error), str(b))
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, a link or a whole directory, even one left read-only."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+
+    for folder, _dirs, _files in os.walk(path):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            os.chmod(folder, 0o700)  # a ledger/ left read-only must not wedge later builds
+    shutil.rmtree(path)
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    try:
+        return a.stat().st_dev == b.stat().st_dev
+    except OSError:
+        return False
+
+
+def staging_dir(books_dir: Path) -> Path:
+    """Where a build writes the new `ledger/` before it swaps it in.
+
+    Beside the books directory (`.NAME.pkgbooks-build`), so that neither the new
+    files before the swap nor the old ones after it ever sit under a
+    `.beancount` name inside the books directory; inside it (`.ledger.tmp`)
+    when the parent is not writable or is another file system.
+    """
+    books_dir = books_dir.absolute()
+    parent = books_dir.parent
+    if (parent != books_dir and os.access(parent, os.W_OK | os.X_OK)
+            and _same_device(parent, books_dir)):
+        return parent / f".{books_dir.name}.pkgbooks-build"
+    return books_dir / _TEMP_DIR
+
+
+def _no_crash(_step: str) -> None:
+    """The default of `LedgerWriter`'s `step` hook: nothing."""
 
 
 class LedgerWriter:
-    """Writes one build into a temporary directory, then swaps it in whole."""
+    """Writes one build into a staging directory, then swaps it in whole.
 
-    def __init__(self, books_dir: Path) -> None:
+    The swap is one `renameat2(RENAME_EXCHANGE)` of the staging directory
+    with `ledger/` (two renames where the system has no exchange), so
+    `ledger/` always holds one whole build. `step(name)` is called between
+    the steps that change the disk (tests inject crashes there).
+    """
+
+    def __init__(self, books_dir: Path, step: Callable[[str], None] = _no_crash) -> None:
         self.books_dir = books_dir
-        self.temp = books_dir / _TEMP_DIR
-        self.recover()
-        if self.temp.exists():
-            shutil.rmtree(self.temp)
-        self.temp.mkdir()
+        self.live = books_dir / LEDGER_DIR
+        self.step = step
+        self.temp = staging_dir(books_dir)
+        self.main_part = books_dir / _MAIN_PART
         self.parts: list[Path] = []
+        try:
+            self._check_live()
+            self.recover()
+            self.temp.mkdir()
+        except OSError as exc:
+            raise _write_error(exc, self.temp) from None
+        self.step("staging made")
+
+    def _check_live(self) -> None:
+        if self.live.is_symlink():
+            raise LedgerWriteError(
+                self.live, "a symbolic link: pkgbooks replaces ledger/ whole at every build, "
+                "so it must be a plain directory (remove the link and build again)")
+        if self.live.exists() and not self.live.is_dir():
+            raise LedgerWriteError(self.live, "not a directory (remove it and build again)")
 
     def recover(self) -> None:
-        """Finish or undo a swap that an earlier build did not complete."""
-        live, old = self.books_dir / LEDGER_DIR, self.books_dir / _OLD_DIR
-        if old.exists():
-            if live.exists():
-                shutil.rmtree(old)
+        """Finish or undo a swap that an earlier build did not complete.
+
+        A staging directory left behind holds either an unfinished build or,
+        after the swap, the previous ledger: both go. `.ledger.old` exists only
+        between the two renames of the fallback swap: put back if `ledger/` is
+        missing.
+        """
+        old = self.books_dir / _OLD_DIR
+        if old.exists() or old.is_symlink():
+            if self.live.exists():
+                _remove(old)
             else:
-                os.replace(old, live)
+                os.replace(old, self.live)
+        for leftover in (self.books_dir / _TEMP_DIR, staging_dir(self.books_dir),
+                         self.main_part):
+            if leftover.exists() or leftover.is_symlink():
+                _remove(leftover)
 
     def add(self, name: str, text: str) -> None:
         """Write one generated file; it keeps a `.part` name until the build commits."""
-        self.parts.append(_write_part(self.temp / name, text))
+        try:
+            self.parts.append(_write_part(self.temp / name, text))
+        except OSError as exc:
+            raise _write_error(exc, self.temp / name) from None
+        self.step(f"wrote {name}")
 
     def commit(self, main_text: str) -> None:
-        """Make the new books the books: swap `ledger/`, then write `main.beancount`."""
-        for part in self.parts:
-            os.replace(part, part.with_suffix(""))
-        _fsync_dir(self.temp)
-        live = self.books_dir / LEDGER_DIR
-        if not live.exists():
-            os.replace(self.temp, live)
-        elif _exchange(self.temp, live):
-            shutil.rmtree(self.temp)
-        else:
-            old = self.books_dir / _OLD_DIR
-            os.replace(live, old)
-            os.replace(self.temp, live)
-            shutil.rmtree(old)
+        """Make the new books the books.
+
+        Everything that needs disk space is written before the swap, so a full
+        disk fails with the previous books in place. After the swap, removing
+        the previous ledger may fail: the books are right, and the next build
+        removes it.
+        """
         main = self.books_dir / MAIN
-        if not main.exists() or main.read_text(encoding="utf-8") != main_text:
-            _write_file(main, main_text)
-        _fsync_dir(self.books_dir)
+        try:
+            new_main = not main.exists() or main.read_text(encoding="utf-8") != main_text
+            if new_main:
+                _write_part(self.main_part.with_suffix(""), main_text)
+                self.step("main written")
+            for part in self.parts:
+                os.replace(part, part.with_suffix(""))
+            _fsync_dir(self.temp)
+            self.step("files named")
+            self._swap()
+            self.step("swapped")
+            if new_main:
+                os.replace(self.main_part, main)
+                self.step("main named")
+            _fsync_dir(self.books_dir)
+        except OSError as exc:
+            raise _write_error(exc, getattr(exc, "filename", None) or self.books_dir) from None
+        self._remove_staging()
+
+    def _swap(self) -> None:
+        if not self.live.exists():
+            os.replace(self.temp, self.live)
+        elif not _exchange(self.temp, self.live):
+            old = self.books_dir / _OLD_DIR
+            os.replace(self.live, old)
+            self.step("fallback: ledger moved aside")
+            os.replace(self.temp, self.live)
+            self.step("fallback: new ledger in place")
+            _remove(old)
+        if self.temp.parent != self.books_dir:
+            _fsync_dir(self.temp.parent)
 
     def abandon(self) -> None:
-        """Drop the temporary directory of a build that will not be committed."""
-        shutil.rmtree(self.temp, ignore_errors=True)
+        """Drop a build that will not be committed: its staging directory goes."""
+        self._remove_staging()
+
+    def _remove_staging(self) -> None:
+        """Remove the staging directory (an unfinished build, or the previous ledger)."""
+        for leftover in (self.temp, self.main_part):
+            with contextlib.suppress(OSError):  # if not, the next build removes it (`recover`)
+                _remove(leftover)
+
+
+def _write_error(exc: OSError, where: Path | str) -> LedgerWriteError:
+    """An operating-system error while writing the books, as one line naming the path."""
+    if isinstance(exc, LedgerWriteError):
+        return exc
+    return LedgerWriteError(exc.filename or where,
+                            f"cannot write the books: {exc.strerror or exc}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Iterator
+import operator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, NamedTuple
@@ -58,16 +58,11 @@ class Meta:
     target_kind: Kind | None = None
     reason: str | None = None
 
-    def items(self) -> Iterator[tuple[str, str]]:
+    def items(self) -> list[tuple[str, str]]:
         """(key, text) of every field that is set, in the order written to the ledger."""
-        for key in _META_KEYS:
-            value = getattr(self, key)
-            if value is None:
-                continue
-            if key in _MONEY:
-                yield key, fmt(value)
-            else:
-                yield key, str(value)
+        return [(key, fmt(value) if key in _MONEY else str(value))
+                for key, value in zip(_META_KEYS, _meta_values(self), strict=True)
+                if value is not None]
 
     def voided(self, event: str, target_kind: Kind, reason: str) -> Meta:
         """The metadata of the void by `event` of this transaction of a `target_kind` event."""
@@ -77,6 +72,7 @@ class Meta:
 
 _META_KEYS = tuple(f.name for f in dataclasses.fields(Meta))
 _MONEY = frozenset({"price", "tax", "redeemed"})
+_meta_values = operator.attrgetter(*_META_KEYS)  # every field at once, in order
 # The typed value of a metadata key read back from a ledger (see `parse_meta`).
 META_TYPES: dict[str, type] = {"quantity": int, "price": Decimal, "tax": Decimal,
                                "redeemed": Decimal}

@@ -4,7 +4,16 @@ Files are read in name order. Events are applied by date, then by kind (sale,
 payment, redemption, refund, expiry, void), then in reading order (file, line).
 A file whose dates never go down (the usual point-of-sale export) is streamed:
 only the events of one date are held at a time. A file out of date order is
-sorted in memory. A cheap first pass over each file decides which.
+sorted in memory. A first pass over each file decides which: it parses every
+line as JSON (jiter, the parser pydantic itself uses), so a key or value written
+with escapes (`"d\u0061te"`) is the same key or value there as in the event,
+and a key written twice in one object is refused there.
+
+Only regular files named `*.jsonl` or `<type>.csv` directly under `events/` are
+read; anything else named like an event file (a directory, a FIFO, a dangling
+link, a file that cannot be opened) is a problem naming the path, never
+"0 events", and other files are named in a warning. A line longer than
+`MAX_LINE_BYTES` is refused before it is read whole.
 
 Every problem is reported as an `Error` (file, line, event id, what is wrong)
 and reading goes on, so one run reports everything.
@@ -13,17 +22,21 @@ and reading goes on, so one run reports everything.
 from __future__ import annotations
 
 import csv
+import datetime
+import errno
 import heapq
 import io
 import json
-import re
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
+import jiter
 from pydantic import ValidationError
 
-from pkgbooks.errors import Error, event_error
+from pkgbooks.errors import Error, event_error, file_error, one_line
 from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, LINK_SAFE, Event
 from pkgbooks.wording import describe, field_path
 
@@ -44,7 +57,9 @@ class Read(NamedTuple):
 # (date text, kind rank, file index, line): the application order.
 SortKey = tuple[str, int, int, int]
 
-_DATE_FIELD = re.compile(r'(?<!\\)"date"\s*:\s*"([^"\\]*)"')
+# A sale with a few hundred lines is a few tens of KB; a longer line is not an event.
+MAX_LINE_BYTES = 1 << 20
+EVENT_SUFFIXES = (".jsonl", ".csv")
 _SALE_HEADER = ("id", "date", "location", "invoice", "customer", "staff")
 _SALE_LINE = {
     "line_package": "package",
@@ -56,14 +71,80 @@ _SALE_LINE = {
 }
 
 
-def event_files(events_dir: Path) -> list[Path]:
-    """The event files of a books directory, in name order."""
-    if not events_dir.is_dir():
+def event_files(
+    events_dir: Path,
+    problems: list[Error] | None = None,
+    warnings: list[str] | None = None,
+) -> list[Path]:
+    """The event files of a books directory, in name order.
+
+    What cannot be read is a problem (so a build never takes it for "no
+    events"): a missing or unreadable `events/`, and any entry named like an
+    event file that is not a regular file. Other entries are named in
+    `warnings` (hidden files aside), so `2026-05.JSONL` is not skipped unseen.
+    """
+    problems = [] if problems is None else problems
+    warnings = [] if warnings is None else warnings
+    try:
+        entries = sorted(events_dir.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and not events_dir.is_symlink():
+            reason = "no events directory (create it and put the event files there)"
+        else:
+            reason = f"cannot list the events directory: {_reason(exc)}"
+        problems.append(file_error(str(events_dir), reason))
         return []
-    return sorted(
-        (p for p in events_dir.iterdir() if p.suffix in (".jsonl", ".csv") and p.is_file()),
-        key=lambda p: p.name,
-    )
+    files = []
+    for path in entries:
+        if path.suffix not in EVENT_SUFFIXES:
+            if not path.name.startswith("."):
+                warnings.append(one_line(
+                    f"{path}: not read: event files are named *.jsonl or <type>.csv"
+                    + (" (lower case)" if path.suffix.lower() in EVENT_SUFFIXES else "")))
+            continue
+        why = _not_a_file(path)
+        if why is not None:
+            problems.append(file_error(str(path), why))
+            continue
+        files.append(path)
+    return files
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be an event file, or None if it is a regular file."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a symbolic link to nothing (dangling): not an event file"
+    except OSError as exc:
+        return f"cannot be read: {_reason(exc)}"
+    if stat.S_ISDIR(mode):
+        return "a directory, not an event file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a FIFO, socket or device): not an event file"
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    """An OS error in words, without the path (the caller names it)."""
+    return exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+
+
+def open_event_file(path: Path) -> IO[bytes]:
+    """Open a regular file for reading without ever blocking on a FIFO.
+
+    Raises OSError (EINVAL) when the path is not a regular file, even if it
+    was replaced by one since it was listed.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_events(files: list[Path], problems: list[Error]) -> Iterator[Read]:
@@ -76,6 +157,64 @@ def read_events(files: list[Path], problems: list[Error]) -> Iterator[Read]:
             streams.append(_csv_stream(path, index, problems))
     for _key, read in heapq.merge(*streams, key=lambda pair: pair[0]):
         yield read
+
+
+def sane_dates(
+    reads: Iterator[Read],
+    problems: list[Error],
+    *,
+    today: datetime.date,
+    future_days: int,
+    gap_days: int,
+    as_of: datetime.date | None = None,
+    refused: list[Read] | None = None,
+) -> Iterator[Read]:
+    """`reads` (in application order) less the events whose dates must be typos.
+
+    An event dated more than `future_days` after `today` is refused. The
+    events of the first date are held until the next date is seen: more than
+    `gap_days` before it, they are refused (a year typed `0026` would otherwise
+    open 24,000 empty months), and the next date is held in turn. Events after
+    `as_of` are not looked at, so the books to a date are the books of the
+    events to that date. The events refused are also added to `refused`.
+    """
+    refused = [] if refused is None else refused
+    latest = today + datetime.timedelta(days=future_days)
+    held: list[Read] | None = []  # None once the books have started
+    for read in reads:
+        date = read.event.date
+        if date > latest:
+            refused.append(read)
+            problems.append(event_error(
+                read.file, read.line, read.event.id,
+                f"date: {date} is too far in the future: more than {future_days} days after "
+                f"today ({today}); a typo? (pkgbooks.toml: dates.future_days)"))
+            continue
+        if held is None or (as_of is not None and date > as_of):
+            if held:
+                yield from held
+                held = None
+            yield read
+            continue
+        first = held[0].event.date if held else date
+        if date == first:
+            held.append(read)
+            continue
+        if (date - first).days > gap_days:
+            refused.extend(held)
+            for early in held:
+                problems.append(event_error(
+                    early.file, early.line, early.event.id,
+                    f"date: {first} is {(date - first).days} days before the next date in "
+                    f"the books ({date}, {read.place}): the books cannot start that far "
+                    "before the rest; a typo? (pkgbooks.toml: dates.gap_days)"))
+            held = [read]
+            continue
+        yield from held
+        held = None
+        yield read
+    if held:
+        yield from held
 
 
 _PATTERN_MESSAGES = {
@@ -140,39 +279,71 @@ def _text_lines(path: Path, problems: list[Error]) -> Iterator[tuple[int, str]]:
     UTF-8, with or without a byte-order mark, is read line by line: a line that
     is not UTF-8 (cp1252 bytes, say) is refused on its own, since which 8-bit
     encoding was meant cannot be known. A UTF-16 file (it must start with its
-    byte-order mark) is decoded whole.
+    byte-order mark) is decoded as it is read. A line longer than
+    `MAX_LINE_BYTES` is refused without being held whole; a file that cannot be
+    opened or read is one problem naming it.
     """
     name = str(path)
-    with path.open("rb") as handle:
-        head = handle.read(2)
-        if head in (b"\xff\xfe", b"\xfe\xff"):
-            try:
-                text = (head + handle.read()).decode("utf-16")
-            except UnicodeDecodeError as exc:
-                problems.append(event_error(name, None, None, f"not UTF-16 text ({exc.reason})"))
-                return
-            # Split at line feeds only: U+2028 may stand inside a JSON string.
-            lines = text.split("\n")
-            if lines and lines[-1] == "":
-                lines.pop()
-            yield from ((n, line.rstrip("\r")) for n, line in enumerate(lines, 1))
-            return
-        handle.seek(0)
-        for number, raw in enumerate(handle, 1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                yield number, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                problems.append(event_error(
-                    name, number, None,
-                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}): "
-                    "save the file as UTF-8",
-                ))
+    try:
+        with open_event_file(path) as handle:
+            head = handle.read(2)
+            handle.seek(0)
+            if head in (b"\xff\xfe", b"\xfe\xff"):
+                yield from _utf16_lines(handle, name, problems)
+            else:
+                yield from _utf8_lines(handle, name, problems)
+    except OSError as exc:
+        problems.append(file_error(name, f"cannot be read: {_reason(exc)}"))
 
 
-def _jsonl_lines(path: Path, problems: list[Error]) -> Iterator[tuple[int, str]]:
-    return _text_lines(path, problems)
+def _too_long(name: str, number: int) -> Error:
+    return event_error(name, number, None,
+                   f"line longer than {MAX_LINE_BYTES // 1024} KB: not an event, not read")
+
+
+def _utf8_lines(
+    handle: IO[bytes], name: str, problems: list[Error]
+) -> Iterator[tuple[int, str]]:
+    number = 0
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            problems.append(_too_long(name, number))
+            while raw and not raw.endswith(b"\n"):
+                raw = handle.readline(MAX_LINE_BYTES)
+            continue
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            problems.append(event_error(
+                name, number, None,
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}): "
+                "save the file as UTF-8",
+            ))
+
+
+def _utf16_lines(
+    handle: IO[bytes], name: str, problems: list[Error]
+) -> Iterator[tuple[int, str]]:
+    # Split at line feeds only: U+2028 may stand inside a JSON string.
+    text = io.TextIOWrapper(handle, encoding="utf-16", newline="\n")
+    limit = MAX_LINE_BYTES // 2
+    number = 0
+    try:
+        while line := text.readline(limit + 1):
+            number += 1
+            if len(line) > limit:
+                problems.append(_too_long(name, number))
+                while line and not line.endswith("\n"):
+                    line = text.readline(limit)
+                continue
+            yield number, line.rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        problems.append(file_error(name, f"not UTF-16 text ({exc.reason})"))
+    finally:
+        text.detach()
 
 
 def _jsonl_stream(
@@ -180,28 +351,24 @@ def _jsonl_stream(
 ) -> Iterator[tuple[SortKey, Read]]:
     """Events of one JSONL file in application order.
 
-    A first pass reads only the dates. In date order (the usual export) the
+    A first pass parses every line as JSON and keeps only the dates, and the
+    lines with a key written twice. In date order (the usual export) the
     second pass streams, sorting one date's events at a time by kind; out of
     order, the file's events are held and sorted in memory.
     """
-    last = ""
-    in_date_order = True
-    for _number, text in _jsonl_lines(path, []):
-        found = _DATE_FIELD.search(text)
-        if found is None:
-            continue  # a blank or broken line: reported where it stands
-        date = found.group(1)
-        if date < last:
-            in_date_order = False
-            break
-        last = date
-    events = _parse_jsonl(path, index, problems)
+    in_date_order, refused = _first_pass(path)
+    events = _parse_jsonl(path, index, refused, problems)
     if not in_date_order:
         yield from sorted(events, key=lambda pair: pair[0])
         return
     pending: list[tuple[SortKey, Read]] = []
     for key, read in events:
         if pending and key[0] != pending[0][0][0]:
+            if key[0] < pending[0][0][0]:
+                # Cannot happen (both passes read the same JSON); never stream out of order.
+                problems.append(event_error(read.file, read.line, read.event.id,
+                                        "date: read differently on a second reading"))
+                continue
             pending.sort(key=lambda pair: pair[0])
             yield from pending
             pending = []
@@ -210,11 +377,46 @@ def _jsonl_stream(
     yield from pending
 
 
-def _parse_jsonl(path: Path, index: int, problems: list[Error]) -> Iterator[tuple[SortKey, Read]]:
+def _first_pass(path: Path) -> tuple[bool, dict[int, str]]:
+    """(whether the dates never go down, {line: why refused}) for a JSONL file.
+
+    Each line is parsed as JSON, as the event will be: the date compared is
+    the value JSON gives, escapes and all. A line that is not JSON here is
+    left to the second pass, which says what is wrong with it.
+    """
+    last = ""
+    in_date_order = True
+    refused: dict[int, str] = {}
+    for number, text in _text_lines(path, []):
+        if not text.strip():
+            continue
+        try:
+            raw = jiter.from_json(text.encode("utf-8", "surrogatepass"),
+                                  catch_duplicate_keys=True)
+        except ValueError as exc:
+            if str(exc).startswith("Detected duplicate key"):
+                key = str(exc).removeprefix("Detected duplicate key ").split(" at line")[0]
+                refused[number] = (f"the key {key} appears twice in one object "
+                                   "(which value was meant cannot be known)")
+            continue
+        date = raw.get("date") if isinstance(raw, dict) else None
+        if in_date_order and isinstance(date, str):
+            if date < last:
+                in_date_order = False
+            last = date
+    return in_date_order, refused
+
+
+def _parse_jsonl(
+    path: Path, index: int, refused: dict[int, str], problems: list[Error]
+) -> Iterator[tuple[SortKey, Read]]:
     """Each line of a JSONL file as an event with its sort key; problems appended."""
     name = str(path)
-    for number, text in _jsonl_lines(path, problems):
+    for number, text in _text_lines(path, problems):
         if not text.strip():
+            continue
+        if number in refused:
+            problems.append(event_error(name, number, None, refused[number]))
             continue
         try:
             event: Event | None = EVENT_ADAPTER.validate_json(text)
@@ -231,15 +433,8 @@ def _parse_jsonl(path: Path, index: int, problems: list[Error]) -> Iterator[tupl
             event = _validate(raw, name, number, problems)
         if event is None:
             continue
-        date = event.date.isoformat()
-        # JSON keeps the last of two "date" keys; the first pass read the first.
-        first = _DATE_FIELD.search(text) if text.count('"date"') > 1 else None
-        if first is not None and first.group(1) != date:
-            problems.append(
-                event_error(name, number, event.id, "the date field appears more than once")
-            )
-            continue
-        yield (date, KIND_ORDER[event.type], index, number), Read(event, name, number)
+        yield (event.date.isoformat(), KIND_ORDER[event.type], index, number), Read(
+            event, name, number)
 
 
 def _csv_stream(
@@ -260,6 +455,8 @@ def _csv_stream(
     last = max(lines, default=0)
     text = "".join(lines.get(number, "") + "\n" for number in range(1, last + 1))
     reader = csv.DictReader(io.StringIO(text))
+    if _repeated_columns(reader, name, problems):
+        return
     records: list[tuple[int, dict[str, Any]]] = []
     sales: dict[str, tuple[int, dict[str, Any]]] = {}
     for number, row in _csv_rows(reader, name, problems):
@@ -288,6 +485,24 @@ def _csv_stream(
                            Read(event, name, number)))
     events.sort(key=lambda pair: pair[0])
     yield from events
+
+
+def _repeated_columns(reader: csv.DictReader[str], name: str, problems: list[Error]) -> bool:
+    """Refuse a header naming a column twice (the csv module would keep the last cell).
+
+    True when the file cannot be read on: a repeated column, or a header that is not CSV.
+    """
+    try:
+        columns = [c.strip() for c in reader.fieldnames or []]
+    except csv.Error as exc:
+        problems.append(event_error(name, reader.line_num + 1, None, f"not valid CSV: {exc}"))
+        return True
+    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+    for column in repeated:
+        problems.append(event_error(name, reader.line_num, None,
+                                f"the column {column!r} appears twice in the header "
+                                "(which cell was meant cannot be known)"))
+    return bool(repeated)
 
 
 def _csv_rows(

@@ -313,3 +313,18 @@ def test_validate_passes_on_books_with_every_kind_of_event(tmp_path: Path) -> No
     assert re.search(r"\b2 automatic expiries", result.stdout)  # K1 (one unit left), K3
     result = run("validate", str(books))
     assert result.exit_code == 0, result.output
+
+
+def test_an_unexpected_system_error_is_one_line(books: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import pkgbooks.cli
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.EIO, "Input/output error", str(books / "ledger"))
+
+    monkeypatch.setattr(pkgbooks.cli, "validate", failing)
+    result = CliRunner().invoke(main, ["validate", str(books)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output == f"pkgbooks: {books / 'ledger'}: Input/output error\n"

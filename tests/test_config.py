@@ -476,3 +476,44 @@ items = [ { item = "haircut", quantity = 1, price = "25.00" },
     (line,) = lines
     assert line.startswith(f"{file}: packages.twice")
     assert "haircut" in line
+
+
+# --- control characters in ids and names, deep nesting (issue 13) ------------------------
+
+
+@pytest.mark.parametrize(("old", "new", "key", "value"), [
+    ("[items.haircut]", '[items."hair\\ncut"]', "items", "'hair\\ncut'"),
+    ('[packages.cuts-3]\nname = "Three haircuts"', '[packages."cuts\\r3"]\nname = "Three"',
+     "packages", "'cuts\\r3'"),
+    ('name = "Three haircuts"', 'name = "Three\\u2028haircuts"', "packages.cuts-3.name",
+     "'Three\\u2028haircuts'"),
+    ('name = "Haircut"', 'name = "Hair\\tcut"', "items.haircut.name", "'Hair\\tcut'"),
+])
+def test_control_characters_in_ids_and_names_are_refused(
+        tmp_path: Path, old: str, new: str, key: str, value: str) -> None:
+    text = config_text(CATALOG).replace(old, new)
+    if "cuts\\r3" in new:
+        text = text.replace("[packages.cuts-3.location_prices",
+                            '[packages."cuts\\r3".location_prices')
+    file, lines = problems(tmp_path, text)
+    assert all("\n" not in line and "\r" not in line and "\u2028" not in line for line in lines)
+    reported(lines, file, key, value, "control characters")
+
+
+def test_a_location_id_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    text = config_text(CATALOG).replace("[locations.loc-21]", '[locations."loc\\n21"]')
+    text = text.replace("location_prices.loc-21]", 'location_prices."loc\\n21"]')
+    file, lines = problems(tmp_path, text)
+    reported(lines, file, "locations", "'loc\\n21'", "line breaks")
+
+
+@pytest.mark.parametrize("deep", ["x = " + "[" * 500 + "]" * 500,
+                                  "x = " + "{a = " * 500 + "1" + "}" * 500])
+def test_toml_nested_500_deep_is_one_line(tmp_path: Path, deep: str) -> None:
+    file, lines = problems(tmp_path, config_text(CATALOG) + "\n" + deep + "\n")
+    assert lines == [f"{file}: not usable TOML: arrays or tables nested too deeply"]
+
+
+def test_date_limits_are_checked(tmp_path: Path) -> None:
+    file, lines = problems(tmp_path, config_text(CATALOG) + "\n[dates]\nfuture_days = 99999\n")
+    reported(lines, file, "dates.future_days", "99999", "at most 3660")

@@ -4,8 +4,13 @@ traceback, never a silent misreading."""
 
 from __future__ import annotations
 
+import datetime
+import errno
 import json
+import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from books import build_ok, txns
@@ -146,3 +151,257 @@ def test_every_problem_is_reported_and_nothing_is_written(tmp_path: Path) -> Non
     assert len({p.source.line for p in result.problems}) == 3
     assert (books / "ledger" / "2026-01.beancount").read_bytes() == before
     assert json.loads(jsonl(GOOD[0]))  # the helpers still make valid JSON
+
+
+# --- read as JSON reads it (issue 13) ---------------------------------------------------------
+
+
+def test_an_escaped_date_key_and_value_are_read_as_json_reads_them(tmp_path: Path) -> None:
+    """`"d\\u0061te": "2026\\u002d01-02"` is the date 2026-01-02: a payment dated before
+    its sale, in a file otherwise in date order, is refused, not booked."""
+    escaped = '{"type": "payment", "id": "p0", "d\\u0061te": "2026\\u002d01\\u002d01", ' \
+              '"location": "loc-11", "invoice": "INV-K1", "amount": "30.00", "method": "cash"}\n'
+    text = jsonl(sale("s1", 5, "K1")) + escaped + jsonl(pay("p1", 6, "K1", "70.00"))
+    assert json.loads(escaped)["date"] == "2026-01-01"
+    books = books_with(tmp_path, {"e.jsonl": text})
+    found = problems(books)
+    assert [(Path(f).name, line, event) for f, line, event, _w in found] == [("e.jsonl", 2, "p0")]
+
+
+def test_escapes_in_a_date_order_the_file_as_their_values_do(tmp_path: Path) -> None:
+    plain = books_with(tmp_path / "a", {"e.jsonl": jsonl(pay("p1", 2, "K1", "100.00"),
+                                                         sale("s1", 1, "K1"))})
+    text = jsonl(pay("p1", 2, "K1", "100.00"), sale("s1", 1, "K1"))
+    escaped = books_with(tmp_path / "b", {"e.jsonl": text.replace('"date"', '"d\\u0061te"')})
+    build_ok(plain)
+    build_ok(escaped)
+    assert ((plain / "ledger" / "2026-01.beancount").read_bytes()
+            == (escaped / "ledger" / "2026-01.beancount").read_bytes())
+
+
+@pytest.mark.parametrize("second", ['"amount": "13.20"', '"am\\u006funt": "13.20"'])
+def test_a_key_written_twice_is_refused(tmp_path: Path, second: str) -> None:
+    line = ('{"type": "payment", "id": "p1", "date": "2026-01-02", "location": "loc-11", '
+            f'"invoice": "INV-K1", "amount": "132.00", "method": "cash", {second}}}\n')
+    books = books_with(tmp_path, {"e.jsonl": jsonl(sale("s1", 1, "K1")) + line})
+    [(file, number, _id, what)] = problems(books)
+    assert (Path(file).name, number) == ("e.jsonl", 2)
+    assert "amount" in what and "twice" in what
+
+
+def test_a_key_written_twice_inside_a_sale_line_is_refused(tmp_path: Path) -> None:
+    event = sale("s1", 1, "K1")
+    text = json.dumps(event).replace('"instance": "K1"', '"instance": "K1", "instance": "K2"')
+    books = books_with(tmp_path, {"e.jsonl": text + "\n"})
+    [(_file, number, _id, what)] = problems(books)
+    assert number == 1 and "instance" in what and "twice" in what
+
+
+def test_a_column_written_twice_in_a_csv_header_is_refused(tmp_path: Path) -> None:
+    books = books_with(tmp_path, {
+        "sale.csv": CSV_HEAD + "s1,2026-01-01,loc-11,INV-K1,c,st,cuts-3,K1\n",
+        "payment.csv": "id,date,location,invoice,amount,method,amount\n"
+                       "p1,2026-01-02,loc-11,INV-K1,132.00,cash,13.20\n",
+    })
+    result = CliRunner().invoke(main, ["build", str(books)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    [line] = [x for x in result.output.splitlines() if not x.startswith("pkgbooks:")]
+    assert line.startswith(f"{books / 'events' / 'payment.csv'}:1: ")
+    assert "'amount'" in line and "twice" in line
+
+
+def test_a_line_over_the_limit_is_refused_without_being_read_whole(tmp_path: Path) -> None:
+    from pkgbooks import readers
+
+    huge = '{"type": "void", "id": "v", "date": "2026-01-03", "target": "p1", "reason": "' \
+           + "x" * (readers.MAX_LINE_BYTES * 3) + '"}\n'
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD[:2]) + huge + jsonl(GOOD[2])})
+    found = problems(books)
+    assert [(Path(f).name, line) for f, line, _e, _w in found] == [("e.jsonl", 3)]
+    assert "longer than" in found[0][3]
+
+
+def test_a_utf16_line_over_the_limit_is_refused(tmp_path: Path) -> None:
+    from pkgbooks import readers
+
+    huge = '{"id": "' + "x" * readers.MAX_LINE_BYTES + '"}\n'
+    books = books_with(tmp_path, {"e.jsonl": (jsonl(*GOOD[:2]) + huge).encode("utf-16")})
+    found = problems(books)
+    assert [(Path(f).name, line) for f, line, _e, _w in found] == [("e.jsonl", 3)]
+
+
+# --- input that cannot be read never empties the books (issue 13) ------------------------------
+
+
+def built_books(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD)})
+    build_ok(books)
+    return books, ledger_bytes(books)
+
+
+def ledger_bytes(books: Path) -> dict[str, bytes]:
+    files = {p.relative_to(books).as_posix(): p.read_bytes()
+             for p in books.rglob("*") if p.is_file() and "events" not in p.parts}
+    files.pop("pkgbooks.toml", None)
+    return files
+
+
+def refused_whole(books: Path, before: dict[str, bytes]) -> list[str]:
+    """Build through the CLI: exit 1, no traceback, the books as they were; the error lines."""
+    result = CliRunner().invoke(main, ["build", str(books)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert ledger_bytes(books) == before
+    return [x for x in result.output.splitlines() if not x.startswith("pkgbooks:")]
+
+
+@pytest.mark.parametrize("kind", ["dangling link", "directory", "fifo"])
+def test_an_event_file_that_is_not_a_file_is_an_error_naming_it(tmp_path: Path,
+                                                                kind: str) -> None:
+    books, before = built_books(tmp_path)
+    odd = books / "events" / "f.jsonl"
+    if kind == "dangling link":
+        odd.symlink_to(books / "events" / "gone.jsonl")
+    elif kind == "directory":
+        odd.mkdir()
+    else:
+        os.mkfifo(odd)
+    [line] = refused_whole(books, before)
+    assert line.startswith(f"{odd}: ") and kind.split()[0] in line.lower()
+
+
+def test_an_event_file_that_cannot_be_opened_is_an_error_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    books, before = built_books(tmp_path)
+    locked = books / "events" / "e.jsonl"
+    real_open = os.open
+
+    def denying_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path) == str(locked):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denying_open)
+    [line] = refused_whole(books, before)
+    assert line == f"{locked}: cannot be read: Permission denied"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_an_unreadable_event_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    books, before = built_books(tmp_path)
+    locked = books / "events" / "e.jsonl"
+    locked.chmod(0)
+    try:
+        [line] = refused_whole(books, before)
+    finally:
+        locked.chmod(0o644)
+    assert line.startswith(f"{locked}: cannot be read")
+
+
+def test_a_missing_events_directory_is_an_error(tmp_path: Path) -> None:
+    books, before = built_books(tmp_path)
+    shutil.rmtree(books / "events")
+    [line] = refused_whole(books, before)
+    assert line.startswith(f"{books / 'events'}: no events directory")
+
+
+def test_an_events_path_that_is_a_file_is_an_error(tmp_path: Path) -> None:
+    books, before = built_books(tmp_path)
+    shutil.rmtree(books / "events")
+    (books / "events").write_text("not a directory\n")
+    [line] = refused_whole(books, before)
+    assert line.startswith(f"{books / 'events'}: cannot list the events directory")
+
+
+def test_files_with_other_extensions_are_named_in_a_warning(tmp_path: Path) -> None:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD[:2]), "late.JSONL": jsonl(GOOD[2]),
+                                  "old.json": "{}", ".hidden": ""})
+    result = CliRunner().invoke(main, ["build", str(books)])
+    assert result.exit_code == 0, result.output
+    warnings = [x for x in result.output.splitlines() if x.startswith("warning:")]
+    assert warnings == [
+        f"warning: {books / 'events' / 'late.JSONL'}: not read: event files are named "
+        "*.jsonl or <type>.csv (lower case)",
+        f"warning: {books / 'events' / 'old.json'}: not read: event files are named "
+        "*.jsonl or <type>.csv",
+    ]
+
+
+# --- dates far from the books (issue 13) -------------------------------------------------
+
+TODAY = datetime.date(2026, 3, 1)
+
+
+def test_a_year_typed_0026_is_refused_with_its_line(tmp_path: Path) -> None:
+    typo = dict(sale("s0", 5, "K0"), date="0026-01-05")
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD, typo)})
+    found = problems(books)
+    assert [(Path(f).name, line, event) for f, line, event, _w in found] == [
+        ("e.jsonl", 4, "s0")]
+    assert "0026-01-05 is 730" in found[0][3] and "dates.gap_days" in found[0][3]
+    assert not (books / "ledger").exists()
+
+
+def test_the_earliest_date_is_refused_with_all_its_events(tmp_path: Path) -> None:
+    early = [dict(sale("s0", 5, "K0"), date="2023-01-05"),
+             dict(pay("p0", 5, "K0", "100.00"), date="2023-01-05")]
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*early, *GOOD)})
+    assert [event for _f, _l, event, _w in problems(books)] == ["s0", "p0"]
+
+
+def test_a_longer_gap_is_allowed_when_configured(tmp_path: Path) -> None:
+    early = [dict(sale("s0", 5, "K0"), date="2023-01-05")]
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*early, *GOOD)})
+    config = books / "pkgbooks.toml"
+    config.write_text(config.read_text() + "\n[dates]\ngap_days = 1200\n")
+    build_ok(books)
+
+
+def test_the_gap_looks_only_at_events_up_to_the_as_of_date(tmp_path: Path) -> None:
+    late = [dict(pay("p9", 5, "K9", "1.00"), date="2027-09-05")]
+    books = books_with(tmp_path, {"e.jsonl": jsonl(GOOD[0], *late)})
+    assert build(books, datetime.date(2026, 6, 30), today=datetime.date(2027, 10, 1)).problems \
+        == []
+
+
+def test_a_date_too_far_in_the_future_is_refused(tmp_path: Path) -> None:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD, pay("p2", 5, "K1", "1.00"))})
+    text = (books / "events" / "e.jsonl").read_text().replace('"2026-01-05"', '"2062-01-05"')
+    (books / "events" / "e.jsonl").write_text(text)
+    [problem] = build(books, today=TODAY).problems
+    assert (problem.source.line, problem.event) == (4, "p2")
+    assert "2062-01-05 is too far in the future: more than 366 days after today (2026-03-01)" \
+        in problem.message
+
+
+def test_an_expiry_past_year_9999_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(dict(sale("s1", 1, "K1"), date="9999-11-01"))})
+    config = books / "pkgbooks.toml"
+    config.write_text(config.read_text().replace(
+        'name = "Three haircuts"', 'name = "Three haircuts"\nvalidity_days = 36500'))
+    [(_file, line, event, what)] = problems(books)
+    assert (line, event) == (1, "s1") and "too far in the future" in what
+
+
+@pytest.mark.parametrize("as_of", [
+    "9999-11-30", (datetime.date.today() + datetime.timedelta(days=3661)).isoformat()])
+def test_as_of_far_beyond_today_is_refused(tmp_path: Path, as_of: str) -> None:
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD)})
+    result = CliRunner().invoke(main, ["build", str(books), "--as-of", as_of])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"'{as_of}' is more than 3660 days after today" in result.output
+    assert not (books / "ledger").exists()
+
+
+def test_keep_going_sets_a_far_date_aside_and_counts_it(tmp_path: Path) -> None:
+    typo = dict(sale("s0", 5, "K0"), date="0026-01-05")
+    books = books_with(tmp_path, {"e.jsonl": jsonl(*GOOD, typo)})
+    result = build(books, keep_going=True)
+    assert result.set_aside == 1 and [p.event for p in result.problems] == ["s0"]
+    counts = result.counts
+    assert counts.read == 4 and counts.rejected == 1
+    assert counts.read == counts.applied + counts.duplicates + counts.rejected \
+        + counts.after_as_of
+    assert sorted(p.name for p in (books / "ledger").glob("20*.beancount")) == [
+        "2026-01.beancount"]
+    assert "s0" in (books / "ledger" / "refused.beancount").read_text()

@@ -134,9 +134,14 @@ Movements = dict[tuple[datetime.date, str], dict[str, Decimal]]
 
 
 def movements(
-    books: Books, start: datetime.date, end: datetime.date, group: str
+    books: Books, start: datetime.date, end: datetime.date, group: str,
+    entity: str | None = None,
 ) -> Movements:
     """Net movement per (period start, location id) and account, from the ledger.
+
+    With `entity`, only the transactions of locations that belonged to it on
+    the transaction's date (SPEC 2a, 6b: a location that changed entity
+    posts to the old company before the change and to the new one after).
 
     The postings of the entries Beancount loaded, summed in one pass: the same
     figures as the BQL `SELECT account, sum(number) ... GROUP BY account` per
@@ -151,6 +156,7 @@ def movements(
             day += datetime.timedelta(days=1)
     segments = books.segments
     moved: Movements = defaultdict(lambda: defaultdict(lambda: ZERO))
+    belongs: dict[tuple[str, datetime.date], bool] = {}
     for entry in books.entries:
         if not isinstance(entry, data.Transaction) or entry.date not in starts:
             continue
@@ -161,8 +167,15 @@ def movements(
                 raise Failed([file_error(
                     str(books.directory / MAIN),
                     f"{posting.account}: not an account of a configured location")])
+            loc = segments[parsed.segment]
+            if entity is not None:
+                key = (loc, entry.date)
+                if key not in belongs:
+                    belongs[key] = books.config.entity_on(loc, entry.date) == entity
+                if not belongs[key]:
+                    continue
             assert posting.units is not None and posting.units.number is not None
-            moved[first, segments[parsed.segment]][posting.account] += posting.units.number
+            moved[first, loc][posting.account] += posting.units.number
     return moved
 
 

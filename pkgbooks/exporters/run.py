@@ -56,16 +56,15 @@ def export(books: Books, request: Request, split: bool = True) -> list[str]:
             f"--to {request.end}: books run to {books.as_of}: run "
             f"`pkgbooks build {books.directory} --as-of {request.end}` first"))
     config = books.config
-    locations = [loc for loc in config.locations
-                 if request.entity is None or config.entity_of(loc) == request.entity]
-    if not locations:
-        entities = sorted({config.entity_of(loc) for loc in config.locations})
+    entities = {config.entity_of(loc) for loc in config.locations} | {
+        change.entity for spec in config.locations.values() for change in spec.changes}
+    if request.entity is not None and request.entity not in entities:
         problems.append(plain_error(f"--entity {request.entity}: no such entity (the books "
-                                    "have " + ", ".join(entities) + ")"))
+                                    "have " + ", ".join(sorted(entities)) + ")"))
     if problems:
         raise Failed(problems)
-    moved = movements(books, request.start, request.end, request.group)
-    found = journals(config, moved, locations, exporter.account_map(),
+    moved = movements(books, request.start, request.end, request.group, request.entity)
+    found = journals(config, moved, config.locations, exporter.account_map(),
                      (source, f"export.{request.target}.accounts"),
                      (request.start, request.end), request.group)
     errors = exporter.check(found, fmt)

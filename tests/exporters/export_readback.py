@@ -194,10 +194,12 @@ def ledger_movements(
     gl_of: Callable[[str], str],
     locations: Mapping[str, str],
     group: str = "month",
+    keep: Callable[[str, datetime.date], bool] | None = None,
 ) -> Amounts:
     """The ledger's postings in start..end, read with Beancount, summed per GL line.
 
-    `locations`: account segment -> location id; `gl_of`: pkgbooks account -> GL account.
+    `locations`: account segment -> location id; `gl_of`: pkgbooks account -> GL account;
+    `keep(location, date)`: whether a transaction of that location and date counts.
     """
     entries, errors, _ = loader.load_file(str(books / "main.beancount"))
     assert not errors, errors
@@ -211,7 +213,7 @@ def ledger_movements(
         for posting in entry.postings:
             assert posting.units is not None and posting.units.number is not None
             loc = locations.get(posting.account.split(":")[1])
-            if loc is None:
+            if loc is None or (keep is not None and not keep(loc, entry.date)):
                 continue
             _add(amounts, (loc, first, last, gl_of(posting.account)), posting.units.number)
     return {key: amount for key, amount in amounts.items() if amount}

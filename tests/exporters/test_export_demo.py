@@ -30,10 +30,19 @@ def demo_config() -> dict[str, Any]:
     return tomllib.loads((DEMO / "pkgbooks.toml").read_text(encoding="utf-8"))
 
 
-def segments(entity: str | None = None) -> dict[str, str]:
-    """Account segment -> location id (of one entity only, if given)."""
-    return {spec["account"]: loc for loc, spec in demo_config()["locations"].items()
-            if entity is None or spec.get("entity", loc) == entity}
+def segments() -> dict[str, str]:
+    """Account segment -> location id."""
+    return {spec["account"]: loc for loc, spec in demo_config()["locations"].items()}
+
+
+def entity_on(loc: str, date: datetime.date) -> str:
+    """A location's entity on a date: its `entity`, then its dated changes (SPEC 2a)."""
+    spec = demo_config()["locations"][loc]
+    entity: str = spec.get("entity", loc)
+    for change in spec.get("changes", []):
+        if "entity" in change and change["from"] <= date:
+            entity = change["entity"]
+    return entity
 
 
 def gl_names(target: str) -> dict[str, str]:
@@ -51,8 +60,9 @@ def run(*args: str) -> str:
 def expected(target: str, entity: str | None = None, group: str = "month",
              start: datetime.date = START, end: datetime.date = END) -> Amounts:
     mapping = gl_names(target)
-    return ledger_movements(DEMO, start, end, lambda a: resolve(mapping, a), segments(entity),
-                            group)
+    keep = None if entity is None else lambda loc, date: entity_on(loc, date) == entity
+    return ledger_movements(DEMO, start, end, lambda a: resolve(mapping, a), segments(),
+                            group, keep)
 
 
 def tags() -> dict[str, str]:
@@ -64,6 +74,18 @@ def test_xero_csv_equals_the_ledger(entity: str | None) -> None:
     extra = ["--entity", entity] if entity else []
     text = run("xero", str(DEMO), "--from", str(START), "--to", str(END), *extra)
     assert read_xero_csv([text]) == expected("xero", entity)
+
+
+def test_a_location_that_changed_entity_posts_to_each_company_by_date() -> None:
+    """Hillside (loc-22) joins franchise 1 on 2026-05-01 (demo pkgbooks.toml)."""
+    def numbers(entity: str, start: str, end: str) -> set[str]:
+        text = run("qbo", str(DEMO), "--from", start, "--to", end, "--entity", entity)
+        return {line.split(",")[0] for line in text.splitlines()[1:]}
+
+    assert "Loc22-260401-260430" in numbers("franchise-2", "2026-04-01", "2026-04-30")
+    assert "Loc22-260401-260430" not in numbers("franchise-1", "2026-04-01", "2026-04-30")
+    assert "Loc22-260501-260531" in numbers("franchise-1", "2026-05-01", "2026-05-31")
+    assert "Loc22-260501-260531" not in numbers("franchise-2", "2026-05-01", "2026-05-31")
 
 
 def test_xero_json_equals_the_ledger() -> None:
