@@ -349,6 +349,11 @@ class Config(_Model):
         versions = self._entities_over_time.get(location)
         return self.entity_of(location) if versions is None else versions.on(date)
 
+    def entities(self) -> set[str]:
+        """Every entity any location belongs to at any date."""
+        return {self.entity_of(loc) for loc in self.locations} | {
+            change.entity for spec in self.locations.values() for change in spec.changes}
+
     def entity_of(self, location: str) -> str:
         """The entity a location belonged to first (before any dated change)."""
         return self.locations[location].entity or location

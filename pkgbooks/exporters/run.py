@@ -56,8 +56,7 @@ def export(books: Books, request: Request, split: bool = True) -> list[str]:
             f"--to {request.end}: books run to {books.as_of}: run "
             f"`pkgbooks build {books.directory} --as-of {request.end}` first"))
     config = books.config
-    entities = {config.entity_of(loc) for loc in config.locations} | {
-        change.entity for spec in config.locations.values() for change in spec.changes}
+    entities = config.entities()
     if request.entity is not None and request.entity not in entities:
         problems.append(plain_error(f"--entity {request.entity}: no such entity (the books "
                                     "have " + ", ".join(sorted(entities)) + ")"))

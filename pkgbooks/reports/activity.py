@@ -111,7 +111,7 @@ def run(books: Books, ask: Ask) -> Report:
         }
     return Report("activity", ask.start, end, books.config.currency, COLUMNS, shown, totals,
                   footer=[total_row("instance", totals["all"])],
-                  by_entity=by_entity(books, shown, AMOUNTS))
+                  by_entity=by_entity(books, shown, AMOUNTS, ask.end))
 
 
 def _check(books: Books, row: dict[str, Any]) -> None:

@@ -178,9 +178,9 @@ class Books:
         """A location's name, as `pkgbooks.toml` gives it."""
         return self.config.locations[location].name
 
-    def entity_of(self, location: str) -> str:
-        """The entity (franchise) a location belongs to."""
-        return self.config.entity_of(location)
+    def entity_of(self, location: str, on: datetime.date) -> str:
+        """The entity (franchise) a location belongs to on a date (SPEC 2a)."""
+        return self.config.entity_on(location, on)
 
     def ask(
         self, start: datetime.date | None, end: datetime.date, basis: str = "payment",
@@ -194,14 +194,14 @@ class Books:
                 f"unknown location {', '.join(map(repr, unknown))} (configured: "
                 f"{', '.join(configured)})"
             )
-        entities = {self.entity_of(loc) for loc in configured}
+        entities = self.config.entities()
         if entity is not None and entity not in entities:
             raise option_error(
                 f"unknown entity {entity!r} (configured: {', '.join(sorted(entities))})"
             )
         chosen = [loc for loc in configured
                   if (not locations or loc in locations)
-                  and (entity is None or self.entity_of(loc) == entity)]
+                  and (entity is None or self.entity_of(loc, end) == entity)]
         return Ask(start, end, tuple(chosen), basis, bool(locations) or entity is not None)
 
 
@@ -234,14 +234,19 @@ def column_sums(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, Dec
 
 
 def by_entity(
-    books: Books, rows: list[dict[str, Any]], columns: list[str], key: str = "location"
+    books: Books, rows: list[dict[str, Any]], columns: list[str], on: datetime.date,
+    key: str = "location",
 ) -> dict[str, dict[str, Decimal]]:
-    """Franchise subtotals: the money columns summed over each entity's locations."""
+    """Franchise subtotals: the money columns summed over each entity's locations.
+
+    A location that changed franchise (SPEC 2a) counts with the one it belongs
+    to on `on`, the report's `--to`: the entity whose books hold it then.
+    """
     groups: dict[str, list[dict[str, Any]]] = {}
     for loc in books.config.locations:
-        groups.setdefault(books.entity_of(loc), [])
+        groups.setdefault(books.entity_of(loc, on), [])
     for row in rows:
-        groups[books.entity_of(row[key])].append(row)
+        groups[books.entity_of(row[key], on)].append(row)
     return {entity: column_sums(group, columns) for entity, group in groups.items() if group}
 
 

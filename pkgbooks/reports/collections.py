@@ -99,7 +99,7 @@ def run(books: Books, ask: Ask) -> Report:
     totals = column_sums(shown, AMOUNTS)
     return Report("collections", ask.start, ask.end, books.config.currency, COLUMNS, shown,
                   totals, footer=[total_row("location", totals)],
-                  by_entity=by_entity(books, shown, AMOUNTS))
+                  by_entity=by_entity(books, shown, AMOUNTS, ask.end))
 
 
 def _row(books: Books, loc: str, method: str, kind: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from pkgbooks.config import ANY_SERVICE, Config
+from pkgbooks.config import ANY_SERVICE, Config, Package
 from pkgbooks.money import ZERO
 from pkgbooks.reports.base import (
     PACKAGE_LIABILITY,
@@ -38,7 +38,7 @@ def queries(end: datetime.date) -> dict[str, str]:
     until = f"date <= {end.isoformat()}"
     return {
         "sales": (
-            "SELECT meta['customer'] AS customer, meta['instance'] AS instance, "
+            "SELECT date, meta['customer'] AS customer, meta['instance'] AS instance, "
             "meta['package'] AS package, meta['location'] AS location, meta['kind'] AS kind "
             "FROM #transactions "
             "WHERE meta['instance'] IS NOT NULL AND (meta['kind'] = 'sale' OR "
@@ -76,12 +76,12 @@ def whole_query(end: datetime.date) -> str:
 def run(books: Books, ask: Ask) -> Report:
     """One row per item of every package still running at `--to` with units left."""
     bql = queries(ask.end)
-    sold: dict[str, tuple[str, str, str]] = {}
-    for customer, instance, package, location, kind in books.query(bql["sales"]):
+    sold: dict[str, tuple[str, str, str, datetime.date]] = {}
+    for date, customer, instance, package, location, kind in books.query(bql["sales"]):
         if kind == "void":
             sold.pop(instance, None)
         else:
-            sold[instance] = (customer, package, location)
+            sold[instance] = (customer, package, location, date)
     ends: dict[str, int] = defaultdict(int)
     for instance, kind in books.query(bql["ended"]):
         ends[instance] += -1 if kind == "void" else 1  # a voided refund un-ends it
@@ -91,12 +91,13 @@ def run(books: Books, ask: Ask) -> Report:
         used[(instance, line or item)] += quantity * (-1 if kind == "void" else 1)
     liability = {i: -amount for i, amount in books.query(bql["liability"]) if i}
     rows = []
-    for instance, (customer, package, location) in sorted(
+    for instance, (customer, package, location, sale_date) in sorted(
         sold.items(), key=lambda kv: (kv[1][0], kv[0])
     ):
-        spec = books.config.packages.get(package)
-        if spec is None or ends[instance] > 0 or not ask.keeps(location):
+        if package not in books.config.packages or ends[instance] > 0 or not ask.keeps(location):
             continue
+        # A package keeps the terms of its sale date for its whole life (SPEC 2a).
+        spec = books.config.package_on(package, sale_date)
         items = [(g.item, g.quantity) for g in spec.items]
         if all(quantity - used[(instance, item)] <= 0 for item, quantity in items):
             continue
@@ -107,7 +108,8 @@ def run(books: Books, ask: Ask) -> Report:
                 "location": location, "location_name": books.name_of(location),
                 "item": item, "unit": unit_of(books, item),
                 "used": used[(instance, item)], "available": available,
-                "outstanding_value": outstanding_value(books.config, package, item, available),
+                "outstanding_value": outstanding_value(books.config, spec, item, available,
+                                                       ask.end),
                 "package_liability": liability.get(instance, ZERO),
             })
     by_instance = {r["instance"]: r for r in rows}
@@ -122,14 +124,22 @@ def run(books: Books, ask: Ask) -> Report:
               "package_liability": package_liability}
     return Report("customers", None, ask.end, books.config.currency, COLUMNS, rows, totals,
                   footer=footer,
-                  by_entity=by_entity(books, list(by_instance.values()), ["package_liability"]))
+                  by_entity=by_entity(books, list(by_instance.values()), ["package_liability"],
+                                      ask.end))
 
 
-def outstanding_value(config: Config, package: str, item: str, available: int) -> Any:
-    """available x list price; "-" for `*`, varying, absent or free prices and time units."""
-    spec = config.items.get(item)
-    group_price = next(g.price for g in config.packages[package].items if g.item == item)
-    if item == ANY_SERVICE or spec is None or spec.unit != "visit" or group_price == 0:
+def outstanding_value(
+    config: Config, package: Package, item: str, available: int, on: datetime.date
+) -> Any:
+    """available x the item's list price on `on` (`--to`).
+
+    "-" for `*`, varying, absent or free prices and time units.
+    """
+    if item not in config.items:
+        return "-"
+    spec = config.item_on(item, on)
+    group_price = next(g.price for g in package.items if g.item == item)
+    if item == ANY_SERVICE or spec.unit != "visit" or group_price == 0:
         return "-"
     price = spec.list_price
     if price is None or price == 0:

@@ -87,7 +87,7 @@ def run(books: Books, ask: Ask) -> Report:
     for row in rows:
         row["breakage"] = row["amount"] if row["account"] == "breakage" else ZERO
         row["unclaimed"] = row["amount"] if row["account"] == "unclaimed" else ZERO
-    entity_totals = by_entity(books, rows, ["amount", "breakage", "unclaimed"])
+    entity_totals = by_entity(books, rows, ["amount", "breakage", "unclaimed"], ask.end)
     for row in rows:
         del row["breakage"], row["unclaimed"]
     return Report("expirations", ask.start, ask.end, books.config.currency, COLUMNS, rows,

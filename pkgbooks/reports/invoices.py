@@ -72,4 +72,4 @@ def run(books: Books, ask: Ask) -> Report:
     totals = column_sums(shown, AMOUNTS)
     return Report("invoices", None, ask.end, books.config.currency, COLUMNS, shown, totals,
                   footer=[total_row("invoice", {**totals, "age_days": ""})],
-                  by_entity=by_entity(books, shown, AMOUNTS))
+                  by_entity=by_entity(books, shown, AMOUNTS, ask.end))

@@ -156,7 +156,7 @@ def run(books: Books, ask: Ask) -> Report:
     return Report("liability", ask.start, end, books.config.currency,
                   ["location", "location_name", *COLUMNS], shown, totals, {"basis": basis},
                   footer=[total_row("location", totals)],
-                  by_entity=by_entity(books, shown, COLUMNS))
+                  by_entity=by_entity(books, shown, COLUMNS, ask.end))
 
 
 def _forfeits(books: Books, bql: str, accounts: str) -> dict[str, Decimal]:

@@ -68,8 +68,9 @@ def run(books: Books, ask: Ask) -> Report:
             "unit_price": Decimal(unit_price), "quantity": sign * int(quantity),
             "rate": rate, "amount": -amount,
         })
-    net = net_due(rows, lambda loc: loc)
-    by_entity = net_due(rows, books.entity_of)
+    net = net_due(rows, lambda loc, _on: loc)
+    # Each redemption settles between the entities of its day (SPEC 2a).
+    by_entity = net_due(rows, lambda loc, on: books.entity_of(loc, datetime.date.fromisoformat(on)))
     sums = column_sums(rows, ["amount"])
     return Report("reconciliation", ask.start, ask.end, books.config.currency, COLUMNS, rows,
                   {"amount": sums["amount"], "net_due": net},
@@ -78,11 +79,17 @@ def run(books: Books, ask: Ask) -> Report:
                   by_entity=by_entity)
 
 
-def net_due(rows: list[dict[str, Any]], party: Callable[[str], str]) -> list[dict[str, Any]]:
-    """What each party (a location, or an entity) owes another, the two directions set off."""
+def net_due(
+    rows: list[dict[str, Any]], party: Callable[[str, str], str]
+) -> list[dict[str, Any]]:
+    """What each party owes another, the two directions set off.
+
+    `party(location, date)` names the party a row's location stands for on the
+    row's date: the location itself, or its entity then.
+    """
     owed: dict[tuple[str, str], Decimal] = {}
     for row in rows:
-        pair = (party(row["source"]), party(row["destination"]))
+        pair = (party(row["source"], row["date"]), party(row["destination"], row["date"]))
         owed[pair] = owed.get(pair, ZERO) + row["amount"]
     pairs = []
     for a, b in sorted({tuple(sorted(pair)) for pair in owed if pair[0] != pair[1]}):

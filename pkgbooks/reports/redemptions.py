@@ -80,4 +80,4 @@ def run(books: Books, ask: Ask) -> Report:
     counts, footer = unit_totals(ordered, "staff", "units", ["value"])
     totals = {"units": counts, "value": sum((r["value"] for r in ordered), ZERO)}
     return Report("redemptions", ask.start, ask.end, books.config.currency, COLUMNS, ordered,
-                  totals, footer=footer, by_entity=by_entity(books, ordered, ["value"]))
+                  totals, footer=footer, by_entity=by_entity(books, ordered, ["value"], ask.end))

@@ -69,4 +69,4 @@ def run(books: Books, ask: Ask) -> Report:
     return Report("revenue", ask.start, ask.end, books.config.currency,
                   ["location", "location_name", *COLUMNS], shown, totals,
                   footer=[total_row("location", totals)],
-                  by_entity=by_entity(books, shown, COLUMNS))
+                  by_entity=by_entity(books, shown, COLUMNS, ask.end))
