@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ DEMO = Path(__file__).resolve().parents[2] / "ledgers" / "demo"
 START, END = datetime.date(2026, 1, 1), datetime.date(2026, 5, 31)
 
 
+@functools.cache
 def demo_config() -> dict[str, Any]:
     return tomllib.loads((DEMO / "pkgbooks.toml").read_text(encoding="utf-8"))
 

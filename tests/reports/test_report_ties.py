@@ -21,6 +21,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from beancount.core import data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -98,6 +99,7 @@ def check_period(books: Books, start: datetime.date, end: datetime.date) -> None
         assert row["net"] == -income.get(loc, Decimal(0)) - paid_out.get(loc, Decimal(0))
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(histories(), st.data())
