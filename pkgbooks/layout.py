@@ -69,14 +69,46 @@ def books_lock(
         os.close(fd)  # releases the lock
 
 
-def load_ledger(main: Path) -> tuple[list[Any], list[Any], dict[str, Any]]:
+Loaded = tuple[list[Any], list[Any], dict[str, Any]]
+
+# The last ledger loaded in this process, by the identity of every file it was read from.
+_last_loaded: tuple[str, Loaded] | None = None
+
+
+def _ledger_files_identity(main: Path) -> str:
+    """A digest of the names and contents of `main.beancount` and of every file in ledger/.
+
+    Contents, not timestamps: a hand edit within the same clock tick, or one
+    that keeps a file's size, still counts as a change. Hashing costs a small
+    fraction of what Beancount takes to load the same bytes.
+    """
+    ledger = main.parent / "ledger"
+    paths = [main] + (sorted(p for p in ledger.iterdir() if p.is_file())
+                      if ledger.is_dir() else [])
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).encode() + b"\0")
+        with path.open("rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
+    return digest.hexdigest()
+
+
+def load_ledger(main: Path) -> Loaded:
     """Load a ledger with Beancount (entries, errors, options), never while a build swaps it.
 
     Beancount's pickle cache is turned off: it would write a large hidden
     `.main.beancount.picklecache` into the books directory, beside the
     committed ledger, and costs more than it saves for a ledger read once.
+    Within one process (Fava, a test run) the last ledger loaded is kept and
+    served again while none of its files has changed; callers treat the
+    entries as read-only.
     """
+    global _last_loaded
     loader.initialize(use_cache=False)
     with books_lock(main.parent, exclusive=False):
+        identity = _ledger_files_identity(main)
+        if _last_loaded is not None and _last_loaded[0] == identity:
+            return _last_loaded[1]
         entries, errors, options = loader.load_file(str(main))
-    return entries, errors, options
+    _last_loaded = (identity, (entries, errors, options))
+    return _last_loaded[1]
