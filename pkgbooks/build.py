@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pkgbooks import checkpoint
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
 from pkgbooks.errors import Error, config_error, file_error
@@ -60,6 +61,15 @@ class Rendered:
     closed_period: list[Error] = field(default_factory=list)  # a closed month would change
     rewritten: list[str] = field(default_factory=list)  # months on disk the build changed
     guard: Guard | None = None
+    # Incremental builds (pkgbooks.checkpoint): what was known, what went on from a cut.
+    plan: checkpoint.Plan | None = None
+    recorder: checkpoint.Recorder | None = None
+    spans: dict[str, checkpoint.Span] = field(default_factory=dict)  # path -> event dates
+
+    @property
+    def how(self) -> str:
+        """"full build (why)" or "rebuilt from YYYY-MM", for the summary line."""
+        return self.plan.summary if self.plan is not None else "full build"
 
 
 # `--as-of` at most this far after today: books to 9999 would be 95,000 empty month files.
@@ -69,7 +79,7 @@ AS_OF_LIMIT = datetime.timedelta(days=3660)
 def render(
     books_dir: Path, as_of: datetime.date | None, config: Config | None = None,
     previous: Previous | None = None, list_refused: bool = False,
-    today: datetime.date | None = None,
+    today: datetime.date | None = None, incremental: bool = False,
 ) -> tuple[Rendered, Iterator[tuple[str, str]]]:
     """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
 
@@ -78,30 +88,57 @@ def render(
     (`--keep-going`). A copy of `pkgbooks.toml` goes with the books, so that
     the next build can name what changed in it. `today` (the system's date
     by default) bounds the event dates (`readers.sane_dates`).
+    With `incremental`, the run goes on from the checkpoint of the last build
+    where it can (`pkgbooks.checkpoint`): `files` then leaves out the month
+    files before the cut, taken unchanged from the disk (`result.plan.resume.kept`),
+    and the states for the next checkpoint are saved as it runs.
     Consume `files` completely before reading the summary.
     """
     config = config or load_config(books_dir / CONFIG)
+    today = today or datetime.date.today()
     result = Rendered(config)
     engine = Engine(config, result.problems)
     guard = result.guard = Guard(previous, config.locked_through, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
-    dated_out: list[Read] = []
-    reads = sane_dates(guard(read_events(paths, result.problems)), result.problems,
-                       today=today or datetime.date.today(),
-                       future_days=config.dates.future_days, gap_days=config.dates.gap_days,
-                       as_of=as_of, refused=dated_out)
     text = LedgerText(config, result.balances)
+    plan = result.plan = checkpoint.plan(
+        books_dir, paths, as_of, list_refused, today, config.dates.future_days,
+        config.locked_through is not None) if incremental else None
+    resume = plan.resume if plan is not None else None
+    if resume is not None:
+        engine.resume(resume.saved.engine)
+        result.balances.update(resume.saved.balances)
+        text.first = resume.cut.first
+        text.month = (int(resume.cut.month[:4]), int(resume.cut.month[5:7]))
+        text.chunks = [resume.month_text]
+        source = _after(resume.cut.date, read_events(resume.read, result.problems))
+    else:
+        source = checkpoint.spans_of(read_events(paths, result.problems), result.spans)
+    dated_out: list[Read] = []
+    reads: Iterator[Read] = sane_dates(
+        guard(source), result.problems, today=today, future_days=config.dates.future_days,
+        gap_days=config.dates.gap_days, as_of=as_of, refused=dated_out,
+        started=resume is not None)
+    if plan is not None:
+        recorder = result.recorder = checkpoint.Recorder(
+            engine, text, as_of, plan.last_month(as_of, [p.name for p in paths]))
+        reads = recorder.around(reads, engine.last)
 
     def files() -> Iterator[tuple[str, str]]:
         for name, month_text in text.months(engine.run(reads, as_of), lambda: engine.end):
             result.months += 1
             yield name, month_text
+        if result.recorder is not None and not result.problems:
+            result.recorder.end()
+        if resume is not None:
+            result.months += len(resume.kept)
         result.as_of = engine.end
         result.counts = engine.counts
         result.counts.read += guard.refused + len(dated_out)
         result.counts.rejected += guard.refused + len(dated_out)
         result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
-        yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir, paths))
+        inputs = plan.scan.inputs if plan is not None else inputs_digest(books_dir, paths)
+        yield ACCOUNTS, text.accounts(engine.end, inputs)
         if text.first is not None and engine.end is not None:
             yield QUERIES, query_directives(text.first, engine.end)
         if list_refused and result.problems:
@@ -109,6 +146,13 @@ def render(
         yield CONFIG_COPY, config_copy((books_dir / CONFIG).read_text(encoding="utf-8-sig"))
 
     return result, files()
+
+
+def _after(cut: datetime.date, reads: Iterator[Read]) -> Iterator[Read]:
+    """The events dated after `cut` (those before are in the state the run goes on from)."""
+    for read in reads:
+        if read.event.date > cut:
+            yield read
 
 
 def build(
@@ -140,13 +184,21 @@ def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, confi
            today: datetime.date | None) -> Rendered:
     previous = Previous.load(books_dir)
     result, files = render(books_dir, as_of, config, previous, list_refused=keep_going,
-                           today=today)
+                           today=today, incremental=True)
     comparison = Comparison(previous, config.locked_through) if previous else None
     writer = LedgerWriter(books_dir)
+    written: dict[str, str] = {}  # file name -> digest, for the next checkpoint
     try:
         with no_collector():
+            resume = result.plan.resume if result.plan is not None else None
+            if resume is not None:
+                for name, path in resume.kept.items():
+                    writer.link(name, path)
+                if comparison is not None:
+                    comparison.unchanged(resume.kept)
             for name, text in comparison(files) if comparison else files:
                 writer.add(name, text)
+                written[name] = checkpoint.text_digest(text)
         current = _config_table(books_dir)
         if comparison is not None:
             _compare_with_disk(books_dir, result, comparison, current)
@@ -165,7 +217,49 @@ def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, confi
     except BaseException:
         writer.abandon()
         raise
+    _leave_checkpoint(books_dir, result, as_of, keep_going, written)
     return result
+
+
+def _leave_checkpoint(books_dir: Path, result: Rendered, as_of: datetime.date | None,
+                      keep_going: bool, written: dict[str, str]) -> None:
+    """After a build is committed: save the checkpoint the next build can go on from.
+
+    A build that set events aside leaves none (the next build reads everything
+    again, as SPEC 7 asks). The checkpoint is an aid, never the books: if it
+    cannot be written, the next build is a full one.
+    """
+    plan, recorder = result.plan, result.recorder
+    if plan is None or recorder is None or result.set_aside or not recorder.cuts:
+        checkpoint.remove_checkpoint(books_dir)
+        return
+    resume = plan.resume
+    ledger = dict(written)
+    spans = {Path(file).name: span for file, span in result.spans.items()}
+    second_date = recorder.second_date
+    lock_ok = True
+    if resume is not None and plan.manifest is not None:
+        ledger.update({name: plan.manifest.ledger[name] for name in resume.kept})
+        spans = dict(plan.spans)
+        second_date = plan.manifest.second_date
+        lock_ok = plan.manifest.lock_ok
+    lock = result.config.locked_through
+    if lock is not None and result.guard is not None:
+        on_disk = Previous.load(books_dir)
+        accepted = on_disk.accepted(lock) if on_disk is not None else {}
+        lock_ok = lock_ok and all(event_id in accepted
+                                  for event_id, seen in result.guard.seen.items()
+                                  if seen[0] <= lock)
+    cuts, blobs = plan.carried(books_dir)
+    by_date = {cut.date: (cut, blob) for cut, blob in
+               zip(cuts + recorder.cuts, blobs + recorder.blobs, strict=True)}
+    kept = [by_date[date] for date in sorted(by_date)][-checkpoint.CUTS_KEPT:]
+    manifest = checkpoint.new_manifest(books_dir, plan, as_of, keep_going, spans, ledger,
+                                       second_date, lock_ok, [c for c, _ in kept])
+    try:
+        checkpoint.write_checkpoint(books_dir, manifest, [b for _, b in kept])
+    except OSError:
+        checkpoint.remove_checkpoint(books_dir)
 
 
 def _config_table(books_dir: Path) -> dict[str, Any] | None:

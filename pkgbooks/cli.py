@@ -102,7 +102,7 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = F
         f"{counts.read} events read, {counts.applied} applied, {counts.duplicates} duplicates "
         f"skipped, {counts.rejected} rejected, {counts.after_as_of} after the as-of date; "
         f"{counts.expiries} automatic expiries; {counts.transactions} transactions in "
-        f"{result.months} month file(s)"
+        f"{result.months} month file(s); {result.how}"
     )
     if result.set_aside:
         for problem in result.problems:

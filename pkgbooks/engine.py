@@ -29,7 +29,7 @@ from pkgbooks.rules import redemption as redemption_rule
 from pkgbooks.rules import refund as refund_rule
 from pkgbooks.rules import sale as sale_rule
 from pkgbooks.rules import void as void_rule
-from pkgbooks.state import Done
+from pkgbooks.state import BooksState, Done
 
 EXPIRY_RANK = KIND_ORDER["expiry"]
 
@@ -105,6 +105,22 @@ def commit(ctx: Context, event: Event, outcome: Outcome) -> None:
 
 
 @dataclass(slots=True)
+class EngineState:
+    """Everything an engine carries from one event to the next, as plain picklable data.
+
+    Taken between two events (`Engine.snapshot()`), it lets a later run go on
+    from there (`Engine.resume()`) exactly as if the events before had been
+    read again (`pkgbooks.checkpoint`).
+    """
+
+    state: BooksState
+    seen: dict[str, tuple[str, int]]
+    expiries: list[tuple[datetime.date, str]]
+    counts: Counts
+    last: datetime.date | None
+
+
+@dataclass(slots=True)
 class Engine:
     """Applies a stream of events to the books state and yields transactions."""
 
@@ -117,17 +133,30 @@ class Engine:
     # (expiry date, instance) of every live package that can expire
     _expiries: list[tuple[datetime.date, str]] = field(default_factory=list)
     end: datetime.date | None = None  # the books' as-of date, known once run() is over
+    last: datetime.date | None = None  # the latest event date up to the as-of date, so far
     _reread: Rereader = field(default_factory=Rereader)
 
     def __post_init__(self) -> None:
         self.ctx = Context.new(self.config)
+
+    def snapshot(self) -> EngineState:
+        """The engine's state as it stands (not a copy: pickle it before the run goes on)."""
+        return EngineState(self.ctx.state, self._seen, self._expiries, self.counts, self.last)
+
+    def resume(self, saved: EngineState) -> None:
+        """Go on from a snapshot: the next events must all be dated after its events."""
+        self.ctx.state = saved.state
+        self._seen = saved.seen
+        self._expiries = saved.expiries
+        self.counts = saved.counts
+        self.last = saved.last
 
     def run(self, reads: Iterable[Read], as_of: datetime.date | None) -> Iterator[Txn]:
         """All transactions, in date order. Events after `as_of` are left out.
 
         With no `as_of`, the books run to the latest event date.
         """
-        last: datetime.date | None = None
+        last = self.last
         for read in reads:
             event = read.event
             self.counts.read += 1
@@ -150,6 +179,7 @@ class Engine:
             self._accept(event, outcome)
             self.counts.applied += 1
             yield from outcome.txns
+        self.last = last
         self.end = as_of or last
         if self.end is not None:
             yield from self._expire_until(self.end, EXPIRY_RANK + 1)

@@ -298,6 +298,10 @@ class Comparison:
         dates = [d for d in (self.previous.as_of, self.locked_through) if d is not None]
         return max(dates) if dates else None
 
+    def unchanged(self, names: Iterable[str]) -> None:
+        """Month files the build takes from the disk as they are: nothing to compare."""
+        self._done.update(names)
+
     def __call__(self, files: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
         through = self.through
         cut = through.isoformat()[:7] if through is not None else ""

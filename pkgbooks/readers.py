@@ -168,6 +168,7 @@ def sane_dates(
     gap_days: int,
     as_of: datetime.date | None = None,
     refused: list[Read] | None = None,
+    started: bool = False,
 ) -> Iterator[Read]:
     """`reads` (in application order) less the events whose dates must be typos.
 
@@ -177,10 +178,12 @@ def sane_dates(
     open 24,000 empty months), and the next date is held in turn. Events after
     `as_of` are not looked at, so the books to a date are the books of the
     events to that date. The events refused are also added to `refused`.
+    `started`: the books' first two dates were checked already (the events
+    go on from a checkpoint), so only the future limit applies.
     """
     refused = [] if refused is None else refused
     latest = today + datetime.timedelta(days=future_days)
-    held: list[Read] | None = []  # None once the books have started
+    held: list[Read] | None = None if started else []  # None once the books have started
     for read in reads:
         date = read.event.date
         if date > latest:

@@ -1,0 +1,569 @@
+"""Incremental builds: the engine's state kept beside the books, so a new day costs a day.
+
+A build saves the engine's state at a few *cuts*: points in the event stream
+after the last event dated on or before a date and before anything a later
+event brings (its automatic expiries included). The next build compares its
+inputs with those the saved state came from; when the only difference is
+events dated after a cut (a new day in a new file, or a backdated event after
+the cut), it restores the state at that cut, takes the month files before the
+cut's month from the ledger on disk unchanged, and runs the engine over the
+events dated after the cut only. The books it writes are byte for byte those
+of a full build (tests/test_checkpoint.py); anything it cannot vouch for
+makes it a full build, and the summary line says which it was and why.
+
+What must hold for a cut to be used (else: a full build):
+
+- the checkpoint file is whole (every part's digest), of this format and of
+  this very pkgbooks code (a digest of its source), built from this books
+  directory path, this `pkgbooks.toml` (byte for byte) and these options
+  (`--as-of`, `--keep-going`); the build it describes refused nothing;
+- every file of `ledger/` is the one that build wrote (name and digest);
+- every event file that is new, changed or gone has all its events, old and
+  new, dated after the cut; the books' first two dates are before it (the
+  `dates.gap_days` check saw them), and its events are not beyond today's
+  `dates.future_days` limit (the limit moves with the day of the build);
+- with `locked_through`, every event dated on or before the lock is in the
+  ledger on disk (the closed-period guard would let it through again).
+
+The checkpoint is `.pkgbooks/checkpoint` in the books directory (not under
+`ledger/`: the ledger stays plain Beancount text, and the checkpoint is not
+part of the books one commits or reviews). It can be deleted at any time:
+the next build is a full one. See docs/incremental.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import pickle
+import struct
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from pkgbooks.engine import Engine, EngineState
+from pkgbooks.layout import CONFIG
+from pkgbooks.ledger import LEDGER_DIR, LedgerText
+from pkgbooks.readers import Read, open_event_file, read_events
+
+FORMAT = 1
+DIRECTORY = ".pkgbooks"
+FILE = "checkpoint"
+CUTS_KEPT = 3  # the latest saved states kept: the end, and the starts of recent months
+_MAGIC = b"pkgbooks checkpoint\n"
+_HEADER = struct.Struct(">I Q 32s")  # format, manifest length, manifest sha256
+
+Month = tuple[int, int]
+
+
+def _month(date: datetime.date) -> Month:
+    return date.year, date.month
+
+
+def _month_name(month: Month) -> str:
+    return f"{month[0]:04d}-{month[1]:02d}"
+
+
+def _last_day(month: Month) -> datetime.date:
+    year, mon = (month[0] + 1, 1) if month[1] == 12 else (month[0], month[1] + 1)
+    return datetime.date(year, mon, 1) - datetime.timedelta(days=1)
+
+
+@cache
+def code_digest() -> str:
+    """The pkgbooks version and a digest of its source: a state saved by other code is stale."""
+    digest = hashlib.sha256()
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        digest.update(metadata.version("pkgbooks").encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+# --- what a build reads --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """The inputs of a build: a digest per event file, and the digest of them all.
+
+    `inputs` is `layout.inputs_digest()` (the one the ledger records), made in
+    the same single reading of the files. `hints` is the date of each JSONL
+    file's last line: in a file in date order, its last date (only used to
+    guess where the books end, to save the state at the start of their last
+    month).
+    """
+
+    config: str  # sha256 of pkgbooks.toml
+    files: dict[str, str]  # event file name -> sha256 of its bytes
+    inputs: str
+    hints: dict[str, datetime.date]
+
+
+def scan(books_dir: Path, paths: list[Path]) -> Scan:
+    """Read the configuration and every event file once, digesting each and all together."""
+    whole = hashlib.sha256()
+    digests: list[str] = []
+    hints: dict[str, datetime.date] = {}
+    for path in [books_dir / CONFIG, *paths]:
+        one = hashlib.sha256()
+        whole.update(path.name.encode() + b"\0")
+        chunk = tail = b""
+        try:
+            with open_event_file(path) as handle:
+                while chunk := handle.read(1 << 20):
+                    whole.update(chunk)
+                    one.update(chunk)
+                    tail = chunk
+        except OSError:
+            pass  # the readers report it; an unreadable file never matches a saved digest
+        whole.update(b"\0")
+        digests.append(one.hexdigest())
+        if path.suffix == ".jsonl":
+            hint = _last_date(tail)
+            if hint is not None:
+                hints[path.name] = hint
+    return Scan(digests[0], {p.name: d for p, d in zip(paths, digests[1:], strict=True)},
+                "sha256:" + whole.hexdigest(), hints)
+
+
+def _last_date(tail: bytes) -> datetime.date | None:
+    """The date of the last line of a JSONL file's last bytes, if it reads as one."""
+    lines = tail.rstrip().rsplit(b"\n", 1)
+    try:
+        date = json.loads(lines[-1]).get("date")
+        return datetime.date.fromisoformat(date) if isinstance(date, str) else None
+    except (ValueError, AttributeError, RecursionError):
+        return None
+
+
+@dataclass(slots=True)
+class Span:
+    """The first and last event dates of one event file."""
+
+    first: datetime.date
+    last: datetime.date
+
+
+def spans_of(reads: Iterable[Read], spans: dict[str, Span]) -> Iterator[Read]:
+    """Pass `reads` through, noting each file's first and last event date (by file path)."""
+    for read in reads:
+        date = read.event.date
+        span = spans.get(read.file)
+        if span is None:
+            spans[read.file] = Span(date, date)
+        elif date < span.first:
+            span.first = date
+        elif date > span.last:
+            span.last = date
+        yield read
+
+
+# --- the checkpoint file ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Cut:
+    """A saved state: every event dated on or before `date` is in it, none after."""
+
+    date: datetime.date
+    month: str  # YYYY-MM: the month file being written at the cut
+    prefix: int  # that month's text so far, in characters
+    first: datetime.date | None  # the books' first month (`LedgerText.first`)
+    blob: str = ""  # sha256 of the saved state, as stored
+    offset: int = 0
+    length: int = 0
+
+
+@dataclass(slots=True)
+class Manifest:
+    """What a checkpoint was made from and holds (stored as JSON before the states)."""
+
+    code: str
+    books: str  # the books directory as the build was given it (places in the state use it)
+    config: str
+    as_of: datetime.date | None
+    keep_going: bool
+    files: dict[str, tuple[str, datetime.date | None, datetime.date | None]]  # digest, span
+    ledger: dict[str, str]  # file name under ledger/ -> sha256
+    second_date: datetime.date | None  # the books' second date (the gap check's)
+    lock_ok: bool  # every event up to locked_through is in the ledger
+    cuts: list[Cut] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        def day(d: datetime.date | None) -> str | None:
+            return d.isoformat() if d else None
+
+        return json.dumps({
+            "format": FORMAT, "code": self.code, "books": self.books, "config": self.config,
+            "as_of": day(self.as_of), "keep_going": self.keep_going,
+            "files": {n: [d, day(a), day(b)] for n, (d, a, b) in sorted(self.files.items())},
+            "ledger": dict(sorted(self.ledger.items())),
+            "second_date": day(self.second_date), "lock_ok": self.lock_ok,
+            "cuts": [{"date": c.date.isoformat(), "month": c.month, "prefix": c.prefix,
+                      "first": day(c.first), "blob": c.blob, "offset": c.offset,
+                      "length": c.length} for c in self.cuts],
+        }, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Manifest:
+        data = json.loads(raw)
+        if data["format"] != FORMAT:
+            raise ValueError("another format")
+
+        def day(text: str | None) -> datetime.date | None:
+            return datetime.date.fromisoformat(text) if text is not None else None
+
+        cuts = []
+        for c in data["cuts"]:
+            date = day(c["date"])
+            assert date is not None
+            cuts.append(Cut(date, str(c["month"]), int(c["prefix"]), day(c["first"]),
+                            str(c["blob"]), int(c["offset"]), int(c["length"])))
+        return cls(
+            str(data["code"]), str(data["books"]), str(data["config"]), day(data["as_of"]),
+            bool(data["keep_going"]),
+            {str(n): (str(d), day(a), day(b)) for n, (d, a, b) in data["files"].items()},
+            {str(n): str(d) for n, d in data["ledger"].items()},
+            day(data["second_date"]), bool(data["lock_ok"]), cuts,
+        )
+
+
+def checkpoint_path(books_dir: Path) -> Path:
+    return books_dir / DIRECTORY / FILE
+
+
+def read_manifest(path: Path) -> tuple[Manifest, int]:
+    """A checkpoint's manifest and where its states start; ValueError if it is not whole."""
+    with open(path, "rb") as handle:
+        if handle.read(len(_MAGIC)) != _MAGIC:
+            raise ValueError("not a pkgbooks checkpoint")
+        header = handle.read(_HEADER.size)
+        if len(header) != _HEADER.size:
+            raise ValueError("truncated")
+        form, length, digest = _HEADER.unpack(header)
+        if form != FORMAT:
+            raise ValueError("another format")
+        raw = handle.read(length)
+    if len(raw) != length or hashlib.sha256(raw).digest() != digest:
+        raise ValueError("damaged")
+    return Manifest.from_json(raw), len(_MAGIC) + _HEADER.size + length
+
+
+@dataclass(slots=True)
+class Saved:
+    """One cut's state, as the engine and the ledger text had it."""
+
+    engine: EngineState
+    balances: dict[str, Decimal]
+
+
+def read_state(path: Path, start: int, cut: Cut) -> Saved:
+    """The saved state of `cut`; ValueError if its bytes are not the ones saved.
+
+    The bytes are checked against their digest before they are unpickled.
+    """
+    saved = pickle.loads(zlib.decompress(read_blob(path, start, cut)))
+    if not isinstance(saved, Saved):
+        raise ValueError("not a saved state")
+    return saved
+
+
+def read_blob(path: Path, start: int, cut: Cut) -> bytes:
+    """A cut's stored bytes, checked against their digest (ValueError if they differ)."""
+    with open(path, "rb") as handle:
+        handle.seek(start + cut.offset)
+        blob = handle.read(cut.length)
+    if len(blob) != cut.length or hashlib.sha256(blob).hexdigest() != cut.blob:
+        raise ValueError("damaged")
+    return blob
+
+
+def write_checkpoint(books_dir: Path, manifest: Manifest, blobs: list[bytes]) -> None:
+    """Write the checkpoint file whole under a temporary name, then rename it into place.
+
+    Not fsynced: a checkpoint torn by a crash fails its digests and is ignored.
+    """
+    offset = 0
+    for cut, blob in zip(manifest.cuts, blobs, strict=True):
+        cut.blob, cut.offset, cut.length = hashlib.sha256(blob).hexdigest(), offset, len(blob)
+        offset += len(blob)
+    raw = manifest.to_json()
+    path = checkpoint_path(books_dir)
+    path.parent.mkdir(exist_ok=True)
+    part = path.with_name(FILE + ".part")
+    with open(part, "wb") as handle:
+        handle.write(_MAGIC + _HEADER.pack(FORMAT, len(raw), hashlib.sha256(raw).digest()))
+        handle.write(raw)
+        for blob in blobs:
+            handle.write(blob)
+    os.replace(part, path)
+
+
+def remove_checkpoint(books_dir: Path) -> None:
+    """Drop the checkpoint (a build that refused events leaves none: the next one is full)."""
+    for name in (FILE, FILE + ".part"):
+        with contextlib.suppress(OSError):
+            (books_dir / DIRECTORY / name).unlink()
+
+
+def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date | None) -> bytes:
+    """A cut's state as stored: pickled, compressed.
+
+    Events after the as-of date are read but not applied; they are counted
+    again by the run that goes on from the cut, so they are not counted here.
+    """
+    counts = dataclasses.replace(engine.counts)
+    counts.read -= counts.after_as_of
+    counts.after_as_of = 0
+    state = dataclasses.replace(engine, counts=counts)
+    return zlib.compress(pickle.dumps(Saved(state, balances), protocol=5), 1)
+
+
+# --- recording cuts during a build ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Recorder:
+    """Saves the state at the cuts of a build: its end, and the start of its last month.
+
+    The start of the last month is known only when the event files' date spans
+    are (from the previous checkpoint): the first build saves only its end.
+    """
+
+    engine: Engine
+    text: LedgerText
+    as_of: datetime.date | None
+    last_month: Month | None  # the month the books are expected to end in
+    second_date: datetime.date | None = None
+    first_date: datetime.date | None = None
+    cuts: list[Cut] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+
+    def around(self, reads: Iterable[Read], previous: datetime.date | None) -> Iterator[Read]:
+        """Pass the engine's input through, saving the state where a month cut falls."""
+        as_of, wanted = self.as_of, self.last_month
+        before = previous
+        for read in reads:
+            date = read.event.date
+            if as_of is None or date <= as_of:
+                if self.second_date is None and date != self.first_date:
+                    if self.first_date is None:
+                        self.first_date = date
+                    else:
+                        self.second_date = date
+                if (before is not None and wanted is not None and _month(date) == wanted
+                        and _month(before) < wanted):
+                    self._cut(_last_day(_month(before)), before)
+                before = date
+            yield read
+
+    def _cut(self, date: datetime.date, last: datetime.date) -> None:
+        text = self.text
+        if text.month is None or text.month != _month(date):
+            return  # the month has no transaction yet: nothing to go on from
+        engine = dataclasses.replace(self.engine.snapshot(), last=last)
+        self.blobs.append(save(engine, text.balances, self.as_of))
+        self.cuts.append(Cut(date, _month_name(text.month), sum(map(len, text.chunks)),
+                             text.first))
+
+    def end(self) -> None:
+        """Save the state at the end of the run (the books' as-of date)."""
+        text, end = self.text, self.engine.end
+        if text.month is None or end is None or text.month != _month(end):
+            return
+        self.blobs.append(save(self.engine.snapshot(), text.balances, self.as_of))
+        self.cuts.append(Cut(end, _month_name(text.month), sum(map(len, text.chunks)),
+                             text.first))
+
+
+# --- deciding how to build --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Resume:
+    """How an incremental build goes on from a cut."""
+
+    cut: Cut
+    saved: Saved
+    read: list[Path]  # the event files with events after the cut
+    kept: dict[str, Path]  # month files taken unchanged from the ledger on disk
+    month_text: str  # the cut's month text so far
+
+    @property
+    def summary(self) -> str:
+        return f"rebuilt from {self.cut.date + datetime.timedelta(days=1)}"
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a build knows of its inputs, and whether it can go on from a checkpoint."""
+
+    scan: Scan
+    manifest: Manifest | None  # the previous checkpoint, if usable for this code and config
+    spans: dict[str, Span]  # file name -> dates, for the files known without reading them
+    resume: Resume | None = None
+    why_full: str = "no checkpoint"
+    start: int = 0  # where the saved states start in the checkpoint file
+
+    def carried(self, books_dir: Path) -> tuple[list[Cut], list[bytes]]:
+        """The saved states still true of the new books: those up to the cut gone on from.
+
+        Their events and month texts are unchanged, so they are kept as stored.
+        """
+        if self.resume is None or self.manifest is None:
+            return [], []
+        cuts, blobs = [], []
+        for cut in self.manifest.cuts:
+            if cut.date <= self.resume.cut.date:
+                try:
+                    blobs.append(read_blob(checkpoint_path(books_dir), self.start, cut))
+                except (OSError, ValueError):
+                    continue
+                cuts.append(dataclasses.replace(cut))
+        return cuts, blobs
+
+    @property
+    def summary(self) -> str:
+        return self.resume.summary if self.resume else f"full build ({self.why_full})"
+
+    def last_month(self, as_of: datetime.date | None, names: list[str]) -> Month | None:
+        """The month the books are expected to end in (a guess: a wrong one costs a cut)."""
+        if as_of is not None:
+            return _month(as_of)
+        lasts = [self.spans[n].last if n in self.spans else self.scan.hints.get(n)
+                 for n in names]
+        known = [d for d in lasts if d is not None]
+        return _month(max(known)) if known else None
+
+
+def plan(
+    books_dir: Path, paths: list[Path], as_of: datetime.date | None, keep_going: bool,
+    today: datetime.date, future_days: int, locked: bool,
+) -> Plan:
+    """Scan the inputs and decide: a full build, or which cut to go on from."""
+    found = Plan(scan(books_dir, paths), None, {})
+    path = checkpoint_path(books_dir)
+    if not path.exists():
+        return found
+    try:
+        manifest, start = read_manifest(path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        found.why_full = "the checkpoint is damaged or of another format"
+        return found
+    if manifest.code != code_digest():
+        found.why_full = "the checkpoint is from another pkgbooks version"
+        return found
+    names = [p.name for p in paths]
+    changed = [n for n in names if manifest.files.get(n, ("",))[0] != found.scan.files[n]]
+    gone = [n for n in manifest.files if n not in found.scan.files]
+    for name in names:
+        if name not in changed:
+            _digest, first, last = manifest.files[name]
+            if first is not None and last is not None:
+                found.spans[name] = Span(first, last)
+    found.manifest, found.start = manifest, start
+    why = _stale(books_dir, manifest, found.scan, as_of, keep_going, locked)
+    if why:
+        found.why_full = why
+        return found
+    # The new and changed files are read once here for their dates (they are small:
+    # a day's export), and again by the build.
+    new_spans: dict[str, Span] = {}
+    for _read in spans_of(read_events([p for p in paths if p.name in changed], []), new_spans):
+        pass  # only the dates are wanted
+    for file, span in new_spans.items():
+        found.spans[Path(file).name] = span
+    touched = [s.first for f, s in new_spans.items()]
+    touched += [first for n in changed + gone
+                if (first := manifest.files.get(n, ("", None, None))[1]) is not None]
+    earliest = min(touched, default=None)
+    usable = [c for c in manifest.cuts
+              if (earliest is None or c.date < earliest)
+              and manifest.second_date is not None and manifest.second_date <= c.date
+              and c.date <= today + datetime.timedelta(days=future_days)]
+    if not usable:
+        found.why_full = "the changes reach back before the saved states"
+        return found
+    cut = max(usable, key=lambda c: c.date)
+    try:
+        saved = read_state(path, start, cut)
+    except Exception:  # noqa: BLE001 - a state that cannot be read back is not used
+        found.why_full = "the checkpoint is damaged"
+        return found
+    ledger = books_dir / LEDGER_DIR
+    if f"{cut.month}.beancount" not in manifest.ledger:
+        found.why_full = "the ledger has no month file for the saved state"
+        return found
+    text = (ledger / f"{cut.month}.beancount").read_text(encoding="utf-8")
+    kept = {n: ledger / n for n in manifest.ledger
+            if n[:7] < cut.month and n.endswith(".beancount") and n[:4].isdigit()}
+    read = [p for p in paths if p.name in found.spans and found.spans[p.name].last > cut.date
+            or p.name not in found.spans]
+    found.resume = Resume(cut, saved, read, kept, text[:cut.prefix])
+    return found
+
+
+def _stale(
+    books_dir: Path, manifest: Manifest, found: Scan, as_of: datetime.date | None,
+    keep_going: bool, locked: bool,
+) -> str | None:
+    """Why the checkpoint cannot be gone on from, or None."""
+    if manifest.books != str(books_dir):
+        return "the books directory is named differently than at the last build"
+    if manifest.config != found.config:
+        return "pkgbooks.toml changed since the last build"
+    if manifest.as_of != as_of:
+        return "--as-of differs from the last build's"
+    if manifest.keep_going != keep_going:
+        return "--keep-going differs from the last build's"
+    if locked and not manifest.lock_ok:
+        return "events in the closed period are not in the ledger"
+    if ledger_digests(books_dir / LEDGER_DIR) != manifest.ledger:
+        return "ledger/ is not as the last build wrote it"
+    return None
+
+
+def ledger_digests(ledger: Path) -> dict[str, str]:
+    """sha256 of every file in `ledger/`, by name."""
+    out: dict[str, str] = {}
+    try:
+        entries = sorted(ledger.iterdir())
+    except OSError:
+        return out
+    for path in entries:
+        try:
+            with open(path, "rb") as handle:
+                out[path.name] = hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError:
+            out[path.name] = ""
+    return out
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def new_manifest(
+    books_dir: Path, found: Plan, as_of: datetime.date | None, keep_going: bool,
+    spans: dict[str, Span], ledger: dict[str, str], second_date: datetime.date | None,
+    lock_ok: bool, cuts: list[Cut],
+) -> Manifest:
+    """The manifest of the checkpoint a successful build leaves."""
+    files: dict[str, tuple[str, datetime.date | None, datetime.date | None]] = {}
+    for name, digest in found.scan.files.items():
+        span = spans.get(name)
+        files[name] = (digest, span.first if span else None, span.last if span else None)
+    return Manifest(code_digest(), str(books_dir), found.scan.config, as_of, keep_going,
+                    files, ledger, second_date, lock_ok, cuts)
+

@@ -1,0 +1,433 @@
+"""Incremental builds (pkgbooks/checkpoint.py): the same bytes as a full build, or a full build.
+
+Every test builds the same inputs twice: in the books directory that went on
+from its checkpoint, and in a fresh directory from nothing. Every file of the
+two ledgers must be byte-identical, and so must the summary's counts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import json
+import random
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from pkgbooks import checkpoint
+from pkgbooks.build import Rendered, build
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+sim = _load("pkgbooks_simulate", ROOT / "tools" / "simulate.py")
+generator = _load("pkgbooks_bench_generate", ROOT / "bench" / "generate.py")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def generated(books: Path) -> dict[str, bytes]:
+    """Every file a build writes: main.beancount and all of ledger/."""
+    files = {"main.beancount": (books / "main.beancount").read_bytes()}
+    for path in sorted((books / "ledger").iterdir()):
+        files[f"ledger/{path.name}"] = path.read_bytes()
+    return files
+
+
+def same_inputs(books: Path, where: Path) -> Path:
+    """A fresh books directory with the same pkgbooks.toml and events/ as `books`."""
+    if where.exists():
+        shutil.rmtree(where)
+    where.mkdir(parents=True)
+    shutil.copyfile(books / "pkgbooks.toml", where / "pkgbooks.toml")
+    shutil.copytree(books / "events", where / "events")
+    return where
+
+
+def summary(result: Rendered) -> tuple[Any, ...]:
+    return (result.counts, result.months, result.as_of, result.set_aside, result.rewritten)
+
+
+def build_both(books: Path, scratch: Path, **options: Any) -> Rendered:
+    """Build `books` (going on from its checkpoint where it can) and a copy of it without the
+    checkpoint (a full build, over the same ledger on disk); check they agree; the first's result.
+
+    Both have the same ledger on disk before the build, so the closed-period guard and the
+    notes on rewritten months see the same books.
+    """
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(books, scratch, ignore=shutil.ignore_patterns(checkpoint.DIRECTORY))
+    result = build(books, **options)
+    full = build(scratch, **options)
+    assert full.how.startswith("full build")
+    theirs = sorted(str(p).replace(str(scratch), str(books)) for p in full.problems)
+    assert sorted(str(p) for p in result.problems) == theirs
+    assert summary(result)[:4] == summary(full)[:4]
+    assert result.rewritten == [line.replace(str(scratch), str(books)) for line in full.rewritten]
+    mine, fresh = generated(books), generated(scratch)
+    assert sorted(mine) == sorted(fresh)
+    for name in mine:
+        assert mine[name] == fresh[name], f"{name} differs from a full build's"
+    return result
+
+
+def write_events(books: Path, name: str, events: list[dict[str, Any]]) -> None:
+    (books / "events").mkdir(parents=True, exist_ok=True)
+    (books / "events" / name).write_text(
+        "".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+
+
+def generated_books(where: Path, events: int, per_day: int, seed: int = 1) -> Path:
+    """bench/generate.py books (monthly JSONL files), the last day moved to `zz-last-day.jsonl`
+    and returned separately (the day to append)."""
+    generator.generate(where, events=events, seed=seed, per_day=per_day)
+    return where
+
+
+def split_off(books: Path, after: datetime.date, name: str) -> None:
+    """Move every event dated after `after` out of the monthly files into `name`, kept aside."""
+    moved: list[str] = []
+    for path in sorted((books / "events").glob("*.jsonl")):
+        keep = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            date = datetime.date.fromisoformat(json.loads(line)["date"])
+            (moved if date > after else keep).append(line)
+        if keep:
+            path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+        else:
+            path.unlink()
+    (books.parent / name).write_text("".join(line + "\n" for line in moved), encoding="utf-8")
+
+
+def last_date(books: Path) -> datetime.date:
+    return max(datetime.date.fromisoformat(json.loads(line)["date"])
+               for path in (books / "events").glob("*.jsonl")
+               for line in path.read_text(encoding="utf-8").splitlines())
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About three months of generated books, built once, with the last day set aside."""
+    books = generated_books(tmp_path_factory.mktemp("gen") / "books", events=4000, per_day=40)
+    last = last_date(books)
+    split_off(books, last - datetime.timedelta(days=1), "day.jsonl")
+    result = build(books)
+    assert not result.problems and result.how == "full build (no checkpoint)"
+    return books
+
+
+@pytest.fixture
+def books(base: Path, tmp_path: Path) -> Path:
+    """A copy of the built base books (the checkpoint names its books directory, so the copy
+    is built once more in place: a full build that leaves its own checkpoint)."""
+    copy = tmp_path / "books"
+    shutil.copytree(base, copy)
+    shutil.copyfile(base.parent / "day.jsonl", tmp_path / "day.jsonl")
+    result = build(copy)
+    assert not result.problems
+    return copy
+
+
+def append_day(books: Path) -> None:
+    shutil.copyfile(books.parent / "day.jsonl", books / "events" / "zz-day.jsonl")
+
+
+# --- the cases of the issue ---------------------------------------------------------------
+
+
+def test_a_rebuild_of_the_same_inputs_goes_on_from_the_end(books: Path, tmp_path: Path) -> None:
+    result = build_both(books, tmp_path / "full")
+    assert result.how.startswith("rebuilt from ")
+
+
+def test_appending_a_day_goes_on_from_the_end_and_gives_a_full_builds_bytes(
+        books: Path, tmp_path: Path) -> None:
+    end = build(books).as_of
+    assert end is not None
+    append_day(books)
+    result = build_both(books, tmp_path / "full")
+    assert result.how == f"rebuilt from {end + datetime.timedelta(days=1)}"
+    # and the next day again, from the checkpoint the incremental build left
+    (books / "events" / "zz-day.jsonl").rename(books / "events" / "zz-day-1.jsonl")
+    day = [json.loads(line) for line in (books.parent / "day.jsonl").read_text().splitlines()]
+    nxt = [dict(e, id=e["id"] + "-b", date=str(datetime.date.fromisoformat(e["date"])
+                                             + datetime.timedelta(days=1)))
+           for e in day if e["type"] == "sale"]
+    for e in nxt:
+        e["invoice"] += "-b"
+        for line in e["lines"]:
+            if "instance" in line:
+                line["instance"] += "-b"
+    write_events(books, "zz-day-2.jsonl", nxt)
+    result = build_both(books, tmp_path / "full")
+    assert result.how.startswith("rebuilt from ")
+
+
+def test_a_backdated_event_rebuilds_from_the_last_saved_state_before_it(
+        books: Path, tmp_path: Path) -> None:
+    """A sale dated in the books' last month: the months before are kept, the rest rebuilt."""
+    end = build(books).as_of
+    assert end is not None
+    manifest, _start = checkpoint.read_manifest(checkpoint.checkpoint_path(books))
+    month_cuts = [c.date for c in manifest.cuts if c.date < end]
+    assert month_cuts, "the state at the start of the last month was saved"
+    backdated = month_cuts[-1] + datetime.timedelta(days=2)
+    sale = _a_sale(books)
+    write_events(books, "zz-late-entry.jsonl", [dict(
+        sale, id="late-sale", invoice="late-inv", date=backdated.isoformat(),
+        lines=[dict(line, instance=f"late-{i}") if "instance" in line else line
+               for i, line in enumerate(sale["lines"])])])
+    result = build_both(books, tmp_path / "full")
+    assert result.how == f"rebuilt from {month_cuts[-1] + datetime.timedelta(days=1)}"
+
+
+def test_an_event_before_every_saved_state_makes_a_full_build(
+        books: Path, tmp_path: Path) -> None:
+    sale = _a_sale(books)
+    first = min(datetime.date.fromisoformat(json.loads(line)["date"])
+                for line in (books / "events").glob("*.jsonl").__next__().read_text()
+                .splitlines())
+    write_events(books, "zz-early.jsonl", [dict(
+        sale, id="early-sale", invoice="early-inv",
+        date=(first + datetime.timedelta(days=3)).isoformat(),
+        lines=[dict(line, instance=f"early-{i}") if "instance" in line else line
+               for i, line in enumerate(sale["lines"])])])
+    result = build_both(books, tmp_path / "full")
+    assert result.how == "full build (the changes reach back before the saved states)"
+
+
+def _a_sale(books: Path) -> dict[str, Any]:
+    for path in sorted((books / "events").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            event = json.loads(line)
+            if event["type"] == "sale":
+                return dict(event)
+    raise AssertionError("no sale")
+
+
+def test_a_changed_pkgbooks_toml_makes_a_full_build(books: Path, tmp_path: Path) -> None:
+    config = books / "pkgbooks.toml"
+    config.write_text(config.read_text().replace('title = "', 'title = "New '), encoding="utf-8")
+    append_day(books)
+    result = build_both(books, tmp_path / "full")
+    assert result.how == "full build (pkgbooks.toml changed since the last build)"
+    assert build(books).how.startswith("rebuilt from "), "the full build left a checkpoint"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbled state", "garbled manifest",
+                                    "empty", "not a checkpoint"])
+def test_a_damaged_checkpoint_is_ignored(books: Path, tmp_path: Path, damage: str) -> None:
+    path = checkpoint.checkpoint_path(books)
+    raw = bytearray(path.read_bytes())
+    if damage == "truncated":
+        raw = raw[: len(raw) - 1000]
+    elif damage == "garbled state":
+        raw[-500] ^= 0xFF
+    elif damage == "garbled manifest":
+        raw[60] ^= 0x01
+    elif damage == "empty":
+        raw = bytearray()
+    else:
+        raw = bytearray(b"hello\n" * 100)
+    path.write_bytes(bytes(raw))
+    append_day(books)
+    result = build_both(books, tmp_path / "full")
+    assert result.how.startswith("full build (the checkpoint is damaged"), result.how
+
+
+def test_a_checkpoint_of_another_pkgbooks_version_is_ignored(
+        books: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checkpoint, "code_digest", lambda: "another version")
+    append_day(books)
+    result = build_both(books, tmp_path / "full")
+    assert result.how == "full build (the checkpoint is from another pkgbooks version)"
+
+
+def test_a_checkpoint_of_another_format_is_ignored(books: Path, tmp_path: Path) -> None:
+    path = checkpoint.checkpoint_path(books)
+    raw = bytearray(path.read_bytes())
+    raw[len(b"pkgbooks checkpoint\n") + 3] += 1  # the format number in the header
+    path.write_bytes(bytes(raw))
+    result = build(books)
+    assert result.how.startswith("full build (the checkpoint is damaged or of another format")
+
+
+def test_a_checkpoint_from_other_books_is_ignored(books: Path, tmp_path: Path) -> None:
+    other = same_inputs(books, tmp_path / "other")
+    (other / "pkgbooks.toml").write_text(
+        (books / "pkgbooks.toml").read_text().replace("validity_days = ", "validity_days = 1"),
+        encoding="utf-8")
+    assert not build(other).problems
+    shutil.copyfile(checkpoint.checkpoint_path(other), checkpoint.checkpoint_path(books))
+    result = build_both(books, tmp_path / "full")
+    assert result.how.startswith("full build (")
+
+
+def test_a_hand_edited_month_file_makes_a_full_build(books: Path, tmp_path: Path) -> None:
+    first = sorted((books / "ledger").glob("20*.beancount"))[0]
+    first.write_text(first.read_text().replace("generated by pkgbooks", "edited by hand"))
+    append_day(books)
+    result = build_both(books, tmp_path / "full")
+    assert result.how == "full build (ledger/ is not as the last build wrote it)"
+
+
+def test_a_removed_event_file_rebuilds_from_before_its_first_event(
+        books: Path, tmp_path: Path) -> None:
+    append_day(books)
+    assert build(books).how.startswith("rebuilt from ")
+    (books / "events" / "zz-day.jsonl").unlink()
+    result = build_both(books, tmp_path / "full")
+    assert result.how.startswith("rebuilt from ")
+    last = sorted((books / "events").glob("*.jsonl"))[-1]
+    last.unlink()
+    result = build_both(books, tmp_path / "full")
+
+
+def test_a_changed_event_file_counts_its_old_and_new_dates(books: Path, tmp_path: Path) -> None:
+    last = sorted((books / "events").glob("*.jsonl"))[-1]
+    lines = last.read_text().splitlines()
+    last.write_text("\n".join(lines[:-3]) + "\n")  # the last events of the books go
+    result = build_both(books, tmp_path / "full")
+    first = sorted((books / "events").glob("*.jsonl"))[0]
+    first.write_text(first.read_text() + "\n")  # same events, other bytes
+    result = build_both(books, tmp_path / "full")
+    assert result.how == "full build (the changes reach back before the saved states)"
+
+
+def test_a_changed_as_of_makes_a_full_build(books: Path, tmp_path: Path) -> None:
+    end = build(books).as_of
+    assert end is not None
+    as_of = end - datetime.timedelta(days=10)
+    result = build_both(books, tmp_path / "full", as_of=as_of)
+    assert result.how == "full build (--as-of differs from the last build's)"
+    append_day(books)
+    result = build_both(books, tmp_path / "full", as_of=as_of)
+    assert result.how.startswith("rebuilt from ")
+    assert result.counts.after_as_of > 0
+
+
+def test_keep_going_or_not_makes_a_full_build(books: Path, tmp_path: Path) -> None:
+    result = build_both(books, tmp_path / "full", keep_going=True)
+    assert result.how == "full build (--keep-going differs from the last build's)"
+    append_day(books)
+    write_events(books, "zz-bad.jsonl", [{
+        "id": "bad-1", "type": "redemption", "date": "2099-01-01", "location": "loc-11",
+        "instance": "nope", "item": "haircut", "staff": "s1"}])
+    result = build_both(books, tmp_path / "full", keep_going=True)
+    assert result.how.startswith("rebuilt from ") and result.set_aside == 1
+    assert not checkpoint.checkpoint_path(books).exists(), "events set aside: no checkpoint"
+    (books / "events" / "zz-bad.jsonl").unlink()
+    assert build(books, keep_going=True).how == "full build (no checkpoint)"
+    assert build(books).how == "full build (--keep-going differs from the last build's)"
+
+
+def test_a_later_day_of_build_never_lets_through_what_a_full_build_refuses(
+        books: Path, tmp_path: Path) -> None:
+    """`dates.future_days` is counted from the day of the build: an earlier `today` refuses
+    events a checkpoint holds, as a full build would."""
+    end = build(books).as_of
+    assert end is not None
+    today = end - datetime.timedelta(days=400)
+    append_day(books)
+    result = build_both(books, tmp_path / "full", today=today)
+    assert result.problems and result.how.startswith("full build")
+
+
+def test_a_build_that_fails_keeps_the_checkpoint_of_the_books_on_disk(
+        books: Path, tmp_path: Path) -> None:
+    write_events(books, "zz-bad.jsonl", [{"id": "x", "type": "sale"}])
+    assert build(books).problems
+    (books / "events" / "zz-bad.jsonl").unlink()
+    append_day(books)
+    result = build_both(books, tmp_path / "full")
+    assert result.how.startswith("rebuilt from ")
+
+
+# --- random histories --------------------------------------------------------------------
+
+
+def _chain(events: list[dict[str, Any]], sale: dict[str, Any]) -> set[str]:
+    """The ids of a sale and of every event about its invoice or packages (voids included)."""
+    keys = {sale["invoice"], *(line.get("instance") for line in sale["lines"])} - {None}
+    ids = {e["id"] for e in events
+           if e["id"] == sale["id"] or e.get("invoice") in keys or e.get("instance") in keys}
+    while True:
+        more = {e["id"] for e in events if e.get("target") in ids} - ids
+        if not more:
+            return ids
+        ids |= more
+
+
+def _monthly(books: Path, events: list[dict[str, Any]]) -> None:
+    for path in (books / "events").glob("*"):
+        path.unlink()
+    by_month: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_month.setdefault(event["date"][:7], []).append(event)
+    for month, chunk in by_month.items():
+        write_events(books, f"{month}.jsonl", chunk)
+
+
+def _history_steps(seed: int, tmp_path: Path) -> None:
+    rng = random.Random(seed)
+    history = sim.generate(seed, events=rng.choice([120, 200, 300]))
+    events = history.events
+    dates = sorted({e["date"] for e in events})
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "pkgbooks.toml").write_text(history.config_text, encoding="utf-8")
+    options: dict[str, Any] = {}
+    if rng.random() < 0.25:
+        options["as_of"] = datetime.date.fromisoformat(dates[-1]) - datetime.timedelta(
+            days=rng.randint(0, 20))
+    if rng.random() < 0.25:
+        options["keep_going"] = True
+    cuts = sorted(rng.sample(dates[len(dates) // 3:], 3))
+    sales = [e for e in events if e["type"] == "sale" and cuts[0] < e["date"] <= cuts[1]]
+    held = _chain(events, rng.choice(sales)) if sales and rng.random() < 0.7 else set()
+    # step 1: the books to the first cut, less one sale's chain
+    _monthly(books, [e for e in events if e["date"] <= cuts[0] and e["id"] not in held])
+    steps: list[tuple[str, list[dict[str, Any]]]] = [
+        ("zz-1.jsonl", [e for e in events if cuts[0] < e["date"] <= cuts[1]
+                        and e["id"] not in held]),
+        ("zz-2.jsonl", [e for e in events if e["id"] in held]),  # backdated
+        ("zz-3.jsonl", [e for e in events if cuts[1] < e["date"] <= cuts[2]
+                        and e["id"] not in held]),
+        ("zz-4.jsonl", [e for e in events if e["date"] > cuts[2] and e["id"] not in held]),
+    ]
+    result = build_both(books, tmp_path / "full", **options)
+    for name, chunk in steps:
+        if chunk:
+            write_events(books, name, chunk)
+        build_both(books, tmp_path / "full", **options)
+    # all the files once more as monthly files (each changed, some gone): from scratch or a cut
+    _monthly(books, events)
+    result = build_both(books, tmp_path / "full", **options)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_histories_build_incrementally_as_in_full(seed: int, tmp_path: Path) -> None:
+    _history_steps(seed, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4, 24))
+def test_more_random_histories(seed: int, tmp_path: Path) -> None:
+    _history_steps(seed, tmp_path)
