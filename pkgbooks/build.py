@@ -120,8 +120,9 @@ def render(
         gap_days=config.dates.gap_days, as_of=as_of, refused=dated_out,
         started=resume is not None)
     if plan is not None:
+        expected_end = plan.last_month(as_of, [p.name for p in paths])
         recorder = result.recorder = checkpoint.Recorder(
-            engine, text, as_of, plan.last_month(as_of, [p.name for p in paths]))
+            engine, text, as_of, books_dir / EVENTS, expected_end)
         reads = recorder.around(reads, engine.last)
 
     def files() -> Iterator[tuple[str, str]]:
@@ -251,8 +252,11 @@ def _leave_checkpoint(books_dir: Path, result: Rendered, as_of: datetime.date | 
                                   for event_id, seen in result.guard.seen.items()
                                   if seen[0] <= lock)
     cuts, blobs = plan.carried(books_dir)
+    # A state saved again at the date of one carried over is the same state (the run
+    # applied nothing after it): the stored one is kept, so a rebuild of the same
+    # inputs leaves the same checkpoint, byte for byte.
     by_date = {cut.date: (cut, blob) for cut, blob in
-               zip(cuts + recorder.cuts, blobs + recorder.blobs, strict=True)}
+               zip(recorder.cuts + cuts, recorder.blobs + blobs, strict=True)}
     kept = [by_date[date] for date in sorted(by_date)][-checkpoint.CUTS_KEPT:]
     manifest = checkpoint.new_manifest(books_dir, plan, as_of, keep_going, spans, ledger,
                                        second_date, lock_ok, [c for c, _ in kept])

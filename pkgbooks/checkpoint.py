@@ -14,8 +14,8 @@ makes it a full build, and the summary line says which it was and why.
 What must hold for a cut to be used (else: a full build):
 
 - the checkpoint file is whole (every part's digest), of this format and of
-  this very pkgbooks code (a digest of its source), built from this books
-  directory path, this `pkgbooks.toml` (byte for byte) and these options
+  this very pkgbooks code (a digest of its source), built from this
+  `pkgbooks.toml` (byte for byte) and these options
   (`--as-of`, `--keep-going`); the build it describes refused nothing;
 - every file of `ledger/` is the one that build wrote (name and digest);
 - every event file that is new, changed or gone has all its events, old and
@@ -37,6 +37,7 @@ import contextlib
 import dataclasses
 import datetime
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -48,9 +49,10 @@ from decimal import Decimal
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from pkgbooks.engine import Engine, EngineState
-from pkgbooks.layout import CONFIG
+from pkgbooks.layout import CONFIG, EVENTS
 from pkgbooks.ledger import LEDGER_DIR, LedgerText
 from pkgbooks.readers import Read, open_event_file, read_events
 
@@ -190,7 +192,6 @@ class Manifest:
     """What a checkpoint was made from and holds (stored as JSON before the states)."""
 
     code: str
-    books: str  # the books directory as the build was given it (places in the state use it)
     config: str
     as_of: datetime.date | None
     keep_going: bool
@@ -205,7 +206,7 @@ class Manifest:
             return d.isoformat() if d else None
 
         return json.dumps({
-            "format": FORMAT, "code": self.code, "books": self.books, "config": self.config,
+            "format": FORMAT, "code": self.code, "config": self.config,
             "as_of": day(self.as_of), "keep_going": self.keep_going,
             "files": {n: [d, day(a), day(b)] for n, (d, a, b) in sorted(self.files.items())},
             "ledger": dict(sorted(self.ledger.items())),
@@ -231,7 +232,7 @@ class Manifest:
             cuts.append(Cut(date, str(c["month"]), int(c["prefix"]), day(c["first"]),
                             str(c["blob"]), int(c["offset"]), int(c["length"])))
         return cls(
-            str(data["code"]), str(data["books"]), str(data["config"]), day(data["as_of"]),
+            str(data["code"]), str(data["config"]), day(data["as_of"]),
             bool(data["keep_going"]),
             {str(n): (str(d), day(a), day(b)) for n, (d, a, b) in data["files"].items()},
             {str(n): str(d) for n, d in data["ledger"].items()},
@@ -317,17 +318,42 @@ def remove_checkpoint(books_dir: Path) -> None:
             (books_dir / DIRECTORY / name).unlink()
 
 
-def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date | None) -> bytes:
-    """A cut's state as stored: pickled, compressed.
+class _Pickler(pickle.Pickler):
+    """Pickles sets in sorted order, so the same state gives the same bytes in any process
+    (a set's order follows the string hashes, which differ from one process to the next)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is set:
+            return set, (sorted(obj),)
+        return NotImplemented
+
+
+def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date | None,
+         events_dir: Path) -> bytes:
+    """A cut's state as stored: pickled (deterministically), compressed.
 
     Events after the as-of date are read but not applied; they are counted
     again by the run that goes on from the cut, so they are not counted here.
+    The places where events were read are kept relative to `events/`, so the
+    state does not depend on where the books are.
     """
     counts = dataclasses.replace(engine.counts)
     counts.read -= counts.after_as_of
     counts.after_as_of = 0
-    state = dataclasses.replace(engine, counts=counts)
-    return zlib.compress(pickle.dumps(Saved(state, balances), protocol=5), 1)
+    cut = len(str(events_dir)) + 1
+    seen = {event_id: (file[cut:], line) for event_id, (file, line) in engine.seen.items()}
+    state = dataclasses.replace(engine, counts=counts, seen=seen)
+    out = io.BytesIO()
+    _Pickler(out, protocol=5).dump(Saved(state, balances))
+    return zlib.compress(out.getbuffer(), 1)
+
+
+def _placed(saved: Saved, events_dir: Path) -> Saved:
+    """A saved state with the places of its events under `events_dir` again."""
+    root = str(events_dir) + os.sep
+    saved.engine.seen = {event_id: (root + name, line)
+                         for event_id, (name, line) in saved.engine.seen.items()}
+    return saved
 
 
 # --- recording cuts during a build ----------------------------------------------------------
@@ -344,6 +370,7 @@ class Recorder:
     engine: Engine
     text: LedgerText
     as_of: datetime.date | None
+    events_dir: Path
     last_month: Month | None  # the month the books are expected to end in
     second_date: datetime.date | None = None
     first_date: datetime.date | None = None
@@ -373,7 +400,7 @@ class Recorder:
         if text.month is None or text.month != _month(date):
             return  # the month has no transaction yet: nothing to go on from
         engine = dataclasses.replace(self.engine.snapshot(), last=last)
-        self.blobs.append(save(engine, text.balances, self.as_of))
+        self.blobs.append(save(engine, text.balances, self.as_of, self.events_dir))
         self.cuts.append(Cut(date, _month_name(text.month), sum(map(len, text.chunks)),
                              text.first))
 
@@ -382,7 +409,8 @@ class Recorder:
         text, end = self.text, self.engine.end
         if text.month is None or end is None or text.month != _month(end):
             return
-        self.blobs.append(save(self.engine.snapshot(), text.balances, self.as_of))
+        self.blobs.append(save(self.engine.snapshot(), text.balances, self.as_of,
+                               self.events_dir))
         self.cuts.append(Cut(end, _month_name(text.month), sum(map(len, text.chunks)),
                              text.first))
 
@@ -497,7 +525,7 @@ def plan(
         return found
     cut = max(usable, key=lambda c: c.date)
     try:
-        saved = read_state(path, start, cut)
+        saved = _placed(read_state(path, start, cut), books_dir / EVENTS)
     except Exception:  # noqa: BLE001 - a state that cannot be read back is not used
         found.why_full = "the checkpoint is damaged"
         return found
@@ -519,8 +547,6 @@ def _stale(
     keep_going: bool, locked: bool,
 ) -> str | None:
     """Why the checkpoint cannot be gone on from, or None."""
-    if manifest.books != str(books_dir):
-        return "the books directory is named differently than at the last build"
     if manifest.config != found.config:
         return "pkgbooks.toml changed since the last build"
     if manifest.as_of != as_of:
@@ -564,6 +590,6 @@ def new_manifest(
     for name, digest in found.scan.files.items():
         span = spans.get(name)
         files[name] = (digest, span.first if span else None, span.last if span else None)
-    return Manifest(code_digest(), str(books_dir), found.scan.config, as_of, keep_going,
+    return Manifest(code_digest(), found.scan.config, as_of, keep_going,
                     files, ledger, second_date, lock_ok, cuts)
 
