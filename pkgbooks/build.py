@@ -122,7 +122,7 @@ def render(
     if plan is not None:
         expected_end = plan.last_month(as_of, [p.name for p in paths])
         recorder = result.recorder = checkpoint.Recorder(
-            engine, text, as_of, books_dir / EVENTS, expected_end)
+            engine, text, as_of, books_dir / EVENTS, expected_end, resumed=resume is not None)
         reads = recorder.around(reads, engine.last)
 
     def files() -> Iterator[tuple[str, str]]:
@@ -231,7 +231,7 @@ def _leave_checkpoint(books_dir: Path, result: Rendered, as_of: datetime.date | 
     cannot be written, the next build is a full one.
     """
     plan, recorder = result.plan, result.recorder
-    if plan is None or recorder is None or result.set_aside or not recorder.cuts:
+    if plan is None or recorder is None or result.set_aside:
         checkpoint.remove_checkpoint(books_dir)
         return
     resume = plan.resume

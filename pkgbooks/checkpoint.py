@@ -39,11 +39,12 @@ import datetime
 import hashlib
 import io
 import json
+import operator
 import os
 import pickle
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -60,6 +61,11 @@ FORMAT = 1
 DIRECTORY = ".pkgbooks"
 FILE = "checkpoint"
 CUTS_KEPT = 3  # the latest saved states kept: the end, and the starts of recent months
+# A build that went on from a cut saves its end only once it ran this share of the books'
+# events (or this many): saving costs about what reading a state back does, so a day
+# appended to the books is cheaper run again by the next build than saved.
+RESAVE_SHARE = 50
+RESAVE_AT_LEAST = 1_000
 _MAGIC = b"pkgbooks checkpoint\n"
 _HEADER = struct.Struct(">I Q 32s")  # format, manifest length, manifest sha256
 
@@ -318,14 +324,53 @@ def remove_checkpoint(books_dir: Path) -> None:
             (books_dir / DIRECTORY / name).unlink()
 
 
+_FROZEN: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
+
+
+def _frozen_fields(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    """For a frozen dataclass whose fields all go to `__init__`: a getter of them, in order.
+
+    Such an object is stored as its class and field values and made again by
+    `__init__`: pickle's own way for frozen slotted dataclasses (a Python
+    `__setstate__` that lists the fields anew for every object) costs most of
+    the time of reading a state back.
+    """
+    if cls not in _FROZEN:
+        getter: Callable[[Any], tuple[Any, ...]] | None = None
+        params = getattr(cls, "__dataclass_params__", None)
+        if params is not None and params.frozen:
+            names = [f.name for f in dataclasses.fields(cls) if f.init]
+            if len(names) == len(dataclasses.fields(cls)) > 1:
+                getter = operator.attrgetter(*names)
+        _FROZEN[cls] = getter
+    return _FROZEN[cls]
+
+
 class _Pickler(pickle.Pickler):
-    """Pickles sets in sorted order, so the same state gives the same bytes in any process
-    (a set's order follows the string hashes, which differ from one process to the next)."""
+    """Pickles frozen dataclasses by their `__init__` (`_frozen_fields`)."""
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is set:
-            return set, (sorted(obj),)
-        return NotImplemented
+        getter = _frozen_fields(type(obj))
+        return NotImplemented if getter is None else (type(obj), getter(obj))
+
+
+class _SortedSet(list[Any]):
+    """A set of the state, stored sorted: the same state gives the same bytes in any
+    process (a set's order follows the string hashes, which differ between processes)."""
+
+
+def _sets_sorted(obj: Any) -> Any:
+    """A shallow copy of a dataclass with its set fields as `_SortedSet`s."""
+    sets = {f.name: _SortedSet(sorted(value)) for f in dataclasses.fields(obj)
+            if isinstance(value := getattr(obj, f.name), set)}
+    return dataclasses.replace(obj, **sets) if sets else obj
+
+
+def _sets_back(obj: Any) -> None:
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, _SortedSet):
+            setattr(obj, f.name, set(value))
 
 
 def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date | None,
@@ -342,7 +387,8 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
     counts.after_as_of = 0
     cut = len(str(events_dir)) + 1
     seen = {event_id: (file[cut:], line) for event_id, (file, line) in engine.seen.items()}
-    state = dataclasses.replace(engine, counts=counts, seen=seen)
+    state = dataclasses.replace(engine, counts=counts, seen=seen,
+                                state=_sets_sorted(engine.state))
     out = io.BytesIO()
     _Pickler(out, protocol=5).dump(Saved(state, balances))
     return zlib.compress(out.getbuffer(), 1)
@@ -350,6 +396,7 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
 
 def _placed(saved: Saved, events_dir: Path) -> Saved:
     """A saved state with the places of its events under `events_dir` again."""
+    _sets_back(saved.engine.state)
     root = str(events_dir) + os.sep
     saved.engine.seen = {event_id: (root + name, line)
                          for event_id, (name, line) in saved.engine.seen.items()}
@@ -372,6 +419,8 @@ class Recorder:
     as_of: datetime.date | None
     events_dir: Path
     last_month: Month | None  # the month the books are expected to end in
+    resumed: bool = False  # the run goes on from a cut
+    fed: int = 0  # events passed to the engine
     second_date: datetime.date | None = None
     first_date: datetime.date | None = None
     cuts: list[Cut] = field(default_factory=list)
@@ -382,6 +431,7 @@ class Recorder:
         as_of, wanted = self.as_of, self.last_month
         before = previous
         for read in reads:
+            self.fed += 1
             date = read.event.date
             if as_of is None or date <= as_of:
                 if self.second_date is None and date != self.first_date:
@@ -405,10 +455,13 @@ class Recorder:
                              text.first))
 
     def end(self) -> None:
-        """Save the state at the end of the run (the books' as-of date)."""
+        """Save the state at the end of the run (the books' as-of date), if worth it."""
         text, end = self.text, self.engine.end
         if text.month is None or end is None or text.month != _month(end):
             return
+        if self.resumed and self.fed < max(RESAVE_AT_LEAST,
+                                           self.engine.counts.read // RESAVE_SHARE):
+            return  # the next build runs these events again from the same cut
         self.blobs.append(save(self.engine.snapshot(), text.balances, self.as_of,
                                self.events_dir))
         self.cuts.append(Cut(end, _month_name(text.month), sum(map(len, text.chunks)),

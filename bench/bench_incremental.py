@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Time a full build against appending one day of events (an incremental build).
+
+    python bench/bench_incremental.py [--events 100000] [--repeat 3] [--keep DIR]
+
+Generates books with `bench/generate.py` (seed 1), sets the last day's events
+aside in a file of their own, and builds the rest. Then, `--repeat` times,
+interleaved on the same machine load:
+
+* incremental: the day's file is added and `pkgbooks build` runs (it goes on
+  from the checkpoint the previous build left);
+* full: the same books, checkpoint removed, `pkgbooks build` again;
+
+and the books are put back as they were before the day (a full build, not
+timed). Every build is the `pkgbooks` command in a new process, so the times
+include starting Python. Prints the medians, their ratio, the checkpoint's
+size and the load average, as JSON; the two ledgers are checked identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PKGBOOKS = Path(sys.executable).with_name("pkgbooks")
+
+
+def _generate(out: Path, events: int) -> None:
+    spec = importlib.util.spec_from_file_location("bench_generate", HERE / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(out, events=events, seed=1)
+
+
+def set_last_day_aside(books: Path, day_file: Path) -> str:
+    """Move the events of the books' last date out of their files into `day_file`."""
+    files = sorted((books / "events").glob("*.jsonl"))
+    last = max(json.loads(line)["date"] for line in files[-1].read_text().splitlines())
+    day, keep = [], []
+    for line in files[-1].read_text().splitlines():
+        (day if json.loads(line)["date"] == last else keep).append(line)
+    files[-1].write_text("".join(line + "\n" for line in keep))
+    day_file.write_text("".join(line + "\n" for line in day))
+    return last
+
+
+def _build(books: Path) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run([str(PKGBOOKS), "build", str(books)], capture_output=True, text=True,
+                          check=True)
+    return time.perf_counter() - start, done.stdout.strip().rsplit("; ", 1)[-1]
+
+
+def _ledger_digest(books: Path) -> str:
+    digest = hashlib.sha256()
+    for path in [books / "main.beancount", *sorted((books / "ledger").iterdir())]:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def measure(events: int, repeat: int, keep: Path | None = None) -> dict[str, object]:
+    work = keep or Path(tempfile.mkdtemp(prefix="pkgbooks-incremental-"))
+    books = work / "books"
+    if not books.exists():
+        _generate(books, events)
+    day_file = work / "day.jsonl"
+    if not day_file.exists():
+        set_last_day_aside(books, day_file)
+    appended = books / "events" / "zz-appended-day.jsonl"
+    appended.unlink(missing_ok=True)
+    _build(books)  # the books before the day, with their checkpoint
+    incremental, full, hows = [], [], set()
+    size = 0
+    for _ in range(repeat):
+        shutil.copyfile(day_file, appended)
+        seconds, how = _build(books)
+        incremental.append(seconds)
+        hows.add(how)
+        size = (books / ".pkgbooks" / "checkpoint").stat().st_size
+        after_incremental = _ledger_digest(books)
+        shutil.rmtree(books / ".pkgbooks")
+        seconds, how = _build(books)
+        full.append(seconds)
+        assert how.startswith("full build"), how
+        assert _ledger_digest(books) == after_incremental, "incremental != full"
+        appended.unlink()
+        _build(books)  # back to the books before the day (a full build: no checkpoint)
+    start = time.perf_counter()
+    subprocess.run([str(PKGBOOKS), "--version"], capture_output=True, check=True)
+    startup = time.perf_counter() - start
+    if keep is None:
+        shutil.rmtree(work)
+    return {
+        "events": events,
+        "day_events": sum(1 for _ in day_file.open()) if keep else None,
+        "full_build_s": round(statistics.median(full), 2),
+        "incremental_s": round(statistics.median(incremental), 2),
+        "ratio": round(statistics.median(incremental) / statistics.median(full), 3),
+        "full_runs": [round(s, 2) for s in full],
+        "incremental_runs": [round(s, 2) for s in incremental],
+        "incremental_was": sorted(hows),
+        "checkpoint_bytes": size,
+        "python_startup_s": round(startup, 2),
+        "loadavg": os.getloadavg(),
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.events, args.repeat, args.keep), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
