@@ -222,6 +222,39 @@ def _a_sale(books: Path) -> dict[str, Any]:
     raise AssertionError("no sale")
 
 
+def test_books_moved_elsewhere_go_on_from_their_checkpoint(books: Path, tmp_path: Path) -> None:
+    """The saved state names the places of events relative to events/ (a duplicate read
+    after the move is recognised by re-reading its first place, in the moved books)."""
+    moved = tmp_path / "elsewhere" / "books"
+    shutil.copytree(books, moved)
+    shutil.copyfile(books.parent / "day.jsonl", moved.parent / "day.jsonl")
+    append_day(moved)
+    first = sorted((moved / "events").glob("20*.jsonl"))[0]
+    shutil.copyfile(first, moved / "events" / "zz-again.jsonl")  # every event read twice
+    result = build_both(moved, tmp_path / "full")
+    assert result.how.startswith("full build (the changes reach back")
+    (moved / "events" / "zz-again.jsonl").unlink()
+    assert build(moved).how.startswith("full build (the changes reach back")
+    day = [json.loads(line) for line in (moved / "events" / "zz-day.jsonl").read_text()
+           .splitlines()]
+    write_events(moved, "zz-repeat.jsonl", day[:5])  # the same events again: duplicates
+    result = build_both(moved, tmp_path / "full")
+    assert result.how.startswith("rebuilt from ") and result.counts.duplicates == len(day[:5])
+
+
+def test_the_summary_line_says_how_the_books_were_built(books: Path) -> None:
+    from click.testing import CliRunner
+
+    from pkgbooks.cli import main
+
+    append_day(books)
+    out = CliRunner().invoke(main, ["build", str(books)]).output
+    assert out.strip().endswith(f"; {build(books).how}") and "; rebuilt from 20" in out
+    checkpoint.checkpoint_path(books).unlink()
+    out = CliRunner().invoke(main, ["build", str(books)]).output
+    assert out.strip().endswith("; full build (no checkpoint)")
+
+
 def test_a_changed_pkgbooks_toml_makes_a_full_build(books: Path, tmp_path: Path) -> None:
     config = books / "pkgbooks.toml"
     config.write_text(config.read_text().replace('title = "', 'title = "New '), encoding="utf-8")
