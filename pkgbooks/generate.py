@@ -1,21 +1,27 @@
-#!/usr/bin/env python3
-"""Generate a large, valid, deterministic history for benchmarking pkgbooks.
+"""A synthetic business: a large, valid, deterministic history (`pkgbooks generate`).
 
-    python bench/generate.py OUT_DIR [--events 100000] [--seed 1] [--locations 4]
-                             [--per-day 250]
+    pkgbooks generate DIR [--events 100000] [--locations 4] [--entities E] [--seed 1]
 
-Writes `OUT_DIR/pkgbooks.toml` and `OUT_DIR/events/YYYY-MM.jsonl` (one file per
+Writes `DIR/pkgbooks.toml` and `DIR/events/YYYY-MM.jsonl` (one file per
 month, dates never going down inside a file, the events of one day in a
 shuffled order as a point-of-sale export would give them). Pure standard
 library, one seeded `random.Random`, `Decimal` for every amount: the same
-arguments always write the same bytes.
+arguments always write the same bytes. It is how users try pkgbooks at scale,
+and what `bench/` measures.
 
-The business: 3-5 spas in up to 3 franchises, a catalog of services, products
+The business: spas in franchises (entities), a catalog of services, products
 and classes, eight packages (taxed, initial recognition, `*` any-service,
 free items, per-location prices, minutes), thousands of customers. The mix is
-about 20% sales, 25% payments, 50% redemptions, a few refunds and explicit
-expiries; packages that are not used up expire automatically (breakage), and
-some redemptions happen at another franchise (reconciliation).
+about 20% sales, 25% payments, 50% redemptions, a few refunds, explicit
+expiries and voids; packages that are not used up expire automatically
+(breakage), and some payments and redemptions happen at another location,
+often of another franchise (reconciliation).
+
+Up to five locations (and no `entities` given) are the fixed ones below, in
+up to three franchises; more, or an explicit number of entities, are
+`loc-001`, `loc-002`, ... in `franchise-1`, `franchise-2`, ... (contiguous
+blocks of locations; with as many entities as locations, no location names an
+entity, so each is its own).
 
 Every event is one the engine must accept. The generator keeps a small model:
 
@@ -29,7 +35,10 @@ Every event is one the engine must accept. The generator keeps a small model:
 * a redemption names an item the package holds (a service for a `*` line) and
   never more units than remain;
 * a refund is only for a package with no redemption yet, for at most its price
-  less initial recognition, so its net never exceeds the liability.
+  less initial recognition, so its net never exceeds the liability;
+* a void reverses an event of its own day (it applies after every other event
+  of the day): a sale with nothing paid on it, a payment that left its invoice
+  open, a redemption or a refund; the model undoes what the target did.
 
 Within a day the engine applies sales, payments, redemptions, refunds and then
 expiries (SPEC 3.3); the generator decides a day's events in that same order.
@@ -37,14 +46,13 @@ expiries (SPEC 3.3); the generator decides a day's events in that same order.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import random
-import sys
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any, NamedTuple
 
 CENT = Decimal("0.01")
 START = datetime.date(2025, 1, 1)
@@ -53,15 +61,52 @@ PAY_WITHIN_DAYS = 20  # every invoice is paid in full by then (< the shortest va
 # Share of each kind among the generated events (the rest of a day's quota
 # falls back to a sale when a kind has nothing to act on).
 MIX = (("sale", 20), ("payment", 25), ("redemption", 50), ("refund", 3), ("expiry", 2))
-KIND_ORDER = ("sale", "payment", "redemption", "refund", "expiry")
+VOID_WEIGHT = 1  # voids, on the same scale as MIX
+KIND_ORDER = ("sale", "payment", "redemption", "refund", "expiry", "void")
 
-LOCATIONS = (  # id, name, account segment, entity, weight
-    ("loc-11", "Franchise 1 - Downtown", "Loc11", "franchise-1", 5),
-    ("loc-12", "Franchise 1 - Riverside", "Loc12", "franchise-1", 3),
-    ("loc-21", "Franchise 2 - Harbor", "Loc21", "franchise-2", 4),
-    ("loc-22", "Franchise 2 - Hillside", "Loc22", "franchise-2", 2),
-    ("loc-31", "Franchise 3 - Airport", "Loc31", "franchise-3", 2),
+
+class Location(NamedTuple):
+    id: str
+    name: str
+    segment: str  # account segment
+    entity: str | None  # None: the location is its own entity
+    weight: int  # share of the sales
+
+
+LOCATIONS = (  # the fixed spas of small books
+    Location("loc-11", "Franchise 1 - Downtown", "Loc11", "franchise-1", 5),
+    Location("loc-12", "Franchise 1 - Riverside", "Loc12", "franchise-1", 3),
+    Location("loc-21", "Franchise 2 - Harbor", "Loc21", "franchise-2", 4),
+    Location("loc-22", "Franchise 2 - Hillside", "Loc22", "franchise-2", 2),
+    Location("loc-31", "Franchise 3 - Airport", "Loc31", "franchise-3", 2),
 )
+
+
+def locations_for(count: int, entities: int | None = None) -> tuple[Location, ...]:
+    """The business's locations: the fixed ones for small books, else `count` in blocks.
+
+    `entities` locations' worth of franchises: location i (from 0) belongs to
+    franchise `i * entities // count + 1`, so franchises are contiguous and
+    differ in size by at most one location.
+    """
+    if count < 1:
+        raise ValueError("--locations must be at least 1")
+    if entities is not None and not 1 <= entities <= count:
+        raise ValueError("--entities must be between 1 and the number of locations")
+    if entities is None and count <= len(LOCATIONS):
+        return LOCATIONS[:count]
+    if entities is None:
+        entities = max(1, (count + 9) // 10)
+    width = max(3, len(str(count)))
+    out = []
+    for i in range(count):
+        number = f"{i + 1:0{width}d}"
+        franchise = i * entities // count + 1
+        entity = None if entities == count else f"franchise-{franchise}"
+        out.append(Location(f"loc-{number}", f"Franchise {franchise} - Spa {number}",
+                            f"L{number}", entity, 2 + (i * 7) % 5))
+    return tuple(out)
+
 
 ITEMS = (  # id, name, category, price (None: absent), unit
     ("haircut", "Haircut", "service", "40.00", "visit"),
@@ -131,10 +176,9 @@ def money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def config_text(n_locations: int, start: datetime.date) -> str:
+def config_text(locations: tuple[Location, ...], start: datetime.date) -> str:
     """The books' pkgbooks.toml."""
     out = [
-        "# Benchmark books generated by bench/generate.py: do not edit by hand.",
         'title = "Bench Spa Group"',
         'currency = "USD"',
         "",
@@ -145,9 +189,9 @@ def config_text(n_locations: int, start: datetime.date) -> str:
         "redeem_open_packages = false",
         "",
     ]
-    for loc_id, name, segment, entity, _w in LOCATIONS[:n_locations]:
-        out += [f"[locations.{loc_id}]", f'name = "{name}"', f'account = "{segment}"',
-                f'entity = "{entity}"', ""]
+    for loc in locations:
+        out += [f"[locations.{loc.id}]", f'name = "{loc.name}"', f'account = "{loc.segment}"']
+        out += [f'entity = "{loc.entity}"', ""] if loc.entity is not None else [""]
     for item_id, name, category, price, unit in ITEMS:
         out += [f"[items.{item_id}]", f'name = "{name}"', f'category = "{category}"']
         if price is not None:
@@ -155,7 +199,7 @@ def config_text(n_locations: int, start: datetime.date) -> str:
         if unit != "visit":
             out.append(f'unit = "{unit}"')
         out.append("")
-    locations = {loc[0] for loc in LOCATIONS[:n_locations]}
+    ids = {loc.id for loc in locations}
     for pkg_id, spec in PACKAGES.items():
         out += [f"[packages.{pkg_id}]", f'name = "{spec.name}"', f'price = "{spec.price}"']
         if spec.tax_rate != "0":
@@ -173,7 +217,7 @@ def config_text(n_locations: int, start: datetime.date) -> str:
         out.append(f"items = [ {groups} ]")
         out.append("")
         for loc_id, item, price in spec.location_prices:
-            if loc_id in locations:
+            if loc_id in ids:
                 out += [f"[packages.{pkg_id}.location_prices.{loc_id}]", f'{item} = "{price}"',
                         ""]
     recon_start = start + datetime.timedelta(days=14)
@@ -212,6 +256,19 @@ class Invoice:
     slot: int = -1
 
 
+class Done(NamedTuple):
+    """An event of the day that a void may reverse, with what the model needs to undo it."""
+
+    event: dict[str, Any]
+    target: Package | Invoice
+    group: str = ""  # a redemption's item group and units
+    quantity: int = 0
+    amount: Decimal = Decimal(0)  # a payment's amount
+
+
+VOID_REASONS = ("keyed twice", "wrong customer", "wrong package", "customer changed mind")
+
+
 class Pool:
     """A list with O(1) random pick and removal (swap with the last)."""
 
@@ -240,18 +297,19 @@ class Pool:
 class Generator:
     events: int
     seed: int = 1
-    n_locations: int = 4
+    places: tuple[Location, ...] = LOCATIONS[:4]
     per_day: int = 250
+    void_weight: int = VOID_WEIGHT  # 0: no voids (the benchmark books of bench/)
     start: datetime.date = START
     rnd: random.Random = field(init=False)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KIND_ORDER, 0))
 
     def __post_init__(self) -> None:
-        if not 3 <= self.n_locations <= len(LOCATIONS):
-            raise ValueError(f"--locations must be 3..{len(LOCATIONS)}")
         self.rnd = random.Random(self.seed)
-        self.locations = [loc[0] for loc in LOCATIONS[: self.n_locations]]
-        self.loc_weights = [loc[4] for loc in LOCATIONS[: self.n_locations]]
+        self.locations = [loc.id for loc in self.places]
+        self.position = {loc: i for i, loc in enumerate(self.locations)}
+        self.loc_weights = [loc.weight for loc in self.places]
+        self.mix = MIX + ((("void", self.void_weight),) if self.void_weight else ())
         self.staff = {loc: [f"{loc}-staff-{i}" for i in range(1, 7)] for loc in self.locations}
         self.customers = max(1000, self.events // 20)
         self.pkg_ids = list(PACKAGES)
@@ -260,21 +318,29 @@ class Generator:
         self.redeemable = Pool()  # live packages whose invoice is closed
         self.by_due: dict[datetime.date, list[Invoice]] = {}
         self.serial = 0
+        self.today: list[Done] = []  # the day's events a void may reverse
 
     def next_id(self) -> int:
         self.serial += 1
         return self.serial
 
     def other_location(self, here: str) -> str:
-        return self.rnd.choice([loc for loc in self.locations if loc != here])
+        """Another location than `here`, uniformly (`here` itself if it is the only one).
+
+        The same draw as `rnd.choice` over the others, without building that list.
+        """
+        if len(self.locations) == 1:
+            return here
+        pick = self.rnd.randrange(len(self.locations) - 1)
+        return self.locations[pick if pick < self.position[here] else pick + 1]
 
     # -- one event of each kind ------------------------------------------------
-    def sale(self, day: datetime.date) -> dict:
+    def sale(self, day: datetime.date) -> dict[str, Any]:
         rnd = self.rnd
         n = self.next_id()
         loc = rnd.choices(self.locations, self.loc_weights)[0]
         invoice = f"INV-{n:07d}"
-        lines: list[dict] = []
+        lines: list[dict[str, str]] = []
         packages: list[Package] = []
         total = Decimal(0)
         n_packages = 1 if rnd.random() < 0.9 else 2
@@ -309,14 +375,16 @@ class Generator:
         self.open.add(inv)
         due = day + datetime.timedelta(days=rnd.randint(1, PAY_WITHIN_DAYS))
         self.by_due.setdefault(due, []).append(inv)
-        event = {"type": "sale", "id": f"s-{n:07d}", "date": day.isoformat(), "location": loc,
-                 "invoice": invoice, "customer": f"cust-{rnd.randrange(self.customers):06d}"}
+        event: dict[str, Any] = {
+            "type": "sale", "id": f"s-{n:07d}", "date": day.isoformat(), "location": loc,
+            "invoice": invoice, "customer": f"cust-{rnd.randrange(self.customers):06d}"}
         if rnd.random() < 0.9:
             event["staff"] = rnd.choice(self.staff[loc])
         event["lines"] = lines
+        self.today.append(Done(event, inv))
         return event
 
-    def payment(self, day: datetime.date, inv: Invoice, in_full: bool) -> dict:
+    def payment(self, day: datetime.date, inv: Invoice, in_full: bool) -> dict[str, Any]:
         rnd = self.rnd
         if in_full or inv.unpaid <= CENT or (inv.payments == 0 and rnd.random() < 0.55):
             amount = inv.unpaid
@@ -330,9 +398,11 @@ class Generator:
             for pkg in inv.packages:
                 self.redeemable.add(pkg)
         loc = inv.source if rnd.random() < 0.85 else self.other_location(inv.source)
-        return {"type": "payment", "id": f"p-{self.next_id():07d}", "date": day.isoformat(),
-                "location": loc, "invoice": inv.invoice, "amount": money(amount),
-                "method": rnd.choice(("card", "card", "card", "cash", "other"))}
+        event = {"type": "payment", "id": f"p-{self.next_id():07d}", "date": day.isoformat(),
+                 "location": loc, "invoice": inv.invoice, "amount": money(amount),
+                 "method": rnd.choice(("card", "card", "card", "cash", "other"))}
+        self.today.append(Done(event, inv, amount=amount))
+        return event
 
     def usable_package(self, day: datetime.date) -> Package | None:
         """A random live package of a closed invoice that can still be redeemed today."""
@@ -346,7 +416,7 @@ class Generator:
             return pkg
         return None
 
-    def redemption(self, day: datetime.date, pkg: Package) -> dict:
+    def redemption(self, day: datetime.date, pkg: Package) -> dict[str, Any]:
         rnd = self.rnd
         spec = PACKAGES[pkg.package]
         group = rnd.choice([item for item, left in pkg.left.items() if left])
@@ -361,38 +431,42 @@ class Generator:
             pkg.live = False
             self.redeemable.remove(pkg)
         loc = pkg.source if rnd.random() < 0.8 else self.other_location(pkg.source)
-        event = {"type": "redemption", "id": f"r-{self.next_id():07d}",
-                 "date": day.isoformat(), "location": loc, "instance": pkg.instance,
-                 "item": item}
+        event: dict[str, Any] = {
+            "type": "redemption", "id": f"r-{self.next_id():07d}", "date": day.isoformat(),
+            "location": loc, "instance": pkg.instance, "item": item}
         if quantity != 1:
             event["quantity"] = quantity
         if rnd.random() < 0.95:
             event["staff"] = rnd.choice(self.staff[loc])
+        self.today.append(Done(event, pkg, group, quantity))
         return event
 
-    def refund(self, day: datetime.date, pkg: Package) -> dict:
+    def refund(self, day: datetime.date, pkg: Package) -> dict[str, Any]:
         rnd = self.rnd
         contract_cents = int(pkg.contract / CENT)
         amount = Decimal(rnd.randint(max(1, contract_cents // 2), max(1, contract_cents))) * CENT
         pkg.live = False
         self.redeemable.remove(pkg)
         loc = pkg.source if rnd.random() < 0.9 else self.other_location(pkg.source)
-        return {"type": "refund", "id": f"f-{self.next_id():07d}", "date": day.isoformat(),
-                "location": loc, "instance": pkg.instance, "amount": money(amount),
-                "method": rnd.choice(("card", "cash"))}
+        event = {"type": "refund", "id": f"f-{self.next_id():07d}", "date": day.isoformat(),
+                 "location": loc, "instance": pkg.instance, "amount": money(amount),
+                 "method": rnd.choice(("card", "cash"))}
+        self.today.append(Done(event, pkg))
+        return event
 
-    def expiry(self, day: datetime.date, pkg: Package) -> dict:
+    def expiry(self, day: datetime.date, pkg: Package) -> dict[str, Any]:
         pkg.live = False
         self.redeemable.remove(pkg)
         return {"type": "expiry", "id": f"x-{self.next_id():07d}", "date": day.isoformat(),
                 "instance": pkg.instance}
 
     # -- days --------------------------------------------------------------------
-    def day(self, day: datetime.date, quota: int) -> list[dict]:
+    def day(self, day: datetime.date, quota: int) -> list[dict[str, Any]]:
         """One day's events, decided in the engine's order of kinds."""
         rnd = self.rnd
+        self.today = []
         wanted = dict.fromkeys(KIND_ORDER, 0)
-        kinds, weights = zip(*MIX, strict=True)
+        kinds, weights = zip(*self.mix, strict=True)
         for kind in rnd.choices(kinds, weights, k=quota):
             wanted[kind] += 1
         # Invoices due today are paid in full, whatever the draw said.
@@ -406,7 +480,7 @@ class Generator:
             shortfall += extra_payments - payments_possible
             extra_payments = payments_possible
         sales = max(0, wanted["sale"] + shortfall)
-        out: list[dict] = [self.sale(day) for _ in range(sales)]
+        out: list[dict[str, Any]] = [self.sale(day) for _ in range(sales)]
         out += [self.payment(day, inv, in_full=True) for inv in due]
         for _ in range(extra_payments):
             inv = self.open.pick(rnd)
@@ -426,7 +500,45 @@ class Generator:
                     continue
                 touched.add(pkg.instance)
                 out.append(self.refund(day, pkg) if kind == "refund" else self.expiry(day, pkg))
+        if wanted["void"]:
+            out += self.voids(day, wanted["void"])
         return out
+
+    def voids(self, day: datetime.date, wanted: int) -> list[dict[str, Any]]:
+        """Up to `wanted` voids of the day's events, each one the engine accepts (see above)."""
+        out: list[dict[str, Any]] = []
+        voided: set[int] = set()
+        for _ in range(wanted):
+            if not self.today:
+                break
+            pick = self.rnd.randrange(len(self.today))
+            done = self.today[pick]
+            if pick in voided or not self._undo(done):
+                continue
+            voided.add(pick)
+            out.append({"type": "void", "id": f"v-{self.next_id():07d}",
+                        "date": day.isoformat(), "target": done.event["id"],
+                        "reason": self.rnd.choice(VOID_REASONS)})
+        return out
+
+    def _undo(self, done: Done) -> bool:
+        """Undo `done` in the model if the engine would accept its void; False if not."""
+        kind, target = done.event["type"], done.target
+        if isinstance(target, Invoice):
+            if target.unpaid <= 0 or (kind == "sale" and target.payments):
+                return False  # a sale with payments; a payment that settled its invoice
+            if kind == "sale":
+                self.open.remove(target)
+                target.unpaid = Decimal(0)  # nothing more is ever paid on it
+            else:
+                target.unpaid += done.amount
+            return True
+        if kind == "redemption":
+            target.left[done.group] += done.quantity
+        if not target.live:  # used up by the redemption, or refunded: it comes back
+            target.live = True
+            self.redeemable.add(target)
+        return True
 
     def run(self) -> dict[str, list[str]]:
         """Month file name -> JSON lines; exactly `events` events."""
@@ -449,13 +561,30 @@ class Generator:
         return files
 
 
+HEADER = "# Books generated by `pkgbooks generate`: do not edit by hand."
+
+
+def default_per_day(locations: int) -> int:
+    """Events a day: 250 for the small books, 50 a location for a chain."""
+    return 250 if locations <= len(LOCATIONS) else 50 * locations
+
+
 def generate(out_dir: Path, events: int = 100_000, seed: int = 1, locations: int = 4,
-             per_day: int = 250) -> dict[str, object]:
-    """Write the books; return a summary (counts by kind, first and last date)."""
-    gen = Generator(events, seed, locations, per_day)
+             per_day: int | None = None, entities: int | None = None,
+             void_weight: int = VOID_WEIGHT, header: str = HEADER) -> dict[str, Any]:
+    """Write the books into `out_dir`; return a summary (counts by kind, first and last date).
+
+    Event files of `out_dir/events/` that this history does not have are removed,
+    so generating again into the same directory gives exactly these books.
+    """
+    places = locations_for(locations, entities)
+    if events < 1:
+        raise ValueError("--events must be at least 1")
+    gen = Generator(events, seed, places, per_day or default_per_day(locations), void_weight)
     files = gen.run()
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "pkgbooks.toml").write_text(config_text(locations, gen.start), encoding="utf-8")
+    (out_dir / "pkgbooks.toml").write_text(
+        header + "\n" + config_text(places, gen.start), encoding="utf-8")
     events_dir = out_dir / "events"
     events_dir.mkdir(exist_ok=True)
     for old in events_dir.glob("*.jsonl"):
@@ -465,21 +594,5 @@ def generate(out_dir: Path, events: int = 100_000, seed: int = 1, locations: int
         (events_dir / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {"events": sum(gen.counts.values()), "by_kind": gen.counts,
             "first": gen.start.isoformat(), "last": gen.last_day.isoformat(),
-            "files": len(files), "customers": gen.customers, "locations": locations}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--locations", type=int, default=4, choices=range(3, 6))
-    parser.add_argument("--per-day", type=int, default=250)
-    args = parser.parse_args(argv)
-    summary = generate(args.out_dir, args.events, args.seed, args.locations, args.per_day)
-    print(json.dumps(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            "files": len(files), "customers": gen.customers, "locations": locations,
+            "entities": len({loc.entity or loc.id for loc in places})}
