@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pkgbooks import checkpoint
+from pkgbooks import checkpoint, progress
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
 from pkgbooks.errors import Error, config_error, file_error
@@ -98,6 +98,8 @@ def render(
     today = today or datetime.date.today()
     result = Rendered(config)
     engine = Engine(config, result.problems)
+    progress.watch("events read", lambda: engine.counts.read, rate=True)
+    progress.watch("month files", lambda: result.months)
     guard = result.guard = Guard(previous, config.locked_through, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
     text = LedgerText(config, result.balances)
