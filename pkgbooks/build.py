@@ -139,7 +139,8 @@ def render(
         result.counts = engine.counts
         result.counts.read += guard.refused + len(dated_out)
         result.counts.rejected += guard.refused + len(dated_out)
-        result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
+        if not incremental:  # for `validate` (an incremental build need not read them back)
+            result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
         inputs = plan.scan.inputs if plan is not None else inputs_digest(books_dir, paths)
         yield ACCOUNTS, text.accounts(engine.end, inputs)
         if text.first is not None and engine.end is not None:

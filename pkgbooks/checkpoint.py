@@ -44,18 +44,19 @@ import os
 import pickle
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pkgbooks.engine import Engine, EngineState
 from pkgbooks.layout import CONFIG, EVENTS
 from pkgbooks.ledger import LEDGER_DIR, LedgerText
 from pkgbooks.readers import Read, open_event_file, read_events
+from pkgbooks.state import BooksState, PackageState
 
 FORMAT = 1
 DIRECTORY = ".pkgbooks"
@@ -269,10 +270,68 @@ def read_manifest(path: Path) -> tuple[Manifest, int]:
 
 @dataclass(slots=True)
 class Saved:
-    """One cut's state, as the engine and the ledger text had it."""
+    """One cut's state, as the engine and the ledger text had it.
+
+    The finished packages are pickled apart (`finished`) and read back only
+    if the run looks one up (`LazyFinished`): most of a state's objects are
+    theirs, and a day's events seldom touch a finished package.
+    """
 
     engine: EngineState
     balances: dict[str, Decimal]
+    finished: bytes = b""
+
+
+class LazyFinished(MutableMapping[str, Any]):
+    """A restored state's finished packages, unpickled when the run first looks one up.
+
+    Packages that finish before then are only added (`BooksState.finish`), which
+    needs no lookup: they wait in `_added`. The first lookup reads the stored
+    ones, adds those (a dict in the same order as if they had been there all
+    along) and puts the dict in the state in place of this mapping. A package
+    instance is never in `_added` and the stored ones at once: it finishes from
+    the live packages, and comes back to life only through a lookup.
+    """
+
+    def __init__(self, blob: bytes, state: BooksState) -> None:
+        self._blob: bytes | None = blob
+        self._state = state
+        self._added: dict[str, PackageState] = {}
+        self._real: dict[str, PackageState] | None = None
+
+    def load(self) -> dict[str, PackageState]:
+        """The finished packages as a plain dict, now also the state's."""
+        if self._real is None:
+            assert self._blob is not None
+            real: dict[str, PackageState] = pickle.loads(zlib.decompress(self._blob))
+            real.update(self._added)
+            self._real, self._blob, self._added = real, None, {}
+            self._state.finished = real
+        return self._real
+
+    def __setitem__(self, instance: str, pkg: PackageState) -> None:
+        if self._real is None:
+            self._added[instance] = pkg
+        else:
+            self._real[instance] = pkg
+
+    def __getitem__(self, instance: str) -> PackageState:
+        return self.load()[instance]
+
+    def get(self, instance: str, default: Any = None) -> Any:
+        return self.load().get(instance, default)
+
+    def __contains__(self, instance: object) -> bool:
+        return instance in self.load()
+
+    def __delitem__(self, instance: str) -> None:
+        del self.load()[instance]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.load())
+
+    def __len__(self) -> int:
+        return len(self.load())
 
 
 def read_state(path: Path, start: int, cut: Cut) -> Saved:
@@ -387,16 +446,27 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
     counts.after_as_of = 0
     cut = len(str(events_dir)) + 1
     seen = {event_id: (file[cut:], line) for event_id, (file, line) in engine.seen.items()}
-    state = dataclasses.replace(engine, counts=counts, seen=seen,
-                                state=_sets_sorted(engine.state))
+    finished = engine.state.finished
+    if isinstance(finished, LazyFinished):
+        finished = finished.load()
+    books = dataclasses.replace(_sets_sorted(engine.state), finished={})
+    state = dataclasses.replace(engine, counts=counts, seen=seen, state=books)
+    return zlib.compress(_pickled(Saved(state, balances, zlib.compress(_pickled(finished), 1))),
+                         1)
+
+
+def _pickled(obj: Any) -> memoryview:
     out = io.BytesIO()
-    _Pickler(out, protocol=5).dump(Saved(state, balances))
-    return zlib.compress(out.getbuffer(), 1)
+    _Pickler(out, protocol=5).dump(obj)
+    return out.getbuffer()
 
 
 def _placed(saved: Saved, events_dir: Path) -> Saved:
     """A saved state with the places of its events under `events_dir` again."""
     _sets_back(saved.engine.state)
+    state = saved.engine.state
+    state.finished = cast(dict[str, PackageState], LazyFinished(saved.finished, state))
+    saved.finished = b""
     root = str(events_dir) + os.sep
     saved.engine.seen = {event_id: (root + name, line)
                          for event_id, (name, line) in saved.engine.seen.items()}

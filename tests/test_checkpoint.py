@@ -464,3 +464,27 @@ def test_random_histories_build_incrementally_as_in_full(seed: int, tmp_path: Pa
 @pytest.mark.parametrize("seed", range(4, 24))
 def test_more_random_histories(seed: int, tmp_path: Path) -> None:
     _history_steps(seed, tmp_path)
+
+
+# --- the finished packages read back lazily ----------------------------------------------
+
+
+def test_lazy_finished_packages_read_back_as_if_they_had_been_there_all_along() -> None:
+    import pickle
+    import zlib
+
+    from pkgbooks.state import BooksState
+
+    stored = {"a": "pkg-a", "b": "pkg-b"}
+    state = BooksState()
+    lazy = checkpoint.LazyFinished(zlib.compress(pickle.dumps(stored)), state)
+    state.finished = lazy  # type: ignore[assignment]
+    lazy["c"] = "pkg-c"  # type: ignore[assignment]  # a package finishes: no reading back
+    lazy["d"] = "pkg-d"  # type: ignore[assignment]
+    assert state.finished is lazy
+    assert lazy.get("a") == "pkg-a"  # the first lookup reads them back
+    assert state.finished == {"a": "pkg-a", "b": "pkg-b", "c": "pkg-c", "d": "pkg-d"}
+    assert list(state.finished) == ["a", "b", "c", "d"] and type(state.finished) is dict
+    del lazy["b"]
+    lazy["e"] = "pkg-e"  # type: ignore[assignment]
+    assert list(state.finished) == ["a", "c", "d", "e"] and "e" in lazy and len(lazy) == 4
