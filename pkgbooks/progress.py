@@ -79,14 +79,16 @@ class Status:
             if value != counter.last:
                 counter.last, counter.changed = value, now
             text = f"{value:,} {counter.label}"
-            elapsed = counter.changed - counter.since
-            if counter.rate and elapsed > 0:
-                text += f" ({value / elapsed:,.0f}/s)"
+            counting = counter.changed - counter.since
+            if counter.rate and counting > 0:
+                text += f" ({value / counting:,.0f}/s)"
             parts.append(text)
         what = ", ".join(parts)
         if self.phase_text:
             what = f"{self.phase_text}: {what}" if what else self.phase_text
-        return f"pkgbooks {self.title}: {what} - {now - self.started:.0f} s"
+        elapsed = f"{now - self.started:.0f} s"
+        return f"pkgbooks {self.title}: {what} - {elapsed}" if what else \
+            f"pkgbooks {self.title}: {elapsed}"
 
     def draw(self) -> None:
         """Redraw the line in place, cut to the terminal's width (a wrapped line cannot be)."""

@@ -63,6 +63,7 @@ def test_a_phase_replaces_the_counters_of_the_last_one() -> None:
     status = Status("validate", Terminal(), clock=clock)
     progress._active = status
     try:
+        assert status.line() == "pkgbooks validate: 0 s"
         progress.phase("replaying the events")
         progress.watch("events read", lambda: 7)
         clock.now += 2
