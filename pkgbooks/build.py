@@ -19,8 +19,10 @@ from typing import Any
 
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
+from pkgbooks.entities import stale_wrappers, with_entity_books, wrappers
 from pkgbooks.errors import Error, config_error, file_error
 from pkgbooks.layout import CONFIG, EVENTS, books_lock, inputs_digest
+from pkgbooks.partition import Parallel, PartitionError
 from pkgbooks.ledger import (
     ACCOUNTS,
     QUERIES,
@@ -69,7 +71,7 @@ AS_OF_LIMIT = datetime.timedelta(days=3660)
 def render(
     books_dir: Path, as_of: datetime.date | None, config: Config | None = None,
     previous: Previous | None = None, list_refused: bool = False,
-    today: datetime.date | None = None,
+    today: datetime.date | None = None, parallel: Parallel | None = None,
 ) -> tuple[Rendered, Iterator[tuple[str, str]]]:
     """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
 
@@ -77,8 +79,9 @@ def render(
     With `list_refused`, refused events are listed in `refused.beancount`
     (`--keep-going`). A copy of `pkgbooks.toml` goes with the books, so that
     the next build can name what changed in it. `today` (the system's date
-    by default) bounds the event dates (`readers.sane_dates`).
-    Consume `files` completely before reading the summary.
+    by default) bounds the event dates (`readers.sane_dates`). With
+    `parallel`, the events are applied in partitions by source (pkgbooks/partition.py),
+    with the same output. Consume `files` completely before reading the summary.
     """
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
@@ -91,16 +94,22 @@ def render(
                        future_days=config.dates.future_days, gap_days=config.dates.gap_days,
                        as_of=as_of, refused=dated_out)
     text = LedgerText(config, result.balances)
+    split = parallel.run(books_dir, config, result.problems, paths) if parallel else None
 
     def files() -> Iterator[tuple[str, str]]:
-        for name, month_text in text.months(engine.run(reads, as_of), lambda: engine.end):
+        months = (split.months(reads, as_of, text) if split is not None
+                  else text.months(engine.run(reads, as_of), lambda: engine.end))
+        for name, month_text in months:
             result.months += 1
             yield name, month_text
+        if split is not None:
+            engine.end, engine.counts = split.end, split.counts
         result.as_of = engine.end
         result.counts = engine.counts
         result.counts.read += guard.refused + len(dated_out)
         result.counts.rejected += guard.refused + len(dated_out)
-        result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
+        result.finished = (split.finished if split is not None else
+                           {i: p.status for i, p in engine.ctx.state.finished.items()})
         yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir, paths))
         if text.first is not None and engine.end is not None:
             yield QUERIES, query_directives(text.first, engine.end)
@@ -145,7 +154,8 @@ def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, confi
     writer = LedgerWriter(books_dir)
     try:
         with no_collector():
-            for name, text in comparison(files) if comparison else files:
+            for name, text in with_entity_books(config, comparison(files) if comparison
+                                                else files, result.balances):
                 writer.add(name, text)
         current = _config_table(books_dir)
         if comparison is not None:
@@ -161,7 +171,8 @@ def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, confi
             result.rewritten = []
             return result
         result.set_aside = len(result.problems)
-        writer.commit(render_main(config))
+        beside = wrappers(config)
+        writer.commit(render_main(config), beside, stale_wrappers(books_dir, beside))
     except BaseException:
         writer.abandon()
         raise
