@@ -20,9 +20,8 @@ from typing import Any
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
 from pkgbooks.entities import stale_wrappers, with_entity_books, wrappers
-from pkgbooks.errors import Error, config_error, file_error
+from pkgbooks.errors import Error, config_error, file_error, plain_error
 from pkgbooks.layout import CONFIG, EVENTS, books_lock, inputs_digest
-from pkgbooks.partition import Parallel, PartitionError
 from pkgbooks.ledger import (
     ACCOUNTS,
     QUERIES,
@@ -31,6 +30,7 @@ from pkgbooks.ledger import (
     LedgerWriter,
     render_main,
 )
+from pkgbooks.partition import Parallel, PartitionError
 from pkgbooks.periods import (
     CONFIG_COPY,
     REFUSED_FILE,
@@ -126,6 +126,7 @@ def build(
     keep_going: bool = False,
     waiting: Callable[[], None] | None = None,
     today: datetime.date | None = None,
+    parallel: Parallel | None = None,
 ) -> Rendered:
     """Build the books; on any problem write nothing and return the problems.
 
@@ -134,22 +135,25 @@ def build(
     One build at a time: the books directory is locked for the whole build
     (`waiting()` is called if another build holds it). A file that cannot be
     written (a full disk, a read-only directory) is a problem that stops the
-    build, with the previous books unchanged.
+    build, with the previous books unchanged. With `parallel`, the events are
+    applied in partitions (`--jobs`, `--dask`), with the same output.
     """
     with books_lock(books_dir, exclusive=True, waiting=waiting):
         config = load_config(books_dir / CONFIG)
         try:
-            return _build(books_dir, as_of, keep_going, config, today)
+            return _build(books_dir, as_of, keep_going, config, today, parallel)
         except LedgerWriteError as exc:
             result = Rendered(config, problems=[file_error(exc.path, exc.reason)])
             return result
+        except PartitionError as exc:
+            return Rendered(config, problems=[plain_error(str(exc))])
 
 
 def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, config: Config,
-           today: datetime.date | None) -> Rendered:
+           today: datetime.date | None, parallel: Parallel | None = None) -> Rendered:
     previous = Previous.load(books_dir)
     result, files = render(books_dir, as_of, config, previous, list_refused=keep_going,
-                           today=today)
+                           today=today, parallel=parallel)
     comparison = Comparison(previous, config.locked_through) if previous else None
     writer = LedgerWriter(books_dir)
     try:
