@@ -60,6 +60,8 @@ Month = tuple[int, int]
 # Below this many events a build runs its partitions in this process: starting
 # processes costs more than it saves (the output is the same either way).
 IN_PROCESS_BELOW = 20_000
+# How long `--dask` waits for the scheduler to answer.
+DASK_CONNECT_TIMEOUT = "10s"
 
 
 class PartitionError(Exception):
@@ -290,10 +292,10 @@ def in_process(tasks: list[Task]) -> list[Part]:
 
 
 def process_pool(jobs: int) -> Runner:
-    """Run the tasks in `jobs` processes of this machine."""
+    """Run the tasks in `jobs` processes of this machine (small books: in this one)."""
 
     def run(tasks: list[Task]) -> list[Part]:
-        if len(tasks) <= 1:
+        if len(tasks) <= 1 or sum(len(t.events) for t in tasks) < IN_PROCESS_BELOW:
             return in_process(tasks)
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         try:
@@ -317,17 +319,25 @@ class DaskCluster:
     def __init__(self, address: str) -> None:
         try:
             from distributed import Client
+            from distributed.comm.addressing import parse_address, parse_host_port
         except ImportError:
             raise PartitionError("--dask needs the dask extra: pip install 'pkgbooks[dask]'") \
                 from None
         self.address = address
+        try:  # a malformed address, before a client is made (it would linger at exit)
+            scheme, where = parse_address(address)
+            if scheme in ("tcp", "tls"):
+                parse_host_port(where)
+        except ValueError as exc:
+            raise PartitionError(f"--dask {address}: not a scheduler address like "
+                                 f"tcp://host:8786 ({_one_line(exc)})") from None
         connect: Any = Client  # untyped
         self.client: Any
         try:
-            self.client = connect(address, timeout="10s", set_as_default=False)
+            self.client = connect(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
             self.slots = max(1, sum(self.client.nthreads().values()))
-        except Exception as exc:  # OSError, TimeoutError, a malformed address ...
-            raise PartitionError(f"cannot connect to the Dask scheduler at {address}: "
+        except Exception as exc:  # OSError, TimeoutError ...
+            raise PartitionError(f"--dask: cannot connect to the Dask scheduler at {address}: "
                                  f"{_one_line(exc)}") from None
 
     def __call__(self, tasks: list[Task]) -> list[Part]:
@@ -336,7 +346,7 @@ class DaskCluster:
             parts: list[Part] = self.client.gather(futures)
             return parts
         except Exception as exc:  # a worker died, the scheduler went away ...
-            raise PartitionError(f"the Dask cluster at {self.address} could not build the "
+            raise PartitionError(f"--dask: the cluster at {self.address} could not build the "
                                  f"books: {type(exc).__name__}: {_one_line(exc)}") from None
 
     def close(self) -> None:
@@ -422,12 +432,11 @@ class PartitionedRun:
         counts = self.counts = routing.counts
         if routing.end is None or not routing.records:
             return
-        small = len(routing.records) < IN_PROCESS_BELOW
         partitions = routing.partitions(self.jobs)
         routing.records.clear()
         tasks = [Task(self.config_text, tuple(self.files), events, routing.end)
                  for events in partitions]
-        parts = (in_process if small else self.runner)(tasks)
+        parts = self.runner(tasks)
         for part in parts:
             counts.applied += part.counts.applied
             counts.rejected += part.counts.rejected

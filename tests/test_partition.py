@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import os
 import random
 import shutil
 import sys
@@ -245,3 +246,34 @@ def test_events_about_other_locations_and_unknown_things(tmp_path: Path, order: 
     refused = {p.event for p in result.problems}
     assert {"p0", "s2", "s3", "v2", "v3", "v4", "r9", "p9", "s4", "p4"} <= refused
     assert result.counts.duplicates == 1
+
+
+def _die(_task: Any) -> Any:
+    os._exit(1)  # a build process killed (out of memory, say)
+
+
+def test_a_process_that_dies_fails_the_build_and_the_books_stay(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    books = tmp_path / "books"
+    shutil.copytree(DEMO, books)
+    before = _generated(books)
+    monkeypatch.setattr(partition, "run_task", _die)
+    result = build(books, parallel=Parallel(2))
+    assert [str(p) for p in result.problems] == [
+        "a build process ended unexpectedly (out of memory?); try fewer --jobs"]
+    assert _generated(books) == before
+
+
+def test_cli_jobs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pkgbooks.cli import main
+
+    books = tmp_path / "books"
+    shutil.copytree(DEMO, books)
+    done = CliRunner().invoke(main, ["build", str(books), "--jobs", "0"])
+    assert done.exit_code == 2 and "--jobs" in done.output
+    before = _generated(books)
+    done = CliRunner().invoke(main, ["build", str(books), "--jobs", "3"])
+    assert done.exit_code == 0, done.output
+    assert _generated(books) == before  # the committed demo, rebuilt in 3 processes
