@@ -52,7 +52,8 @@ TRANSFER_ROLE = "EntityTransfer"
 
 _LOCATION = re.compile(r'^  location: ("(?:[^"\\]|\\.)*")$', re.MULTILINE)
 _SOURCE = re.compile(r'^  source: ("(?:[^"\\]|\\.)*")$', re.MULTILINE)
-_ACCOUNT = re.compile(r"^  ([A-Z][^ ]*) ", re.MULTILINE)
+# The location segment of every posting's account (`Assets:Loc11:Cash:Card` -> `Loc11`).
+_SEGMENT = re.compile(r"^  [A-Z][A-Za-z]*:([^: \n]+):", re.MULTILINE)
 _POSTING = re.compile(r"^  ([A-Z][^ ]*) +(-?[0-9]+\.[0-9]{2}) ", re.MULTILINE)
 _INSTANCE = re.compile(r'^  instance: ("(?:[^"\\]|\\.)*")$', re.MULTILINE)
 _PER_PACKAGE = suffixes(PACKAGE_LIABILITY)
@@ -232,7 +233,7 @@ class EntityBooks:
         the source's liability and revenue. A transaction without postings
         (a sale, before any payment) belongs to its source.
         """
-        segments = {account.split(":", 2)[1] for account in _ACCOUNT.findall(block)}
+        segments = set(_SEGMENT.findall(block))
         if len(segments) == 1:
             location = self._by_segment.get(segments.pop())
             if location is not None:

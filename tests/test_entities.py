@@ -19,6 +19,8 @@ import pytest
 from beancount import loader
 from beancount.core import data
 from histories import ROOT, today_for, write_books
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pkgbooks.build import build
 from pkgbooks.config import load_config
@@ -157,4 +159,19 @@ def test_an_entity_no_longer_in_the_books_loses_its_books(tmp_path: Path) -> Non
     assert not build(books).problems
     assert not (books / wrapper_path("franchise-2")).exists()
     assert (books / wrapper_path("franchise-9")).exists()
+    check_entity_books(books)
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), move=st.booleans())
+def test_entity_books_add_up_on_any_history(seed: int, move: bool, tmp_path: Path) -> None:
+    """Property: whatever the business and history, the entity books load and add up."""
+    books = tmp_path / f"books-{seed}-{move}"
+    if books.exists():
+        shutil.rmtree(books)
+    history = write_books(seed, books, move=move)
+    result = build(books, today=today_for(history))
+    assert not result.problems, result.problems[:3]
     check_entity_books(books)

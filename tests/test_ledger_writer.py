@@ -43,15 +43,17 @@ NEW_EVENTS = [*OLD_EVENTS, {**redeem("r1", 3, "K1"), "date": "2026-02-03"}]  # a
 def generated(books: Path) -> dict[str, bytes]:
     """main.beancount and ledger/*, by relative path."""
     files = {"main.beancount": (books / "main.beancount").read_bytes()}
-    for path in sorted((books / "ledger").glob("*")):
-        files[f"ledger/{path.name}"] = path.read_bytes()
+    for path in sorted([*books.glob("ledger/**/*"), *books.glob("entities/*.beancount")]):
+        if path.is_file():  # the entities' books are in ledger/entities/ and entities/
+            files[path.relative_to(books).as_posix()] = path.read_bytes()
     return files
 
 
 def strays(books: Path) -> list[Path]:
     """`.beancount` files anywhere in the books directory but where the books keep them."""
     return [p for p in books.rglob("*.beancount")
-            if p.parent != books / "ledger" and p != books / "main.beancount"]
+            if not p.is_relative_to(books / "ledger") and p.parent != books / "entities"
+            and p != books / "main.beancount"]
 
 
 def leftovers(books: Path) -> list[Path]:
