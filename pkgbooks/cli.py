@@ -14,6 +14,7 @@ from pkgbooks.errors import Error, Failed, plain_error
 from pkgbooks.events import LAST_DATE
 from pkgbooks.exporters.journals import GROUPS
 from pkgbooks.exporters.run import EXPORTERS, Request, export, write
+from pkgbooks.generate import generate
 from pkgbooks.layout import books_lock
 from pkgbooks.partition import Parallel, default_jobs
 from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, run_report
@@ -261,6 +262,40 @@ def demo_cmd(books_dir: Path | None) -> None:
         click.echo(FORMATS["table"](run_report(name, books, first, end)), nl=False)
     click.echo(f"\nThe demo books are in {where}: `fava {where / 'main.beancount'}`, "
                f"or `pkgbooks report collections {where} --from {first} --to {end}`.")
+
+
+@main.command("generate")
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--events", type=click.IntRange(1, 100_000_000), default=100_000,
+              show_default=True, help="How many events.")
+@click.option("--locations", type=click.IntRange(1, 100_000), default=4, show_default=True,
+              help="How many locations.")
+@click.option("--entities", type=click.IntRange(1, 100_000), default=None,
+              help="How many franchises the locations belong to (default: up to 5 "
+                   "locations are the fixed ones in 1-3 franchises; more, one per 10).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="The same seed and options write the same bytes.")
+def generate_cmd(out_dir: Path, events: int, locations: int, entities: int | None,
+                 seed: int) -> None:
+    """Write a synthetic business into DIR (pkgbooks.toml and events/), to try pkgbooks at scale.
+
+    Every event type appears, voids included, and every event is one `pkgbooks
+    build` accepts. DIR must be new or empty.
+    """
+    if entities is not None and entities > locations:
+        raise click.BadParameter(f"{entities} entities for {locations} locations: "
+                                 "at most one entity a location", param_hint="'--entities'")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        _fail([plain_error(f"{out_dir}: not empty: generate writes new books into a new "
+                           "or empty directory")], "nothing generated")
+    summary = generate(out_dir, events, seed, locations, entities=entities)
+    plural = {"expiry": "expiries"}
+    kinds = ", ".join(f"{n:,} {plural.get(kind, kind + 's')}"
+                      for kind, n in summary["by_kind"].items() if n)
+    click.echo(f"pkgbooks: generated {summary['events']:,} events ({kinds}) from "
+               f"{summary['first']} to {summary['last']}, {locations:,} locations in "
+               f"{summary['entities']:,} entities, in {out_dir}")
+    click.echo(f"next: pkgbooks build {out_dir}")
 
 
 def _fail(errors: list[Error], summary: str) -> None:
