@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from pkgbooks.build import build
 from pkgbooks.config import load_config
 from pkgbooks.entities import TRANSFER_KIND, TRANSFER_ROLE, file_name, moves, wrapper_path
+from pkgbooks.validate import validate
 
 
 def _load(path: Path) -> list[Any]:
@@ -175,3 +176,17 @@ def test_entity_books_add_up_on_any_history(seed: int, move: bool, tmp_path: Pat
     result = build(books, today=today_for(history))
     assert not result.problems, result.problems[:3]
     check_entity_books(books)
+
+
+def test_validate_catches_a_hand_edit_of_an_entity_book(tmp_path: Path) -> None:
+    books = tmp_path / "demo"
+    shutil.copytree(ROOT / "ledgers" / "demo", books)
+    assert not build(books).problems
+    assert validate(books).errors == []
+    month = books / "ledger" / "entities" / "franchise-2" / "2026-02.beancount"
+    month.write_text(month.read_text(encoding="utf-8").replace('"Liam', '"Lyam', 1),
+                     encoding="utf-8")
+    (books / wrapper_path("franchise-1")).unlink()
+    errors = [str(e) for e in validate(books).errors]
+    assert any(str(month) in e and "line" in e for e in errors), errors
+    assert any(wrapper_path("franchise-1") in e and "missing" in e for e in errors), errors
