@@ -106,6 +106,20 @@ def test_generated_books(tmp_path: Path) -> None:
     assert not result.problems and result.counts.expiries > 100
 
 
+@pytest.mark.slow
+def test_generated_chain_with_voids(tmp_path: Path) -> None:
+    """`pkgbooks generate`: 12 locations in franchises, voids; 2 and 5 partitions."""
+    from pkgbooks.generate import generate
+
+    books = tmp_path / "books"
+    made = generate(books, events=4000, seed=3, locations=12, entities=4)
+    assert made["by_kind"]["void"] > 10
+    as_of = datetime.date.fromisoformat(str(made["last"])) + datetime.timedelta(days=200)
+    result = _same_whatever_the_jobs(books, tmp_path / "builds", jobs=(2, 5), as_of=as_of,
+                                     today=as_of)
+    assert not result.problems and result.counts.expiries > 0
+
+
 def _faulty_history(seed: int, books: Path) -> Any:
     """A random history with exact duplicates and refused events of every kind injected."""
     sim = simulator()
