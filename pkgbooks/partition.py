@@ -57,9 +57,10 @@ AUTOMATIC = 1 << 62
 TxnKey = tuple[str, int, int, int, str]
 EventKey = tuple[str, int, int, int]
 Month = tuple[int, int]
-# Below this many events a build runs its partitions in this process: starting
-# processes costs more than it saves (the output is the same either way).
-IN_PROCESS_BELOW = 20_000
+# Event files smaller than this in all (about 20,000 events) are built by the
+# sequential engine in this process: routing, processes and merging cost more
+# than they save there (the output is the same either way). Not for `--dask`.
+SMALL_BOOKS_BYTES = 4 << 20
 # How long `--dask` waits for the scheduler to answer.
 DASK_CONNECT_TIMEOUT = "10s"
 
@@ -292,10 +293,10 @@ def in_process(tasks: list[Task]) -> list[Part]:
 
 
 def process_pool(jobs: int) -> Runner:
-    """Run the tasks in `jobs` processes of this machine (small books: in this one)."""
+    """Run the tasks in `jobs` processes of this machine (one task: in this one)."""
 
     def run(tasks: list[Task]) -> list[Part]:
-        if len(tasks) <= 1 or sum(len(t.events) for t in tasks) < IN_PROCESS_BELOW:
+        if len(tasks) <= 1:
             return in_process(tasks)
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         try:
@@ -379,18 +380,32 @@ class Parallel:
     dask: str | None = None
 
     def run(self, books_dir: Path, config: Config, problems: list[Error],
-            paths: list[Path]) -> PartitionedRun:
-        """The partitioned run of a build of `books_dir` (connects to the cluster, if any)."""
+            paths: list[Path]) -> PartitionedRun | None:
+        """The partitioned run of a build of `books_dir` (connects to the cluster, if any).
+
+        None: build small books with the sequential engine.
+        """
         runner: Runner
         if self.dask is not None:
             cluster = DaskCluster(self.dask)
             runner, jobs = cluster, self.jobs or cluster.slots
         else:
             jobs = self.jobs or default_jobs()
+            if jobs <= 1 or _size(paths) < SMALL_BOOKS_BYTES:
+                return None
             runner = process_pool(jobs)
         config_text = (books_dir / CONFIG).read_text(encoding="utf-8-sig")
         return PartitionedRun(config, config_text, problems, [str(p) for p in paths], jobs,
                               runner)
+
+
+def _size(paths: list[Path]) -> int:
+    """Bytes of the event files (one that cannot be read counts 0: the build reports it)."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
 
 
 # --- the parent: merging --------------------------------------------------------------------

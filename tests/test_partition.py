@@ -32,8 +32,8 @@ DEMO = ROOT / "ledgers" / "demo"
 
 @pytest.fixture(autouse=True)
 def _processes_even_for_small_books(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Small test books would run their partitions in-process: use real processes."""
-    monkeypatch.setattr(partition, "IN_PROCESS_BELOW", 0)
+    """Small test books would be built by the sequential engine: partition them."""
+    monkeypatch.setattr(partition, "SMALL_BOOKS_BYTES", 0)
 
 
 def _generated(books: Path) -> dict[str, bytes]:
