@@ -185,15 +185,15 @@ def counting(items: Iterable[T], label: str, rate: bool = False) -> Iterable[T]:
     """`items`, counted on the status line as they are taken; `items` itself when none is shown."""
     if _active is None:
         return items
-    return _counted(items, label, rate)
+    done = [0]
+    watch(label, lambda: done[0], rate)
+    return _counted(items, done)
 
 
-def _counted(items: Iterable[T], label: str, rate: bool) -> Iterator[T]:
-    done = 0
-    watch(label, lambda: done, rate)
+def _counted(items: Iterable[T], done: list[int]) -> Iterator[T]:
     for item in items:
         yield item
-        done += 1
+        done[0] += 1
 
 
 def note(message: str, stream: TextIO | None = None) -> None:
