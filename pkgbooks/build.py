@@ -20,7 +20,8 @@ from typing import Any
 from pkgbooks import checkpoint, progress
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
-from pkgbooks.errors import Error, config_error, file_error
+from pkgbooks.entities import EntityBooks, stale_wrappers, with_entity_books, wrappers
+from pkgbooks.errors import Error, config_error, file_error, plain_error
 from pkgbooks.layout import CONFIG, EVENTS, books_lock, inputs_digest
 from pkgbooks.ledger import (
     ACCOUNTS,
@@ -30,6 +31,7 @@ from pkgbooks.ledger import (
     LedgerWriter,
     render_main,
 )
+from pkgbooks.partition import Parallel, PartitionError
 from pkgbooks.periods import (
     CONFIG_COPY,
     REFUSED_FILE,
@@ -79,7 +81,8 @@ AS_OF_LIMIT = datetime.timedelta(days=3660)
 def render(
     books_dir: Path, as_of: datetime.date | None, config: Config | None = None,
     previous: Previous | None = None, list_refused: bool = False,
-    today: datetime.date | None = None, incremental: bool = False,
+    today: datetime.date | None = None, parallel: Parallel | None = None,
+    incremental: bool = False,
 ) -> tuple[Rendered, Iterator[tuple[str, str]]]:
     """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
 
@@ -87,19 +90,20 @@ def render(
     With `list_refused`, refused events are listed in `refused.beancount`
     (`--keep-going`). A copy of `pkgbooks.toml` goes with the books, so that
     the next build can name what changed in it. `today` (the system's date
-    by default) bounds the event dates (`readers.sane_dates`).
+    by default) bounds the event dates (`readers.sane_dates`). With
+    `parallel`, the events are applied in partitions by source (pkgbooks/partition.py),
+    with the same output.
     With `incremental`, the run goes on from the checkpoint of the last build
-    where it can (`pkgbooks.checkpoint`): `files` then leaves out the month
-    files before the cut, taken unchanged from the disk (`result.plan.resume.kept`),
-    and the states for the next checkpoint are saved as it runs.
+    where it can (`pkgbooks.checkpoint`; sequentially, whatever `parallel` says):
+    `files` then leaves out the month files before the cut, taken unchanged
+    from the disk (`result.plan.resume.kept`), and the states for the next
+    checkpoint are saved as it runs (not by a partitioned run).
     Consume `files` completely before reading the summary.
     """
     config = config or load_config(books_dir / CONFIG)
     today = today or datetime.date.today()
     result = Rendered(config)
     engine = Engine(config, result.problems)
-    progress.watch("events read", lambda: engine.counts.read, rate=True)
-    progress.watch("month files", lambda: result.months)
     guard = result.guard = Guard(previous, config.locked_through, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
     text = LedgerText(config, result.balances)
@@ -121,25 +125,39 @@ def render(
         guard(source), result.problems, today=today, future_days=config.dates.future_days,
         gap_days=config.dates.gap_days, as_of=as_of, refused=dated_out,
         started=resume is not None)
-    if plan is not None:
-        expected_end = plan.last_month(as_of, [p.name for p in paths])
-        recorder = result.recorder = checkpoint.Recorder(
-            engine, text, as_of, books_dir / EVENTS, expected_end, resumed=resume is not None)
-        reads = recorder.around(reads, engine.last)
+    split = (parallel.run(books_dir, config, result.problems, paths)
+             if parallel and resume is None else None)
+    if split is None:
+        progress.watch("events read", lambda: engine.counts.read, rate=True)
+        if plan is not None:
+            expected_end = plan.last_month(as_of, [p.name for p in paths])
+            recorder = result.recorder = checkpoint.Recorder(
+                engine, text, as_of, books_dir / EVENTS, expected_end,
+                resumed=resume is not None)
+            reads = recorder.around(reads, engine.last)
+    else:  # the partitions' engines are elsewhere: count the events as they are routed
+        reads = iter(progress.counting(reads, "events read", rate=True))
+    progress.watch("month files", lambda: result.months)
 
     def files() -> Iterator[tuple[str, str]]:
-        for name, month_text in text.months(engine.run(reads, as_of), lambda: engine.end):
+        months = (split.months(reads, as_of, text) if split is not None
+                  else text.months(engine.run(reads, as_of), lambda: engine.end))
+        for name, month_text in months:
             result.months += 1
             yield name, month_text
+        if split is not None:
+            engine.end, engine.counts = split.end, split.counts
         if result.recorder is not None and not result.problems:
             result.recorder.end()
         if resume is not None:
-            result.months += len(resume.kept)
+            result.months += resume.months
         result.as_of = engine.end
         result.counts = engine.counts
         result.counts.read += guard.refused + len(dated_out)
         result.counts.rejected += guard.refused + len(dated_out)
-        if not incremental:  # for `validate` (an incremental build need not read them back)
+        if split is not None:
+            result.finished = split.finished
+        elif not incremental:  # for `validate` (an incremental build need not read them back)
             result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
         inputs = plan.scan.inputs if plan is not None else inputs_digest(books_dir, paths)
         yield ACCOUNTS, text.accounts(engine.end, inputs)
@@ -165,6 +183,7 @@ def build(
     keep_going: bool = False,
     waiting: Callable[[], None] | None = None,
     today: datetime.date | None = None,
+    parallel: Parallel | None = None,
 ) -> Rendered:
     """Build the books; on any problem write nothing and return the problems.
 
@@ -173,34 +192,40 @@ def build(
     One build at a time: the books directory is locked for the whole build
     (`waiting()` is called if another build holds it). A file that cannot be
     written (a full disk, a read-only directory) is a problem that stops the
-    build, with the previous books unchanged.
+    build, with the previous books unchanged. With `parallel`, the events are
+    applied in partitions (`--jobs`, `--dask`), with the same output.
     """
     with books_lock(books_dir, exclusive=True, waiting=waiting):
         config = load_config(books_dir / CONFIG)
         try:
-            return _build(books_dir, as_of, keep_going, config, today)
+            return _build(books_dir, as_of, keep_going, config, today, parallel)
         except LedgerWriteError as exc:
             result = Rendered(config, problems=[file_error(exc.path, exc.reason)])
             return result
+        except PartitionError as exc:
+            return Rendered(config, problems=[plain_error(str(exc))])
 
 
 def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, config: Config,
-           today: datetime.date | None) -> Rendered:
+           today: datetime.date | None, parallel: Parallel | None = None) -> Rendered:
     previous = Previous.load(books_dir)
     result, files = render(books_dir, as_of, config, previous, list_refused=keep_going,
-                           today=today, incremental=True)
+                           today=today, parallel=parallel, incremental=True)
     comparison = Comparison(previous, config.locked_through) if previous else None
     writer = LedgerWriter(books_dir)
     written: dict[str, str] = {}  # file name -> digest, for the next checkpoint
     try:
         with no_collector():
             resume = result.plan.resume if result.plan is not None else None
+            entity_books = EntityBooks(config)
             if resume is not None:
                 for name, path in resume.kept.items():
                     writer.link(name, path)
                 if comparison is not None:
                     comparison.unchanged(resume.kept)
-            for name, text in comparison(files) if comparison else files:
+                resume.before_entity_books(entity_books)
+            for name, text in with_entity_books(config, comparison(files) if comparison
+                                                else files, result.balances, entity_books):
                 writer.add(name, text)
                 written[name] = checkpoint.text_digest(text)
         current = _config_table(books_dir)
@@ -217,7 +242,8 @@ def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, confi
             result.rewritten = []
             return result
         result.set_aside = len(result.problems)
-        writer.commit(render_main(config))
+        beside = wrappers(config)
+        writer.commit(render_main(config), beside, stale_wrappers(books_dir, beside))
     except BaseException:
         writer.abandon()
         raise

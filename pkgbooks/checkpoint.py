@@ -42,6 +42,7 @@ import json
 import operator
 import os
 import pickle
+import re
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
@@ -53,6 +54,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from pkgbooks.engine import Engine, EngineState
+from pkgbooks.entities import EntityBooks, moves
 from pkgbooks.layout import CONFIG, EVENTS
 from pkgbooks.ledger import LEDGER_DIR, LedgerText
 from pkgbooks.readers import Read, open_event_file, read_events
@@ -68,6 +70,7 @@ CUTS_KEPT = 3  # the latest saved states kept: the end, and the starts of recent
 RESAVE_SHARE = 50
 RESAVE_AT_LEAST = 1_000
 _MAGIC = b"pkgbooks checkpoint\n"
+_MONTH_FILE = re.compile(r"^[0-9]{4}-[0-9]{2}\.beancount$")
 _HEADER = struct.Struct(">I Q 32s")  # format, manifest length, manifest sha256
 
 Month = tuple[int, int]
@@ -555,6 +558,26 @@ class Resume:
     def summary(self) -> str:
         return f"rebuilt from {self.cut.date + datetime.timedelta(days=1)}"
 
+    @property
+    def months(self) -> int:
+        """How many month files of the consolidated ledger are taken unchanged."""
+        return sum(1 for name in self.kept if "/" not in name)
+
+    def before_entity_books(self, books: EntityBooks) -> None:
+        """Bring the entities' books up to the cut's month, as if they had seen the months kept.
+
+        Only a location that changes entity makes them carry anything from
+        month to month (its balances); without one, the first month is all.
+        """
+        months = sorted(name for name in self.kept if "/" not in name)
+        if not months:
+            return
+        if moves(books.config):
+            for name in months:
+                books.month(name, self.kept[name].read_text(encoding="utf-8"))
+        else:
+            books.first = self.cut.first
+
 
 @dataclass(slots=True)
 class Plan:
@@ -658,7 +681,7 @@ def plan(
         return found
     text = (ledger / f"{cut.month}.beancount").read_text(encoding="utf-8")
     kept = {n: ledger / n for n in manifest.ledger
-            if n[:7] < cut.month and n.endswith(".beancount") and n[:4].isdigit()}
+            if _MONTH_FILE.match(base := n.rsplit("/", 1)[-1]) and base[:7] < cut.month}
     read = [p for p in paths if p.name in found.spans and found.spans[p.name].last > cut.date
             or p.name not in found.spans]
     found.resume = Resume(cut, saved, read, kept, text[:cut.prefix])
@@ -684,18 +707,19 @@ def _stale(
 
 
 def ledger_digests(ledger: Path) -> dict[str, str]:
-    """sha256 of every file in `ledger/`, by name."""
+    """sha256 of every file under `ledger/`, by path relative to it (the entities' books too)."""
     out: dict[str, str] = {}
     try:
-        entries = sorted(ledger.iterdir())
+        entries = sorted(p for p in ledger.rglob("*") if not p.is_dir())
     except OSError:
         return out
     for path in entries:
+        name = path.relative_to(ledger).as_posix()
         try:
             with open(path, "rb") as handle:
-                out[path.name] = hashlib.file_digest(handle, "sha256").hexdigest()
+                out[name] = hashlib.file_digest(handle, "sha256").hexdigest()
         except OSError:
-            out[path.name] = ""
+            out[name] = ""
     return out
 
 
