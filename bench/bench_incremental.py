@@ -66,8 +66,9 @@ def _build(books: Path) -> tuple[float, str]:
 
 def _ledger_digest(books: Path) -> str:
     digest = hashlib.sha256()
-    for path in [books / "main.beancount", *sorted((books / "ledger").iterdir())]:
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in [books / "main.beancount", *sorted((books / "ledger").rglob("*"))]:
+        if path.is_file():
+            digest.update(str(path.relative_to(books)).encode() + path.read_bytes())
     return digest.hexdigest()
 
 

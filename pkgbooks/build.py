@@ -45,6 +45,7 @@ from pkgbooks.periods import (
 )
 from pkgbooks.readers import Read, event_files, read_events, sane_dates
 from pkgbooks.reports.directives import query_directives
+from pkgbooks.state import BooksState
 
 
 @dataclass(slots=True)
@@ -58,7 +59,9 @@ class Rendered:
     balances: dict[str, Decimal] = field(default_factory=dict)
     as_of: datetime.date | None = None
     months: int = 0
-    finished: dict[str, str] = field(default_factory=dict)  # instance -> used up/expired/...
+    # instance -> used up/expired/... (`finished`), worked out when first asked for
+    _finished: dict[str, str] | None = None
+    _state: BooksState | None = None
     set_aside: int = 0  # events left out by `--keep-going` (listed in ledger/refused.beancount)
     closed_period: list[Error] = field(default_factory=list)  # a closed month would change
     rewritten: list[str] = field(default_factory=list)  # months on disk the build changed
@@ -67,6 +70,19 @@ class Rendered:
     plan: checkpoint.Plan | None = None
     recorder: checkpoint.Recorder | None = None
     spans: dict[str, checkpoint.Span] = field(default_factory=dict)  # path -> event dates
+
+    @property
+    def finished(self) -> dict[str, str]:
+        """Each finished package's status (asked only by `validate`: an incremental build
+        need not read the finished packages back to say it)."""
+        if self._finished is None:
+            self._finished = ({} if self._state is None else
+                              {i: p.status for i, p in self._state.finished.items()})
+        return self._finished
+
+    @finished.setter
+    def finished(self, value: dict[str, str]) -> None:
+        self._finished = value
 
     @property
     def how(self) -> str:
@@ -157,8 +173,8 @@ def render(
         result.counts.rejected += guard.refused + len(dated_out)
         if split is not None:
             result.finished = split.finished
-        elif not incremental:  # for `validate` (an incremental build need not read them back)
-            result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
+        else:
+            result._state = engine.ctx.state
         inputs = plan.scan.inputs if plan is not None else inputs_digest(books_dir, paths)
         yield ACCOUNTS, text.accounts(engine.end, inputs)
         if text.first is not None and engine.end is not None:

@@ -43,10 +43,12 @@ generator = _load("pkgbooks_bench_generate", ROOT / "bench" / "generate.py")
 
 
 def generated(books: Path) -> dict[str, bytes]:
-    """Every file a build writes: main.beancount and all of ledger/."""
+    """Every file a build writes: main.beancount, all of ledger/ and the entities' books."""
     files = {"main.beancount": (books / "main.beancount").read_bytes()}
-    for path in sorted((books / "ledger").iterdir()):
-        files[f"ledger/{path.name}"] = path.read_bytes()
+    for folder in ("ledger", "entities"):
+        for path in sorted((books / folder).rglob("*")):
+            if path.is_file():
+                files[path.relative_to(books).as_posix()] = path.read_bytes()
     return files
 
 
