@@ -12,8 +12,9 @@ interleaved on the same machine load:
 * full: the same books, checkpoint removed, `pkgbooks build` again;
 
 and the books are put back as they were before the day (a full build, not
-timed). Every build is the `pkgbooks` command in a new process, so the times
-include starting Python. Prints the medians, their ratio, the checkpoint's
+timed). Every build is the `pkgbooks build --jobs 1` command in a new
+process, so the times include starting Python (a partitioned full build,
+`--jobs 2`, leaves no checkpoint: docs/incremental.md). Prints the medians, their ratio, the checkpoint's
 size and the load average, as JSON; the two ledgers are checked identical.
 """
 
@@ -59,8 +60,8 @@ def set_last_day_aside(books: Path, day_file: Path) -> str:
 
 def _build(books: Path) -> tuple[float, str]:
     start = time.perf_counter()
-    done = subprocess.run([str(PKGBOOKS), "build", str(books)], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([str(PKGBOOKS), "build", "--jobs", "1", str(books)],
+                          capture_output=True, text=True, check=True)
     return time.perf_counter() - start, done.stdout.strip().rsplit("; ", 1)[-1]
 
 
