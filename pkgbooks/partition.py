@@ -343,7 +343,8 @@ class DaskCluster:
 
     def __call__(self, tasks: list[Task]) -> list[Part]:
         try:
-            futures = self.client.map(run_task, tasks, pure=False)
+            # Scattered first: the tasks go to the workers as data, not inside the task graph.
+            futures = self.client.map(run_task, self.client.scatter(tasks), pure=False)
             parts: list[Part] = self.client.gather(futures)
             return parts
         except Exception as exc:  # a worker died, the scheduler went away ...
