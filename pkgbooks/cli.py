@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from pkgbooks import progress
 from pkgbooks.build import AS_OF_LIMIT, build
 from pkgbooks.demo import place
 from pkgbooks.errors import Error, Failed, plain_error
@@ -42,6 +43,11 @@ def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
             f"{value!r} is more than {AS_OF_LIMIT.days} days after today: a typo?")
     return date
 
+
+quiet_option = click.option(
+    "--quiet", is_flag=True,
+    help="No progress line on the terminal (it is shown only on a terminal, for work over "
+         "about 2 seconds).")
 
 books_dir = click.argument(
     "books_dir", metavar="DIR",
@@ -83,16 +89,18 @@ def main() -> None:
 @click.option("--dask", metavar="ADDRESS",
               help="Run the partitions on the Dask cluster whose scheduler is at ADDRESS "
                    "(tcp://host:8786; needs pkgbooks[dask] here and on the workers).")
+@quiet_option
 def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = False,
-              jobs: int | None = None, dask: str | None = None) -> None:
+              jobs: int | None = None, dask: str | None = None, quiet: bool = False) -> None:
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
     if dask is None:
         jobs = jobs or default_jobs()
     parallel = Parallel(jobs, dask) if dask is not None or (jobs or 1) > 1 else None
     try:
-        result = build(books_dir, as_of, keep_going=keep_going, waiting=lambda: click.echo(
-            f"pkgbooks: another build of {books_dir} is running; waiting for it to finish",
-            err=True), parallel=parallel)
+        with progress.shown("build", quiet):
+            result = build(books_dir, as_of, keep_going=keep_going, waiting=lambda: progress.note(
+                f"pkgbooks: another build of {books_dir} is running; waiting for it to finish"),
+                parallel=parallel)
     except Failed as exc:
         _fail(exc.errors, "the configuration has problems; nothing was written")
     counts = result.counts
@@ -129,10 +137,11 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = F
 
 @main.command("validate")
 @books_dir
-def validate_cmd(books_dir: Path) -> None:
+@quiet_option
+def validate_cmd(books_dir: Path, quiet: bool = False) -> None:
     """Check DIR's ledger: Beancount's checks, the SPEC 4.7 invariants, and a replay."""
     try:
-        with books_lock(books_dir, exclusive=False):
+        with books_lock(books_dir, exclusive=False), progress.shown("validate", quiet):
             report = validate(books_dir)
     except Failed as exc:
         _fail(exc.errors, "the configuration has problems")
@@ -198,12 +207,18 @@ def _note_set_aside(books: Books) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to FILE (Xero CSV over 300 rows: FILE-1, FILE-2, ...). "
                    "Default: standard output.")
+@quiet_option
 def export_cmd(target: str, books_dir: Path, start: datetime.date, end: datetime.date,
-               group: str, entity: str | None, fmt: str | None, output: Path | None) -> None:
+               group: str, entity: str | None, fmt: str | None, output: Path | None,
+               quiet: bool = False) -> None:
     """Summary journals of DIR's books for Xero, QuickBooks Online (qbo) or Desktop (iif)."""
     try:
         request = Request(target, start, end, group, entity, fmt)
-        texts = export(Books.load(books_dir), request, split=output is not None)
+        with progress.shown("export", quiet):
+            progress.phase("loading the ledger")
+            books = Books.load(books_dir)
+            progress.phase("summing the postings")
+            texts = export(books, request, split=output is not None)
         if output is None:
             sys.stdout.buffer.write("".join(texts).encode("utf-8"))
             return
