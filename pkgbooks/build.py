@@ -87,7 +87,6 @@ def render(
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
     engine = Engine(config, result.problems)
-    progress.watch("events read", lambda: engine.counts.read, rate=True)
     progress.watch("month files", lambda: result.months)
     guard = result.guard = Guard(previous, config.locked_through, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
@@ -98,6 +97,8 @@ def render(
                        as_of=as_of, refused=dated_out)
     text = LedgerText(config, result.balances)
     split = parallel.run(books_dir, config, result.problems, paths) if parallel else None
+    counting = split.counts if split is not None else engine.counts
+    progress.watch("events read", lambda: counting.read, rate=True)
 
     def files() -> Iterator[tuple[str, str]]:
         months = (split.months(reads, as_of, text) if split is not None

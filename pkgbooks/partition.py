@@ -442,10 +442,10 @@ class PartitionedRun:
 
     def _months(self, reads: Iterable[Read], as_of: datetime.date | None,
                 text: LedgerText) -> Iterator[tuple[str, str]]:
-        routing = Routing(self.config, self.problems, self.files, as_of)
+        counts = self.counts  # counted as the events are read (the progress line shows it)
+        routing = Routing(self.config, self.problems, self.files, as_of, counts)
         routing.read(reads)
         self.end = routing.end
-        counts = self.counts = routing.counts
         if routing.end is None or not routing.records:
             return
         partitions = routing.partitions(self.jobs)
