@@ -87,7 +87,6 @@ def render(
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
     engine = Engine(config, result.problems)
-    progress.watch("month files", lambda: result.months)
     guard = result.guard = Guard(previous, config.locked_through, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
     dated_out: list[Read] = []
@@ -99,6 +98,7 @@ def render(
     split = parallel.run(books_dir, config, result.problems, paths) if parallel else None
     counting = split.counts if split is not None else engine.counts
     progress.watch("events read", lambda: counting.read, rate=True)
+    progress.watch("month files", lambda: result.months)
 
     def files() -> Iterator[tuple[str, str]]:
         months = (split.months(reads, as_of, text) if split is not None
