@@ -108,8 +108,16 @@ def run_task(task: Task) -> Part:
     """Apply one partition's events under the rules, as the sequential build does.
 
     A pure function of its input: the same task gives the same part in this
-    process, in a pool process or on a Dask worker.
+    process, in a pool process or on a Dask worker. It runs without the cyclic
+    garbage collector, as the sequential build does (`build.no_collector`).
     """
+    from pkgbooks.build import no_collector  # build imports this module
+
+    with no_collector():
+        return _run_task(task)
+
+
+def _run_task(task: Task) -> Part:
     config = _config(task.config_text)
     problems: list[Error] = []
     engine = Engine(config, problems)
