@@ -96,8 +96,10 @@ def render(
                        as_of=as_of, refused=dated_out)
     text = LedgerText(config, result.balances)
     split = parallel.run(books_dir, config, result.problems, paths) if parallel else None
-    counting = split.counts if split is not None else engine.counts
-    progress.watch("events read", lambda: counting.read, rate=True)
+    if split is None:
+        progress.watch("events read", lambda: engine.counts.read, rate=True)
+    else:  # the partitions' engines are elsewhere: count the events as they are routed
+        reads = iter(progress.counting(reads, "events read", rate=True))
     progress.watch("month files", lambda: result.months)
 
     def files() -> Iterator[tuple[str, str]]:
