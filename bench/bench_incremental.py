@@ -14,8 +14,9 @@ interleaved on the same machine load:
 and the books are put back as they were before the day (a full build, not
 timed). Every build is the `pkgbooks build --jobs 1` command in a new
 process, so the times include starting Python (a partitioned full build,
-`--jobs 2`, leaves no checkpoint: docs/incremental.md). Prints the medians, their ratio, the checkpoint's
-size and the load average, as JSON; the two ledgers are checked identical.
+`--jobs 2`, leaves no checkpoint: docs/incremental.md). Prints the medians,
+their ratio, the checkpoint's size and the load average, as JSON; the two
+ledgers are checked identical.
 """
 
 from __future__ import annotations
