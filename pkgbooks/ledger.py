@@ -30,7 +30,7 @@ from pathlib import Path
 from pkgbooks.accounts import HELD_LIABILITY, suffixes
 from pkgbooks.config import Config
 from pkgbooks.money import fmt
-from pkgbooks.postings import Txn
+from pkgbooks.postings import META_KEYS, MONEY_KEYS, NUMBER_KEYS, Txn, meta_values
 
 LEDGER_DIR = "ledger"
 MAIN = "main.beancount"
@@ -54,22 +54,61 @@ def quote(text: str) -> str:
 
 
 def render_txn(t: Txn, currency: str) -> str:
-    """One transaction as Beancount text: explicit amounts, metadata, links."""
+    """One transaction as Beancount text: explicit amounts, metadata, links.
+
+    The same account and amount columns recur on most transactions, so their
+    padded text is made once per build (`_columns`), not per posting.
+    """
     head = f"{t.date.isoformat()} * {quote(t.narration)}"
     if t.links:
         head += " " + " ".join("^" + link for link in t.links)
     out = [head]
-    out += [
-        f'  {key}: "{value}"' if '"' not in value and "\\" not in value
-        else f"  {key}: {quote(value)}"
-        for key, value in t.meta.items()
-    ]
+    for (prefix, how), value in zip(_META_RENDER, meta_values(t.meta), strict=True):
+        if value is None:
+            continue
+        if how is _TEXT:
+            out.append(prefix + quote(value) if '"' in value or "\\" in value
+                       else f'{prefix}"{value}"')
+        elif how is _MONEY:
+            out.append(f'{prefix}"{value:.2f}"')
+        else:
+            out.append(f'{prefix}"{value}"')
+    accounts, amounts = _columns(currency)
     for p in t.postings:
-        out.append(f"  {p.account:<50} {p.amount:>12.2f} {currency}")
+        column = accounts.get(p.account)
+        if column is None:
+            column = accounts[p.account] = f"  {p.account:<50} "
+        amount = amounts.get(p.amount)
+        if amount is None:
+            if len(amounts) >= _AMOUNT_CACHE_SIZE:
+                amounts.clear()
+            amount = amounts[p.amount] = f"{p.amount:>12.2f} {currency}"
+        out.append(column + amount)
         if p.instance is not None:
             out.append(f"    instance: {quote(p.instance)}")
     out.append("\n")
     return "\n".join(out)
+
+
+# How each metadata value is written: free text is quoted with escapes, money
+# with two places, anything else (a quantity, a rate) as `str()` gives it.
+_TEXT, _MONEY, _PLAIN = "text", "money", "plain"
+_META_RENDER = tuple(
+    (f"  {key}: ", _MONEY if key in MONEY_KEYS else _PLAIN if key in NUMBER_KEYS else _TEXT)
+    for key in META_KEYS
+)
+# A posting amount's text by value (never zero: `txn()` drops zero postings,
+# so equal values always print alike); cleared when it grows past this.
+_AMOUNT_CACHE_SIZE = 1 << 16
+_COLUMN_CACHE: dict[str, tuple[dict[str, str], dict[Decimal, str]]] = {}
+
+
+def _columns(currency: str) -> tuple[dict[str, str], dict[Decimal, str]]:
+    """The padded account column and the amount column (with `currency`) seen so far."""
+    found = _COLUMN_CACHE.get(currency)
+    if found is None:
+        found = _COLUMN_CACHE[currency] = ({}, {})
+    return found
 
 
 def render_main(config: Config) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, NamedTuple
@@ -70,9 +71,12 @@ class Meta:
                                    target_kind=target_kind, reason=reason)
 
 
-_META_KEYS = tuple(f.name for f in dataclasses.fields(Meta))
-_MONEY = frozenset({"price", "tax", "redeemed"})
-_meta_values = operator.attrgetter(*_META_KEYS)  # every field at once, in order
+META_KEYS = _META_KEYS = tuple(f.name for f in dataclasses.fields(Meta))
+MONEY_KEYS = _MONEY = frozenset({"price", "tax", "redeemed"})  # written with two places
+NUMBER_KEYS = frozenset({"quantity", "rate"})  # written as `str()` gives them
+# Every field of a `Meta` at once, in the order written.
+meta_values: Callable[[Meta], tuple[object, ...]] = operator.attrgetter(*_META_KEYS)
+_meta_values = meta_values
 # The typed value of a metadata key read back from a ledger (see `parse_meta`).
 META_TYPES: dict[str, type] = {"quantity": int, "price": Decimal, "tax": Decimal,
                                "redeemed": Decimal}
