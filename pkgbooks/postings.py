@@ -16,7 +16,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pkgbooks.accounts import BETWEEN_LOCATIONS, CASH_BY_METHOD, ROLES, Role
 from pkgbooks.accounts import name as account_name
@@ -75,7 +75,7 @@ META_KEYS = _META_KEYS = tuple(f.name for f in dataclasses.fields(Meta))
 MONEY_KEYS = _MONEY = frozenset({"price", "tax", "redeemed"})  # written with two places
 NUMBER_KEYS = frozenset({"quantity", "rate"})  # written as `str()` gives them
 # Every field of a `Meta` at once, in the order written.
-meta_values: Callable[[Meta], tuple[object, ...]] = operator.attrgetter(*_META_KEYS)
+meta_values: Callable[[Meta], tuple[Any, ...]] = operator.attrgetter(*_META_KEYS)
 _meta_values = meta_values
 # The typed value of a metadata key read back from a ledger (see `parse_meta`).
 META_TYPES: dict[str, type] = {"quantity": int, "price": Decimal, "tax": Decimal,
