@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pkgbooks.accounts import HELD_LIABILITY, suffixes
 from pkgbooks.config import Config
 from pkgbooks.money import fmt
-from pkgbooks.postings import META_KEYS, MONEY_KEYS, NUMBER_KEYS, Txn, meta_values
+from pkgbooks.postings import META_KEYS, MONEY_KEYS, NUMBER_KEYS, Txn
 
 LEDGER_DIR = "ledger"
 MAIN = "main.beancount"
@@ -63,7 +64,8 @@ def render_txn(t: Txn, currency: str) -> str:
     if t.links:
         head += " " + " ".join("^" + link for link in t.links)
     out = [head]
-    for (prefix, how), value in zip(_META_RENDER, meta_values(t.meta), strict=True):
+    values: tuple[Any, ...] = t.meta
+    for (prefix, how), value in zip(_META_RENDER, values, strict=True):
         if value is None:
             continue
         if how is _TEXT:
