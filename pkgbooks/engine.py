@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime
 import heapq
-from collections.abc import Iterable, Iterator
+import operator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import assert_never
 
@@ -32,6 +33,9 @@ from pkgbooks.rules import void as void_rule
 from pkgbooks.state import Done
 
 EXPIRY_RANK = KIND_ORDER["expiry"]
+# A line number takes the low bits of a place in the duplicate index, its file the rest.
+_LINE_BITS = 40
+_LINE_MASK = (1 << _LINE_BITS) - 1
 
 
 @dataclass(slots=True)
@@ -86,13 +90,22 @@ def concerns(event: Event) -> str:
             assert_never(event)
 
 
+# `concerns()` by event class, without the match (asked once per event).
+_CONCERNS: dict[type, Callable[[Event], str]] = {
+    Sale: operator.attrgetter("invoice"), Payment: operator.attrgetter("invoice"),
+    Void: operator.attrgetter("target"), Redemption: operator.attrgetter("instance"),
+    Refund: operator.attrgetter("instance"), Expiry: operator.attrgetter("instance"),
+}
+
+
 def commit(ctx: Context, event: Event, outcome: Outcome) -> None:
     """Make an accepted outcome's changes to the state, and keep what a void needs."""
     state = ctx.state
     for change in outcome.undone:
         state.undo(change)
+    apply = state.apply
     for change in outcome.changes:
-        state.apply(change)
+        apply(change)
     if outcome.voids is not None:
         where, key, target = outcome.voids
         state.forget_voidable(where, key, target)
@@ -101,7 +114,8 @@ def commit(ctx: Context, event: Event, outcome: Outcome) -> None:
         where, key = outcome.voidable
         state.keep_voidable(where, key, Done(
             event.id, event.type, outcome.txns, outcome.changes, outcome.open_invoice))
-    state.events[event.id] = (event.type, concerns(event))
+    concern = _CONCERNS.get(type(event), concerns)
+    state.events[event.id] = (event.type, concern(event))
 
 
 @dataclass(slots=True)
@@ -112,8 +126,10 @@ class Engine:
     problems: list[Error]
     ctx: Context = field(init=False)
     counts: Counts = field(default_factory=Counts)
-    # event id -> (file, line) where it was first read
-    _seen: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # event id -> where it was first read: file number << 32 | line (one int, not a tuple)
+    _seen: dict[str, int] = field(default_factory=dict)
+    _files: dict[str, int] = field(default_factory=dict)  # file name -> its number in `_seen`
+    _file_names: list[str] = field(default_factory=list)  # file number -> name
     # (expiry date, instance) of every live package that can expire
     _expiries: list[tuple[datetime.date, str]] = field(default_factory=list)
     end: datetime.date | None = None  # the books' as-of date, known once run() is over
@@ -168,10 +184,15 @@ class Engine:
         first event from its file to compare the two.
         """
         event = read.event
-        seen = self._seen.get(event.id)
-        if seen is None:
-            self._seen[event.id] = (read.file, read.line)
+        place = self._seen.get(event.id)
+        if place is None:
+            number = self._files.get(read.file)
+            if number is None:
+                number = self._files[read.file] = len(self._file_names)
+                self._file_names.append(read.file)
+            self._seen[event.id] = number << _LINE_BITS | read.line
             return False
+        seen = self._file_names[place >> _LINE_BITS], place & _LINE_MASK
         first = self._reread(*seen)
         if first == event:
             self.counts.duplicates += 1

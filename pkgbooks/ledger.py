@@ -125,6 +125,9 @@ def render_main(config: Config) -> str:
     )
 
 
+_NOTHING = Decimal(0)  # an account's balance before its first posting
+
+
 def _month_key(date: datetime.date) -> tuple[int, int]:
     return date.year, date.month
 
@@ -165,8 +168,8 @@ class LedgerText:
                 month = _next_month(*month)
                 chunks = [self._header(month)]
             chunks.append(render_txn(t, currency))
-            for p in t.postings:
-                balances[p.account] = balances.get(p.account, Decimal(0)) + p.amount
+            for account, amount, _instance in t.postings:
+                balances[account] = balances.get(account, _NOTHING) + amount
         if month is None:
             return
         end_date = end()

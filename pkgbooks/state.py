@@ -230,9 +230,9 @@ class BooksState:
         target, key, name, amount, part = change
         holder: object
         if target == "package":
-            holder = self.package(key)
+            holder = self.packages.get(key) or self.finished[key]
         elif target == "group":
-            holder = self.package(key).groups[str(part)]
+            holder = (self.packages.get(key) or self.finished[key]).groups[str(part)]
         else:
             holder = self.invoices[key].lines[int(part or 0)]
         setattr(holder, name, getattr(holder, name) + amount)
