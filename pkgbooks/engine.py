@@ -22,7 +22,7 @@ from pkgbooks.config import Config
 from pkgbooks.errors import Error, Failed, event_error
 from pkgbooks.events import KIND_ORDER, Event, Expiry, Payment, Redemption, Refund, Sale, Void
 from pkgbooks.postings import Txn
-from pkgbooks.readers import Read, Rereader
+from pkgbooks.readers import Read, ReadPlaces, Rereader
 from pkgbooks.rules import Context, Outcome, refused
 from pkgbooks.rules import expiry as expiry_rule
 from pkgbooks.rules import payment as payment_rule
@@ -33,9 +33,6 @@ from pkgbooks.rules import void as void_rule
 from pkgbooks.state import Done
 
 EXPIRY_RANK = KIND_ORDER["expiry"]
-# A line number takes the low bits of a place in the duplicate index, its file the rest.
-_LINE_BITS = 40
-_LINE_MASK = (1 << _LINE_BITS) - 1
 
 
 @dataclass(slots=True)
@@ -126,10 +123,8 @@ class Engine:
     problems: list[Error]
     ctx: Context = field(init=False)
     counts: Counts = field(default_factory=Counts)
-    # event id -> where it was first read: file number << 32 | line (one int, not a tuple)
-    _seen: dict[str, int] = field(default_factory=dict)
-    _files: dict[str, int] = field(default_factory=dict)  # file name -> its number in `_seen`
-    _file_names: list[str] = field(default_factory=list)  # file number -> name
+    # event id -> (date, file, line) where it was first read
+    _seen: ReadPlaces = field(default_factory=ReadPlaces)
     # (expiry date, instance) of every live package that can expire
     _expiries: list[tuple[datetime.date, str]] = field(default_factory=list)
     end: datetime.date | None = None  # the books' as-of date, known once run() is over
@@ -183,24 +178,18 @@ class Engine:
         Only where each id was first read is kept; the rare repeat re-reads the
         first event from its file to compare the two.
         """
-        event = read.event
-        place = self._seen.get(event.id)
-        if place is None:
-            number = self._files.get(read.file)
-            if number is None:
-                number = self._files[read.file] = len(self._file_names)
-                self._file_names.append(read.file)
-            self._seen[event.id] = number << _LINE_BITS | read.line
+        if self._seen.add(read):
             return False
-        seen = self._file_names[place >> _LINE_BITS], place & _LINE_MASK
-        first = self._reread(*seen)
+        event = read.event
+        _date, file, line = self._seen[event.id]
+        first = self._reread(file, line)
         if first == event:
             self.counts.duplicates += 1
             return True
         self.counts.rejected += 1
         self.problems.append(event_error(
             read.file, read.line, event.id,
-            f"event id already used by a different event at {seen[0]}:{seen[1]} "
+            f"event id already used by a different event at {file}:{line} "
             f"({_differences(first, event)})",
         ))
         return True
@@ -215,7 +204,8 @@ class Engine:
         while heap and (heap[0][0] < date or (heap[0][0] == date and rank > EXPIRY_RANK)):
             when, instance = heapq.heappop(heap)
             if instance not in self.ctx.state.packages:
-                continue  # used up, refunded or expired early
+                self.ctx.state.past_expiry(instance)  # used up, refunded or expired early
+                continue
             event = expiry_rule.automatic(instance, when)
             outcome = apply_rule(self.ctx, event)
             if outcome.refusals:  # cannot happen: a live package expires on its own date

@@ -164,6 +164,11 @@ class Done(NamedTuple):
     on_open_invoice: bool  # the package's invoice was open when the event was applied
 
 
+# What stays of a voidable event of a package whose expiry date has passed: its id is
+# still known (the void is refused for the date), its transactions and changes are not.
+PAST_EXPIRY = Done("", "redemption", (), (), False)
+
+
 @dataclass(slots=True)
 class InvoiceState:
     """One invoice: its lines and what is paid, while it is open or its packages live."""
@@ -267,6 +272,19 @@ class BooksState:
             pkg = self.package(key)
             if pkg.status != "expired":
                 pkg.history[done.event] = done
+
+    def past_expiry(self, instance: str) -> None:
+        """A finished package's expiry date has come: nothing of it can be voided any more.
+
+        A void of one of its events is refused from now on for the expiry date
+        alone (events come in date order, and an ended package lives again only
+        before its expiry date), so its records shrink to the ids: the void is
+        refused exactly as before, and the history no longer grows with the
+        events of every package ever sold.
+        """
+        pkg = self.finished.get(instance)
+        if pkg is not None and pkg.history and pkg.expires is not None:
+            pkg.history = dict.fromkeys(pkg.history, PAST_EXPIRY)
 
     def forget_voidable(self, where: str, key: str, event: str) -> None:
         """A voided event can no longer be voided: drop its record."""
