@@ -448,7 +448,7 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
     counts.read -= counts.after_as_of
     counts.after_as_of = 0
     cut = len(str(events_dir)) + 1
-    seen = {event_id: (file[cut:], line) for event_id, (file, line) in engine.seen.items()}
+    seen = engine.seen.moved(lambda file: file[cut:])
     finished = engine.state.finished
     if isinstance(finished, LazyFinished):
         finished = finished.load()
@@ -471,8 +471,7 @@ def _placed(saved: Saved, events_dir: Path) -> Saved:
     state.finished = cast(dict[str, PackageState], LazyFinished(saved.finished, state))
     saved.finished = b""
     root = str(events_dir) + os.sep
-    saved.engine.seen = {event_id: (root + name, line)
-                         for event_id, (name, line) in saved.engine.seen.items()}
+    saved.engine.seen = saved.engine.seen.moved(lambda name: root + name)
     return saved
 
 

@@ -125,7 +125,7 @@ class EngineState:
     """
 
     state: BooksState
-    seen: dict[str, tuple[str, int]]
+    seen: ReadPlaces
     expiries: list[tuple[datetime.date, str]]
     counts: Counts
     last: datetime.date | None

@@ -29,7 +29,7 @@ import io
 import json
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -109,6 +109,15 @@ class ReadPlaces(Mapping[str, Place]):
 
     def __len__(self) -> int:
         return len(self._places)
+
+    def moved(self, rename: Callable[[str], str]) -> ReadPlaces:
+        """The same places with every file renamed (a checkpoint keeps them relative to
+        events/, pkgbooks/checkpoint.py); shares the packed places, which are not changed."""
+        moved = ReadPlaces()
+        moved._places = self._places
+        moved._files = [rename(name) for name in self._files]
+        moved._numbers = {name: number for number, name in enumerate(moved._files)}
+        return moved
 
 
 # (date text, kind rank, file index, line): the application order.
