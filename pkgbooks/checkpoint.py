@@ -459,8 +459,15 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
 
 
 def _pickled(obj: Any) -> memoryview:
+    """`obj` pickled without pickle's memo: equal values are written out each time, so the
+    bytes do not depend on which equal strings happen to be one object in this process
+    (caches warmed by an earlier build make more of them shared). The state has no
+    cycles, and no mutable object in two places (a package is in one dict, its groups
+    and lines in it), so nothing is lost; zlib takes out the repeats."""
     out = io.BytesIO()
-    _Pickler(out, protocol=5).dump(obj)
+    pickler = _Pickler(out, protocol=5)
+    pickler.fast = True
+    pickler.dump(obj)
     return out.getbuffer()
 
 
