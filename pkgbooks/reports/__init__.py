@@ -20,7 +20,6 @@ from typing import Any
 from beancount.core import data
 from beancount.parser import parser
 
-import pkgbooks
 from pkgbooks.ledger import ACCOUNTS, MAIN
 from pkgbooks.periods import REFUSED_DIRECTIVE
 from pkgbooks.reports import (
@@ -101,7 +100,7 @@ def span_of(name: str, start: datetime.date | None, end: datetime.date) -> Span:
 @functools.cache
 def _code_digest() -> str:
     """A digest of pkgbooks' own source: a report kept by other code is never served."""
-    root = Path(pkgbooks.__file__).parent
+    root = Path(__file__).resolve().parents[1]  # the pkgbooks package
     return digest(*(part for path in sorted(root.rglob("*.py"))
                     for part in (str(path.relative_to(root)), path.read_bytes())))
 
