@@ -73,7 +73,7 @@ STAMP = ".bench-stamp.json"
 
 def books_for(args: argparse.Namespace) -> Path:
     """The generated books for these arguments, generated now if missing or stale."""
-    source = Path(generate.__file__).read_bytes()
+    source = b"".join(path.read_bytes() for path in generate.SOURCE_FILES)
     stamp = {"events": args.events, "seed": args.seed, "locations": args.locations,
              "per_day": args.per_day, "generator": hashlib.sha256(source).hexdigest()[:16]}
     books = args.dir or Path(tempfile.gettempdir()) / (

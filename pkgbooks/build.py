@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pkgbooks import progress
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
 from pkgbooks.errors import Error, config_error, file_error
@@ -83,6 +84,8 @@ def render(
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
     engine = Engine(config, result.problems)
+    progress.watch("events read", lambda: engine.counts.read, rate=True)
+    progress.watch("month files", lambda: result.months)
     guard = result.guard = Guard(previous, config.locked_through, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
     dated_out: list[Read] = []

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
+from pkgbooks import progress
 from pkgbooks.build import AS_OF_LIMIT, build
 from pkgbooks.demo import place
 from pkgbooks.errors import Error, Failed, plain_error
 from pkgbooks.events import LAST_DATE
 from pkgbooks.exporters.journals import GROUPS
 from pkgbooks.exporters.run import EXPORTERS, Request, export, write
+from pkgbooks.generate import generate
 from pkgbooks.layout import books_lock
 from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, cached_report, run_report
 from pkgbooks.reports.output import FORMATS
@@ -40,6 +42,11 @@ def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
             f"{value!r} is more than {AS_OF_LIMIT.days} days after today: a typo?")
     return date
 
+
+quiet_option = click.option(
+    "--quiet", is_flag=True,
+    help="No progress line on the terminal (it is shown only on a terminal, for work over "
+         "about 2 seconds).")
 
 books_dir = click.argument(
     "books_dir", metavar="DIR",
@@ -75,12 +82,14 @@ def main() -> None:
 @click.option("--keep-going", is_flag=True,
               help="Write the books without the refused events (listed in the ledger and "
                    "here) instead of nothing; exit status 3 if any was set aside.")
-def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = False) -> None:
+@quiet_option
+def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = False,
+              quiet: bool = False) -> None:
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
     try:
-        result = build(books_dir, as_of, keep_going=keep_going, waiting=lambda: click.echo(
-            f"pkgbooks: another build of {books_dir} is running; waiting for it to finish",
-            err=True))
+        with progress.shown("build", quiet):
+            result = build(books_dir, as_of, keep_going=keep_going, waiting=lambda: progress.note(
+                f"pkgbooks: another build of {books_dir} is running; waiting for it to finish"))
     except Failed as exc:
         _fail(exc.errors, "the configuration has problems; nothing was written")
     counts = result.counts
@@ -117,10 +126,11 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = F
 
 @main.command("validate")
 @books_dir
-def validate_cmd(books_dir: Path) -> None:
+@quiet_option
+def validate_cmd(books_dir: Path, quiet: bool = False) -> None:
     """Check DIR's ledger: Beancount's checks, the SPEC 4.7 invariants, and a replay."""
     try:
-        with books_lock(books_dir, exclusive=False):
+        with books_lock(books_dir, exclusive=False), progress.shown("validate", quiet):
             report = validate(books_dir)
     except Failed as exc:
         _fail(exc.errors, "the configuration has problems")
@@ -185,12 +195,18 @@ def _note_set_aside(books_dir: Path, count: int) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to FILE (Xero CSV over 300 rows: FILE-1, FILE-2, ...). "
                    "Default: standard output.")
+@quiet_option
 def export_cmd(target: str, books_dir: Path, start: datetime.date, end: datetime.date,
-               group: str, entity: str | None, fmt: str | None, output: Path | None) -> None:
+               group: str, entity: str | None, fmt: str | None, output: Path | None,
+               quiet: bool = False) -> None:
     """Summary journals of DIR's books for Xero, QuickBooks Online (qbo) or Desktop (iif)."""
     try:
         request = Request(target, start, end, group, entity, fmt)
-        texts = export(Books.load(books_dir), request, split=output is not None)
+        with progress.shown("export", quiet):
+            progress.phase("loading the ledger")
+            books = Books.load(books_dir)
+            progress.phase("summing the postings")
+            texts = export(books, request, split=output is not None)
         if output is None:
             sys.stdout.buffer.write("".join(texts).encode("utf-8"))
             return
@@ -249,6 +265,40 @@ def demo_cmd(books_dir: Path | None) -> None:
         click.echo(FORMATS["table"](run_report(name, books, first, end)), nl=False)
     click.echo(f"\nThe demo books are in {where}: `fava {where / 'main.beancount'}`, "
                f"or `pkgbooks report collections {where} --from {first} --to {end}`.")
+
+
+@main.command("generate")
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--events", type=click.IntRange(1, 100_000_000), default=100_000,
+              show_default=True, help="How many events.")
+@click.option("--locations", type=click.IntRange(1, 100_000), default=4, show_default=True,
+              help="How many locations.")
+@click.option("--entities", type=click.IntRange(1, 100_000), default=None,
+              help="How many franchises the locations belong to (default: up to 5 "
+                   "locations are the fixed ones in 1-3 franchises; more, one per 10).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="The same seed and options write the same bytes.")
+def generate_cmd(out_dir: Path, events: int, locations: int, entities: int | None,
+                 seed: int) -> None:
+    """Write a synthetic business into DIR (pkgbooks.toml and events/), to try pkgbooks at scale.
+
+    Every event type appears, voids included, and every event is one `pkgbooks
+    build` accepts. DIR must be new or empty.
+    """
+    if entities is not None and entities > locations:
+        raise click.BadParameter(f"{entities} entities for {locations} locations: "
+                                 "at most one entity a location", param_hint="'--entities'")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        _fail([plain_error(f"{out_dir}: not empty: generate writes new books into a new "
+                           "or empty directory")], "nothing generated")
+    summary = generate(out_dir, events, seed, locations, entities=entities)
+    plural = {"expiry": "expiries"}
+    kinds = ", ".join(f"{n:,} {plural.get(kind, kind + 's')}"
+                      for kind, n in summary["by_kind"].items() if n)
+    click.echo(f"pkgbooks: generated {summary['events']:,} events ({kinds}) from "
+               f"{summary['first']} to {summary['last']}, {locations:,} locations in "
+               f"{summary['entities']:,} entities, in {out_dir}")
+    click.echo(f"next: pkgbooks build {out_dir}")
 
 
 def _fail(errors: list[Error], summary: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from beancount.core import data
 
-from pkgbooks import accounts
+from pkgbooks import accounts, progress
 from pkgbooks.accounts import Role, suffixes
 from pkgbooks.build import no_collector, render
 from pkgbooks.config import load_config
@@ -67,7 +67,9 @@ def validate(books_dir: Path) -> Validation:
         report.errors.append(
             file_error(str(main), f"no ledger yet: run `pkgbooks build {books_dir}`"))
         return report
+    progress.phase("loading the ledger")
     entries, errors, _options = load_ledger(main)
+    progress.phase("checking the ledger")
     txns = [e for e in entries if isinstance(e, data.Transaction)]
     report.check(
         "1 every transaction balances to the cent; Beancount's checks pass",
@@ -78,6 +80,7 @@ def validate(books_dir: Path) -> Validation:
         (e.date for e in entries if isinstance(e, data.Custom) and e.type == AS_OF_DIRECTIVE),
         None,
     )
+    progress.phase("replaying the events")
     rendered, files = render(books_dir, as_of, config, Previous.load(books_dir),
                              list_refused=True)
     with no_collector():
@@ -93,6 +96,7 @@ def validate(books_dir: Path) -> Validation:
     listed_text = listed.read_text(encoding="utf-8") if listed.exists() else ""
     unexpected = [] if replayed.get(REFUSED_FILE, "") == listed_text else rendered.problems
     finished = {i for i, status in rendered.finished.items() if status != "voided"}
+    progress.phase("checking the invariants")
     report.check("2 package liability never negative, 0.00 when finished",
                  _liability_never_negative(txns, finished, main))
     report.check("3 due-to / due-from eliminate", _due_eliminate(txns, main))

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from beancount.core import data
 
-from pkgbooks import accounts
+from pkgbooks import accounts, progress
 from pkgbooks.config import Config
 from pkgbooks.errors import Failed, config_error, file_error
 from pkgbooks.ledger import MAIN
@@ -157,7 +157,7 @@ def movements(
     segments = books.segments
     moved: Movements = defaultdict(lambda: defaultdict(lambda: ZERO))
     belongs: dict[tuple[str, datetime.date], bool] = {}
-    for entry in books.entries:
+    for entry in progress.counting(books.entries, "ledger entries"):
         if not isinstance(entry, data.Transaction) or entry.date not in starts:
             continue
         first = starts[entry.date]

@@ -29,7 +29,16 @@ from pkgbooks.money import ZERO, fmt
 from pkgbooks.postings import Kind, Meta, Posting, Txn, credit, debit, txn
 from pkgbooks.rules import Context, Outcome, refuse
 from pkgbooks.rules.sale import sale_txns
-from pkgbooks.state import Add, Change, Done, InvoiceState, NewSale, PackageState, SetClosed
+from pkgbooks.state import (
+    Add,
+    Change,
+    Done,
+    InvoiceState,
+    NewSale,
+    PackageState,
+    SetClosed,
+    SetStatus,
+)
 
 VOIDABLE = ("sale", "payment", "redemption", "refund")
 
@@ -193,8 +202,14 @@ def _void_package_event(ctx: Context, event: Void, pkg: PackageState) -> Outcome
         refuse(f"{event.target!r} settled the invoice of {pkg.instance!r}: it cannot be voided")
     redirect = _liability_now(ctx, pkg.location, state.invoice_open(pkg.invoice))
     revived = pkg.status != "live" and pkg.expires is not None
+    # A redemption before the one that used the package up gives a unit back too:
+    # the package is live again, though the status change was not this target's.
+    brought_back: tuple[Change, ...] = ()
+    if pkg.status == "used up" and not any(isinstance(c, SetStatus) for c in done.changes):
+        brought_back = (SetStatus(pkg.instance, "used up", "live"),)
     return Outcome(
         tuple(_mirrors(done, event, redirect)),
+        changes=brought_back,
         undone=_undone(done),
         expiries=((pkg.expires, pkg.instance),) if revived and pkg.expires else (),
         voids=("package", pkg.instance, event.target),

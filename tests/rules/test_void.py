@@ -82,6 +82,32 @@ def test_void_of_the_last_redemption_revives_a_used_up_package(tmp_path: Path) -
     assert liability(books) == D("0.00")
 
 
+def test_void_of_an_earlier_redemption_revives_a_used_up_package(tmp_path: Path) -> None:
+    # r-3 used the package up; voiding r-1 (not the one that used it up) gives
+    # a unit back all the same, so the package is live again and r-4 redeems it.
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), redeem("r-2", 2), redeem("r-3", 2),
+        void("v-1", 3, "r-1"), redeem("r-4", 4),
+    ])
+    build_in_memory(books)
+    assert liability(books, 3) == D("30.00")
+    assert liability(books) == D("0.00")
+    assert bal(books, "Income:Loc11:Packages:Redemptions") == D("-90.00")
+
+
+def test_void_of_an_earlier_redemption_of_a_used_up_package_expires_again(
+        tmp_path: Path) -> None:
+    # Brought back with one unit and never redeemed again, it expires on its own
+    # date (sold 1 January, valid 60 days): the unit's 30.00 goes to breakage.
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), redeem("r-2", 2), redeem("r-3", 2),
+        void("v-1", 3, "r-1"),
+    ])
+    build_in_memory(books, as_of=datetime.date(2026, 3, 31))
+    assert liability(books) == D("0.00")
+    assert bal(books, "Income:Loc11:Packages:Breakage") == D("-30.00")
+
+
 def test_void_of_a_payment_reverses_cash_tax_and_reopens_the_invoice(tmp_path: Path) -> None:
     books = write_books(tmp_path, config_text(CONFIG), [
         sale(), pay("p-1", 1, "44.00"), pay("p-2", 2, "55.00"), void("v-1", 3, "p-1"),
