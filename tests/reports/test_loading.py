@@ -252,3 +252,41 @@ def test_the_cache_stays_within_its_limit(tmp_path: Path) -> None:
     assert total <= 10_000
     assert cache.get("months", f"{9:064x}") == b"x" * 3000
     assert cache.get("months", f"{0:064x}") is None
+
+
+def test_a_void_of_an_earlier_months_redemption_names_who_redeemed(tmp_path: Path) -> None:
+    # The reconciliation row of a void takes customer, staff and item from the voided
+    # redemption, here a month before the report's period: the report reads back to it.
+    from books import build_ok, config_text, write_books
+
+    catalog = """
+    [items.haircut]
+    name = "Haircut"
+    category = "service"
+    price = "40.00"
+
+    [packages.cuts-3]
+    name = "Three haircuts"
+    price = "100.00"
+    items = [ { item = "haircut", quantity = 3, price = "100.00" } ]
+
+    [reconciliation]
+    start = 2026-01-01
+    rates = { service = "0.05" }
+    """
+    books = write_books(tmp_path / "books", config_text(catalog), [
+        {"type": "sale", "id": "s1", "date": "2026-01-02", "location": "loc-11",
+         "invoice": "INV-K1", "customer": "cust-1", "lines": [{"package": "cuts-3",
+                                                               "instance": "K1"}]},
+        {"type": "payment", "id": "p1", "date": "2026-01-02", "location": "loc-11",
+         "invoice": "INV-K1", "amount": "100.00", "method": "card"},
+        {"type": "redemption", "id": "r1", "date": "2026-01-20", "location": "loc-21",
+         "instance": "K1", "item": "haircut", "staff": "ana"},
+        {"type": "void", "id": "v1", "date": "2026-02-03", "target": "r1",
+         "reason": "keyed twice"},
+    ])
+    build_ok(books, as_of=D("2026-02-28"))
+    fast = _report("reconciliation", books, "2026-02-01", "2026-02-28")
+    assert fast == _whole("reconciliation", books, "2026-02-01", "2026-02-28")
+    (row,) = fast["rows"]
+    assert (row["customer"], row["staff"], row["quantity"]) == ("cust-1", "ana", -1)
