@@ -74,7 +74,7 @@ def run(books: Books, ask: Ask) -> Report:
     bql = queries(start, end)
     rows: dict[str, dict[str, Any]] = {}
     for date, instance, package, location, customer, staff, kind, price, tax in books.query(
-        bql["sales"]
+        bql["sales"], kinds=("sale",)
     ):
         row = rows.setdefault(instance, {
             "instance": instance, "package": package, "location": location,
