@@ -20,7 +20,8 @@ from typing import Any
 from pkgbooks import progress
 from pkgbooks.config import Config, load_config
 from pkgbooks.engine import Counts, Engine
-from pkgbooks.errors import Error, config_error, file_error
+from pkgbooks.entities import stale_wrappers, with_entity_books, wrappers
+from pkgbooks.errors import Error, config_error, file_error, plain_error
 from pkgbooks.layout import CONFIG, EVENTS, books_lock, inputs_digest
 from pkgbooks.ledger import (
     ACCOUNTS,
@@ -30,6 +31,7 @@ from pkgbooks.ledger import (
     LedgerWriter,
     render_main,
 )
+from pkgbooks.partition import Parallel, PartitionError
 from pkgbooks.periods import (
     CONFIG_COPY,
     REFUSED_FILE,
@@ -70,7 +72,7 @@ AS_OF_LIMIT = datetime.timedelta(days=3660)
 def render(
     books_dir: Path, as_of: datetime.date | None, config: Config | None = None,
     previous: Previous | None = None, list_refused: bool = False,
-    today: datetime.date | None = None,
+    today: datetime.date | None = None, parallel: Parallel | None = None,
 ) -> tuple[Rendered, Iterator[tuple[str, str]]]:
     """(summary, files): `files` yields (name under ledger/, text); the summary fills in as it runs.
 
@@ -78,8 +80,9 @@ def render(
     With `list_refused`, refused events are listed in `refused.beancount`
     (`--keep-going`). A copy of `pkgbooks.toml` goes with the books, so that
     the next build can name what changed in it. `today` (the system's date
-    by default) bounds the event dates (`readers.sane_dates`).
-    Consume `files` completely before reading the summary.
+    by default) bounds the event dates (`readers.sane_dates`). With
+    `parallel`, the events are applied in partitions by source (pkgbooks/partition.py),
+    with the same output. Consume `files` completely before reading the summary.
     """
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
@@ -94,16 +97,22 @@ def render(
                        future_days=config.dates.future_days, gap_days=config.dates.gap_days,
                        as_of=as_of, refused=dated_out)
     text = LedgerText(config, result.balances)
+    split = parallel.run(books_dir, config, result.problems, paths) if parallel else None
 
     def files() -> Iterator[tuple[str, str]]:
-        for name, month_text in text.months(engine.run(reads, as_of), lambda: engine.end):
+        months = (split.months(reads, as_of, text) if split is not None
+                  else text.months(engine.run(reads, as_of), lambda: engine.end))
+        for name, month_text in months:
             result.months += 1
             yield name, month_text
+        if split is not None:
+            engine.end, engine.counts = split.end, split.counts
         result.as_of = engine.end
         result.counts = engine.counts
         result.counts.read += guard.refused + len(dated_out)
         result.counts.rejected += guard.refused + len(dated_out)
-        result.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
+        result.finished = (split.finished if split is not None else
+                           {i: p.status for i, p in engine.ctx.state.finished.items()})
         yield ACCOUNTS, text.accounts(engine.end, inputs_digest(books_dir, paths))
         if text.first is not None and engine.end is not None:
             yield QUERIES, query_directives(text.first, engine.end)
@@ -120,6 +129,7 @@ def build(
     keep_going: bool = False,
     waiting: Callable[[], None] | None = None,
     today: datetime.date | None = None,
+    parallel: Parallel | None = None,
 ) -> Rendered:
     """Build the books; on any problem write nothing and return the problems.
 
@@ -128,27 +138,31 @@ def build(
     One build at a time: the books directory is locked for the whole build
     (`waiting()` is called if another build holds it). A file that cannot be
     written (a full disk, a read-only directory) is a problem that stops the
-    build, with the previous books unchanged.
+    build, with the previous books unchanged. With `parallel`, the events are
+    applied in partitions (`--jobs`, `--dask`), with the same output.
     """
     with books_lock(books_dir, exclusive=True, waiting=waiting):
         config = load_config(books_dir / CONFIG)
         try:
-            return _build(books_dir, as_of, keep_going, config, today)
+            return _build(books_dir, as_of, keep_going, config, today, parallel)
         except LedgerWriteError as exc:
             result = Rendered(config, problems=[file_error(exc.path, exc.reason)])
             return result
+        except PartitionError as exc:
+            return Rendered(config, problems=[plain_error(str(exc))])
 
 
 def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, config: Config,
-           today: datetime.date | None) -> Rendered:
+           today: datetime.date | None, parallel: Parallel | None = None) -> Rendered:
     previous = Previous.load(books_dir)
     result, files = render(books_dir, as_of, config, previous, list_refused=keep_going,
-                           today=today)
+                           today=today, parallel=parallel)
     comparison = Comparison(previous, config.locked_through) if previous else None
     writer = LedgerWriter(books_dir)
     try:
         with no_collector():
-            for name, text in comparison(files) if comparison else files:
+            for name, text in with_entity_books(config, comparison(files) if comparison
+                                                else files, result.balances):
                 writer.add(name, text)
         current = _config_table(books_dir)
         if comparison is not None:
@@ -164,7 +178,8 @@ def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, confi
             result.rewritten = []
             return result
         result.set_aside = len(result.problems)
-        writer.commit(render_main(config))
+        beside = wrappers(config)
+        writer.commit(render_main(config), beside, stale_wrappers(books_dir, beside))
     except BaseException:
         writer.abandon()
         raise

@@ -17,6 +17,7 @@ from pkgbooks.exporters.journals import GROUPS
 from pkgbooks.exporters.run import EXPORTERS, Request, export, write
 from pkgbooks.generate import generate
 from pkgbooks.layout import books_lock
+from pkgbooks.partition import Parallel, default_jobs
 from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, cached_report, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.serve import run_fava, why_build
@@ -82,14 +83,24 @@ def main() -> None:
 @click.option("--keep-going", is_flag=True,
               help="Write the books without the refused events (listed in the ledger and "
                    "here) instead of nothing; exit status 3 if any was set aside.")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Apply the events in N partitions by source location, in N processes "
+                   "(default: the number of cores; 1: one process). Same output whatever N.")
+@click.option("--dask", metavar="ADDRESS",
+              help="Run the partitions on the Dask cluster whose scheduler is at ADDRESS "
+                   "(tcp://host:8786; needs pkgbooks[dask] here and on the workers).")
 @quiet_option
 def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = False,
-              quiet: bool = False) -> None:
+              jobs: int | None = None, dask: str | None = None, quiet: bool = False) -> None:
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
+    if dask is None:
+        jobs = jobs or default_jobs()
+    parallel = Parallel(jobs, dask) if dask is not None or (jobs or 1) > 1 else None
     try:
         with progress.shown("build", quiet):
             result = build(books_dir, as_of, keep_going=keep_going, waiting=lambda: progress.note(
-                f"pkgbooks: another build of {books_dir} is running; waiting for it to finish"))
+                f"pkgbooks: another build of {books_dir} is running; waiting for it to finish"),
+                parallel=parallel)
     except Failed as exc:
         _fail(exc.errors, "the configuration has problems; nothing was written")
     counts = result.counts

@@ -314,31 +314,44 @@ class LedgerWriter:
             else:
                 os.replace(old, self.live)
         for leftover in (self.books_dir / _TEMP_DIR, staging_dir(self.books_dir),
-                         self.main_part):
+                         self.main_part, *self._beside_parts()):
             if leftover.exists() or leftover.is_symlink():
                 _remove(leftover)
 
     def add(self, name: str, text: str) -> None:
         """Write one generated file; it keeps a `.part` name until the build commits."""
         try:
+            if "/" in name:  # a file in a folder of the ledger (the entities' books)
+                (self.temp / name).parent.mkdir(parents=True, exist_ok=True)
             self.parts.append(_write_part(self.temp / name, text))
         except OSError as exc:
             raise _write_error(exc, self.temp / name) from None
         self.step(f"wrote {name}")
 
-    def commit(self, main_text: str) -> None:
+    def commit(self, main_text: str, beside: dict[str, str] | None = None,
+               stale: Iterable[Path] = ()) -> None:
         """Make the new books the books.
 
         Everything that needs disk space is written before the swap, so a full
         disk fails with the previous books in place. After the swap, removing
         the previous ledger may fail: the books are right, and the next build
-        removes it.
+        removes it. `beside` holds the files that open the ledger besides
+        `main.beancount` (path under the books directory -> text: the entities'
+        books), written the same way; `stale` ones are removed after the swap.
         """
-        main = self.books_dir / MAIN
+        wanted = {MAIN: main_text, **(beside or {})}
         try:
-            new_main = not main.exists() or main.read_text(encoding="utf-8") != main_text
-            if new_main:
-                _write_part(self.main_part.with_suffix(""), main_text)
+            changed: list[tuple[Path, Path]] = []
+            for name, text in wanted.items():
+                path = self.books_dir / name
+                if path.is_file() and path.read_text(encoding="utf-8") == text:
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                part = path.with_name("." + path.name + ".part") if name != MAIN \
+                    else self.main_part
+                _write_part(part.with_suffix(""), text)
+                changed.append((part, path))
+            if changed:
                 self.step("main written")
             for part in self.parts:
                 os.replace(part, part.with_suffix(""))
@@ -346,9 +359,12 @@ class LedgerWriter:
             self.step("files named")
             self._swap()
             self.step("swapped")
-            if new_main:
-                os.replace(self.main_part, main)
-                self.step("main named")
+            for part, path in changed:
+                os.replace(part, path)
+                if path.name == MAIN:
+                    self.step("main named")
+            for path in stale:
+                path.unlink(missing_ok=True)
             _fsync_dir(self.books_dir)
         except OSError as exc:
             raise _write_error(exc, getattr(exc, "filename", None) or self.books_dir) from None
@@ -371,9 +387,13 @@ class LedgerWriter:
         """Drop a build that will not be committed: its staging directory goes."""
         self._remove_staging()
 
+    def _beside_parts(self) -> list[Path]:
+        """Unfinished files beside `main.beancount` (in its sibling folders)."""
+        return sorted(self.books_dir.glob("*/.*.beancount.part"))
+
     def _remove_staging(self) -> None:
         """Remove the staging directory (an unfinished build, or the previous ledger)."""
-        for leftover in (self.temp, self.main_part):
+        for leftover in (self.temp, self.main_part, *self._beside_parts()):
             with contextlib.suppress(OSError):  # if not, the next build removes it (`recover`)
                 _remove(leftover)
 

@@ -2,9 +2,9 @@
 
 The ledger on disk is loaded with Beancount (invariant 1), then read back
 posting by posting to check invariants 2-5 from what it says, and finally the
-books are re-derived from the events and compared with the files on disk, so
-a hand edit that still balances is caught. Each failure names the invariant,
-the account or package, and by how much.
+books are re-derived from the events and compared with the files on disk (the
+entities' books of SPEC 6b included), so a hand edit that still balances is
+caught. Each failure names the invariant, the account or package, and by how much.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pkgbooks import accounts, progress
 from pkgbooks.accounts import Role, suffixes
 from pkgbooks.build import no_collector, render
 from pkgbooks.config import load_config
+from pkgbooks.entities import stale_wrappers, with_entity_books, wrappers
 from pkgbooks.errors import Error, Source, file_error
 from pkgbooks.layout import load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, MAIN, render_main
@@ -84,7 +85,7 @@ def validate(books_dir: Path) -> Validation:
     rendered, files = render(books_dir, as_of, config, Previous.load(books_dir),
                              list_refused=True)
     with no_collector():
-        replayed = dict(files)
+        replayed = dict(with_entity_books(config, files, rendered.balances))
     set_aside = set_aside_count(entries)
     if set_aside:
         report.notes.append(
@@ -104,7 +105,7 @@ def validate(books_dir: Path) -> Validation:
     report.check("5 every event in exactly one transaction set", _events_once(txns))
     report.check("replay: the ledger is what the events give",
                  _replay(books_dir, replayed, unexpected, rendered.balances, entries,
-                         render_main(config)))
+                         {MAIN: render_main(config), **wrappers(config)}))
     return report
 
 
@@ -235,13 +236,18 @@ def _replay(
     problems: list[Error],
     balances: dict[str, Decimal],
     entries: list[Any],
-    main_text: str,
+    opening: dict[str, str],
 ) -> list[Error]:
-    """The ledger on disk is exactly what the events give (files, main, balances)."""
+    """The ledger on disk is exactly what the events give (files, main, balances).
+
+    `opening` holds what `main.beancount` and the entities' books (SPEC 6b)
+    must say, by path under the books directory.
+    """
     failures = [p._replace(message=f"the events now have a problem: {p.message}")
                 for p in problems]
     ledger_dir = books_dir / LEDGER_DIR
-    on_disk = {p.name: p for p in ledger_dir.glob("*.beancount")} if ledger_dir.is_dir() else {}
+    on_disk = ({p.relative_to(ledger_dir).as_posix(): p for p in ledger_dir.rglob("*.beancount")}
+               if ledger_dir.is_dir() else {})
     for name in sorted(set(on_disk) - set(replayed)):
         failures.append(
             file_error(str(ledger_dir / name), "not produced by the events (extra file)"))
@@ -253,8 +259,14 @@ def _replay(
             failures.append(
                 file_error(str(ledger_dir / name), _first_difference(disk, replayed[name])))
     main = books_dir / MAIN
-    if main.read_text(encoding="utf-8") != main_text:
-        failures.append(file_error(str(main), "differs from what pkgbooks.toml gives"))
+    for name, text in opening.items():
+        path = books_dir / name
+        if not path.is_file():
+            failures.append(file_error(str(path), "missing; pkgbooks.toml gives it"))
+        elif path.read_text(encoding="utf-8") != text:
+            failures.append(file_error(str(path), "differs from what pkgbooks.toml gives"))
+    for path in stale_wrappers(books_dir, opening):
+        failures.append(file_error(str(path), "the books of an entity pkgbooks.toml no longer has"))
     ledger_balances: dict[str, Decimal] = defaultdict(Decimal)
     for e in entries:
         if isinstance(e, data.Transaction):

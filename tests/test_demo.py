@@ -21,8 +21,9 @@ DEMO = Path(__file__).resolve().parent.parent / "ledgers" / "demo"
 
 def generated_files(books: Path) -> dict[str, bytes]:
     files = {"main.beancount": (books / "main.beancount").read_bytes()}
-    for path in sorted((books / "ledger").iterdir()):
-        files[f"ledger/{path.name}"] = path.read_bytes()
+    for path in sorted([*books.glob("ledger/**/*"), *books.glob("entities/*.beancount")]):
+        if path.is_file():  # the entities' books are in ledger/entities/ and entities/
+            files[path.relative_to(books).as_posix()] = path.read_bytes()
     return files
 
 

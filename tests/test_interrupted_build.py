@@ -35,8 +35,9 @@ COPIES = 5  # the demo's events five times over: a build long enough to interrup
 
 def snapshot(books: Path) -> dict[str, bytes]:
     files = {"main.beancount": (books / "main.beancount").read_bytes()}
-    for path in sorted((books / "ledger").glob("*")):
-        files[f"ledger/{path.name}"] = path.read_bytes()
+    for path in sorted([*books.glob("ledger/**/*"), *books.glob("entities/*.beancount")]):
+        if path.is_file():  # the entities' books are in ledger/entities/ and entities/
+            files[path.relative_to(books).as_posix()] = path.read_bytes()
     return files
 
 

@@ -43,15 +43,17 @@ NEW_EVENTS = [*OLD_EVENTS, {**redeem("r1", 3, "K1"), "date": "2026-02-03"}]  # a
 def generated(books: Path) -> dict[str, bytes]:
     """main.beancount and ledger/*, by relative path."""
     files = {"main.beancount": (books / "main.beancount").read_bytes()}
-    for path in sorted((books / "ledger").glob("*")):
-        files[f"ledger/{path.name}"] = path.read_bytes()
+    for path in sorted([*books.glob("ledger/**/*"), *books.glob("entities/*.beancount")]):
+        if path.is_file():  # the entities' books are in ledger/entities/ and entities/
+            files[path.relative_to(books).as_posix()] = path.read_bytes()
     return files
 
 
 def strays(books: Path) -> list[Path]:
     """`.beancount` files anywhere in the books directory but where the books keep them."""
     return [p for p in books.rglob("*.beancount")
-            if p.parent != books / "ledger" and p != books / "main.beancount"]
+            if not p.is_relative_to(books / "ledger") and p.parent != books / "entities"
+            and p != books / "main.beancount"]
 
 
 def leftovers(books: Path) -> list[Path]:
@@ -159,7 +161,8 @@ def test_after_the_swap_the_previous_ledger_is_not_in_the_books_directory(
     build_ok(books)
     [after_swap] = seen
     assert not [p for p in after_swap if p.suffix == ".beancount"
-                and p.parent != books / "ledger" and p.name != "main.beancount"]
+                and not p.is_relative_to(books / "ledger") and p.parent != books / "entities"
+                and p.name != "main.beancount"]
     # The previous ledger is in the staging directory beside the books until it is removed.
     assert staging_dir(books).parent == books.parent
     assert old != generated(books)

@@ -65,7 +65,8 @@ def problems_of(books: Path) -> list[str]:
 
 
 def ledger_files(books: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((books / "ledger").iterdir())}
+    return {p.relative_to(books / "ledger").as_posix(): p.read_bytes()
+            for p in sorted((books / "ledger").rglob("*")) if p.is_file()}
 
 
 JANUARY = [sale("s1", 5, "K1"), pay("p1", 5, "K1", "50.00")]

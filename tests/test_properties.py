@@ -949,8 +949,9 @@ LIABILITY = (":Packages:Deposits", ":Packages:Deferred")
 
 def ledger_files(books: Path) -> dict[str, bytes]:
     out = {"main.beancount": (books / "main.beancount").read_bytes()}
-    for path in sorted((books / "ledger").iterdir()):
-        out["ledger/" + path.name] = path.read_bytes()
+    for path in sorted([*books.glob("ledger/**/*"), *books.glob("entities/*.beancount")]):
+        if path.is_file():  # the entities' books are in ledger/entities/ and entities/
+            out[path.relative_to(books).as_posix()] = path.read_bytes()
     return out
 
 

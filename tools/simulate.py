@@ -74,6 +74,7 @@ from click.testing import CliRunner
 
 from pkgbooks.build import build, render
 from pkgbooks.cli import main as cli_main
+from pkgbooks.entities import with_entity_books, wrappers
 from pkgbooks.events import EVENT_ADAPTER
 from pkgbooks.ledger import INPUTS_DIRECTIVE
 from pkgbooks.reports import Books, run_report
@@ -919,8 +920,9 @@ def expected_id(entry: dict[str, Any] | str) -> str:
 
 def snapshot(books: Path) -> dict[str, bytes]:
     files = {"main.beancount": (books / "main.beancount").read_bytes()}
-    for path in sorted((books / "ledger").glob("*")):
-        files[f"ledger/{path.name}"] = path.read_bytes()
+    for path in sorted([*books.glob("ledger/**/*"), *books.glob("entities/*.beancount")]):
+        if path.is_file():  # the entities' books are in ledger/entities/ and entities/
+            files[path.relative_to(books).as_posix()] = path.read_bytes()
     return files
 
 
@@ -1295,13 +1297,16 @@ def _simulate(seed: int, root: Path, events: int | None, result: Result) -> None
     if before is not None and snapshot(refused) != before:
         failures.append(f"refused: the previous ledger changed: {_diff(before, snapshot(refused))}")
     leftovers = [p for p in refused.rglob("*") if p.name.startswith(".ledger")
-                 or (p.suffix == ".beancount" and p.parent not in (refused, refused / "ledger"))]
+                 or (p.suffix == ".beancount" and p.parent not in (refused, refused / "entities")
+                     and not p.is_relative_to(refused / "ledger"))]
     if leftovers:
         failures.append(f"refused: left behind {leftovers}")
     # ... and the refused events leave no trace in what the engine renders
     rendered, files = render(refused, None)
-    text = {f"ledger/{name}": body.encode("utf-8") for name, body in files}
+    text = {f"ledger/{name}": body.encode("utf-8")
+            for name, body in with_entity_books(rendered.config, files, rendered.balances)}
     text["main.beancount"] = (clean / "main.beancount").read_bytes()
+    text.update((name, body.encode("utf-8")) for name, body in wrappers(rendered.config).items())
     if without_inputs_digest(text) != expected:
         failures.append(f"refused: the accepted events render differently: "
                         f"{_diff(expected, without_inputs_digest(text))}")

@@ -20,7 +20,7 @@ Like Beancount's own plugins it is a pure function `(entries, options) ->
 (entries, errors)`; it adds and changes no entry. An optional configuration
 string lists the account segments of the locations whose due-to / due-from
 pairs are checked (`plugin "pkgbooks.plugins.invariants" "Loc11,Loc12"`),
-for books that hold only some locations; by default every pair is checked.
+for books that hold only some locations (`""`: none); by default every pair is checked.
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ def check_invariants(
     entries: list[data.Directive], options_map: dict[str, Any], config: str | None = None
 ) -> tuple[list[data.Directive], list[InvariantError]]:
     """Check the invariants over the date-ordered entries; return them unchanged, and errors."""
-    segments = frozenset(s.strip() for s in config.split(",") if s.strip()) if config else None
+    # An empty list ("") checks no pair: books of one location, or of locations that moved.
+    segments = (frozenset(s.strip() for s in config.split(",") if s.strip())
+                if config is not None else None)
     roles: dict[str, _Role] = {}
     errors: list[InvariantError] = []
     accounts: dict[str, Decimal] = {}

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Time the partitioned build: `--jobs 1`, `--jobs 2` and a 2-worker Dask LocalCluster.
+
+    python bench/bench_partition.py [BOOKS] [--events 100000] [--runs 3]
+
+BOOKS (default: a temporary directory) is filled by bench/generate.py if it
+holds no books. Each run builds once in each mode, the modes interleaved so
+that a change of the machine's load falls on all alike; the table gives the
+median wall time of each mode, the load average before the runs, and where a
+partitioned build spends its time (the parent's reading and routing, each
+partition's rules and text, the merge and writing), measured in one process.
+Every build's books are checked to be byte-identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PKGBOOKS = Path(sys.executable).parent / "pkgbooks"
+
+
+def _digest(books: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted((books / "ledger").rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(books).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _build(books: Path, *options: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([str(PKGBOOKS), "build", str(books), *options], check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _phases(books: Path, jobs: int) -> dict[str, float]:
+    """Seconds of each phase of a partitioned build, run in this one process."""
+    from pkgbooks import partition
+    from pkgbooks.config import load_config
+    from pkgbooks.layout import CONFIG, EVENTS
+    from pkgbooks.ledger import LedgerText
+    from pkgbooks.readers import event_files, read_events
+
+    config = load_config(books / CONFIG)
+    problems: list[object] = []
+    paths = event_files(books / EVENTS, problems)  # type: ignore[arg-type]
+    start = time.perf_counter()
+    routing = partition.Routing(config, problems, [str(p) for p in paths], None)  # type: ignore[arg-type]
+    routing.read(read_events(paths, problems))  # type: ignore[arg-type]
+    assert routing.end is not None
+    parts_events = routing.partitions(jobs)
+    read = time.perf_counter() - start
+    text = (books / CONFIG).read_text(encoding="utf-8")
+    tasks = [partition.Task(text, tuple(str(p) for p in paths), events, routing.end)
+             for events in parts_events]
+    task_times = []
+    parts = []
+    for task in tasks:
+        start = time.perf_counter()
+        parts.append(partition.run_task(task))
+        task_times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for _month in partition._merge(LedgerText(config), parts, routing.end):
+        pass
+    merge = time.perf_counter() - start
+    return {"read and route": read, "slowest partition": max(task_times),
+            "all partitions": sum(task_times), "merge": merge,
+            "events per partition": float(min(len(t.events) for t in tasks))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("books", type=Path, nargs="?")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-dask", action="store_true")
+    args = parser.parse_args(argv)
+    books = args.books or Path(tempfile.mkdtemp(prefix="pkgbooks-bench-")) / "books"
+    if not (books / "pkgbooks.toml").exists():
+        subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), str(books),
+                        "--events", str(args.events)], check=True, stdout=subprocess.DEVNULL)
+    modes: dict[str, list[str]] = {"--jobs 1": ["--jobs", "1"], "--jobs 2": ["--jobs", "2"]}
+    cluster = None
+    if not args.no_dask:
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        modes["--dask (LocalCluster, 2 workers)"] = ["--dask", cluster.scheduler_address]
+    load = os.getloadavg()
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
+    digests: set[str] = set()
+    try:
+        for _ in range(args.runs):
+            for mode, options in modes.items():
+                times[mode].append(_build(books, *options))
+                digests.add(_digest(books))
+    finally:
+        if cluster is not None:
+            cluster.close()
+    after = os.getloadavg()
+    assert len(digests) == 1, "the modes wrote different books"
+    base = statistics.median(times["--jobs 1"])
+    print(f"# {books}: {args.events} events, {datetime.datetime.now():%Y-%m-%d %H:%M}, "
+          f"{os.cpu_count()} cores, load average {load[0]:.2f} before, {after[0]:.2f} after")
+    print("| build | median (s) | runs (s) | speed-up |")
+    print("|---|---:|---|---:|")
+    for mode, values in times.items():
+        median = statistics.median(values)
+        print(f"| {mode} | {median:.1f} | {', '.join(f'{v:.1f}' for v in values)} | "
+              f"{base / median:.2f}x |")
+    phases = _phases(books, 2)
+    print("\nPhases of a 2-partition build in one process (s):")
+    for name, value in phases.items():
+        print(f"- {name}: {value:.2f}" if name != "events per partition"
+              else f"- events in the smaller partition: {int(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

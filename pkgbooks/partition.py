@@ -1,0 +1,504 @@
+"""The build partitioned by the source of each invoice and package (`--jobs N`, `--dask`).
+
+Every event concerns one invoice or one package instance (a void: its
+target), and every invoice and package belongs to the location that sold it
+(its source). The books state of one invoice and its packages never reads the
+state of another, so the events can be split by source into partitions that
+share no state, each run through its own `Engine`, and the transactions
+merged back. docs/scaling.md says what runs where; in short:
+
+- the parent reads the events (readers, the closed-period guard, the date
+  checks), decides what is global (the books' end date, the events read twice,
+  the events after `--as-of`), routes every event to a partition and merges;
+- a partition task (`run_task`, a pure function of picklable text, run in
+  this process, a local process pool or on a Dask cluster alike) applies the
+  rules to its events and returns the rendered transactions, each with its
+  place in the sequential order, and the balance changes of each month.
+
+Why the merge is exact: the readers give the events in the order
+`(date, kind rank, file index, line)` and the sequential engine writes each
+event's transactions at that place; an automatic expiry of date d comes after
+that date's events of rank <= expiry, before its voids, in (date, instance)
+order. Each transaction carries that key (an automatic expiry:
+`(d, EXPIRY_RANK, AUTOMATIC, 0, instance)`), so each partition's output is a
+key-ordered part of the sequential output, and a merge by key gives the
+sequential order back, byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import heapq
+import multiprocessing
+import os
+import tomllib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from decimal import Decimal
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from pkgbooks.config import Config
+from pkgbooks.engine import EXPIRY_RANK, Counts, Engine
+from pkgbooks.errors import Error
+from pkgbooks.events import EVENT_ADAPTER, KIND_ORDER, Payment, Redemption, Refund, Sale, Void
+from pkgbooks.layout import CONFIG
+from pkgbooks.ledger import LedgerText, render_txn
+from pkgbooks.readers import Read
+
+# The file index of an automatic expiry: after every event of its date and rank.
+AUTOMATIC = 1 << 62
+# A transaction's place in the sequential order: (date, kind rank, file index, line, instance).
+TxnKey = tuple[str, int, int, int, str]
+EventKey = tuple[str, int, int, int]
+Month = tuple[int, int]
+# Event files smaller than this in all (about 20,000 events) are built by the
+# sequential engine in this process: routing, processes and merging cost more
+# than they save there (the output is the same either way). Not for `--dask`.
+SMALL_BOOKS_BYTES = 4 << 20
+# How long `--dask` waits for the scheduler to answer.
+DASK_CONNECT_TIMEOUT = "10s"
+
+
+class PartitionError(Exception):
+    """The partitions could not be run (a process died, the cluster is unreachable).
+
+    The message is one line; the previous books are unchanged.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One partition's work, as cheap to pickle as it can be: text and bytes.
+
+    `events` are (key, the event as JSON) in application order; `files` names
+    the event files by the index the keys hold; `end` is the books' end date,
+    to which every partition runs its automatic expiries.
+    """
+
+    config_text: str
+    files: tuple[str, ...]
+    events: list[tuple[EventKey, bytes]]
+    end: datetime.date
+
+
+@dataclass(slots=True)
+class Part:
+    """What a partition gives back: rendered transactions by key, and what it counted."""
+
+    chunks: list[tuple[TxnKey, Month, str]]  # consecutive transactions of one key joined
+    deltas: dict[Month, dict[str, Decimal]]  # each month's change of every account posted
+    counts: Counts
+    problems: list[Error]
+    finished: dict[str, str]  # instance -> used up / expired / refunded / voided
+
+
+@functools.lru_cache(maxsize=4)
+def _config(text: str) -> Config:
+    """The configuration from its text (checked by the parent already); once per process."""
+    return Config.model_validate(tomllib.loads(text))
+
+
+def run_task(task: Task) -> Part:
+    """Apply one partition's events under the rules, as the sequential build does.
+
+    A pure function of its input: the same task gives the same part in this
+    process, in a pool process or on a Dask worker.
+    """
+    config = _config(task.config_text)
+    problems: list[Error] = []
+    engine = Engine(config, problems)
+    key_of: dict[str, TxnKey] = {}
+    files = task.files
+
+    def reads() -> Iterator[Read]:
+        for key, raw in task.events:
+            event = EVENT_ADAPTER.validate_json(raw)
+            key_of[event.id] = (*key, "")
+            yield Read(event, files[key[2]], key[3])
+
+    currency = config.currency
+    chunks: list[tuple[TxnKey, Month, str]] = []
+    deltas: dict[Month, dict[str, Decimal]] = {}
+    last: tuple[TxnKey, Month] | None = None
+    for t in engine.run(reads(), task.end):
+        txn_key = key_of.get(t.meta.event)
+        if txn_key is None:  # an automatic expiry: its id is `expiry:<instance>`
+            instance = t.meta.event.removeprefix("expiry:")
+            txn_key = (t.date.isoformat(), EXPIRY_RANK, AUTOMATIC, 0, instance)
+        month = (t.date.year, t.date.month)
+        text = render_txn(t, currency)
+        if last == (txn_key, month):
+            chunks[-1] = (txn_key, month, chunks[-1][2] + text)
+        else:
+            chunks.append((txn_key, month, text))
+            last = (txn_key, month)
+        changes = deltas.get(month)
+        if changes is None:
+            changes = deltas[month] = {}
+        for p in t.postings:
+            changes[p.account] = changes.get(p.account, Decimal(0)) + p.amount
+    finished: dict[str, str] = {i: p.status for i, p in engine.ctx.state.finished.items()}
+    return Part(chunks, deltas, engine.counts, problems, finished)
+
+
+# --- the parent: routing --------------------------------------------------------------------
+
+
+class _Components:
+    """Union-find over invoices and package instances: the sales that share one are one."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, node: str) -> str:
+        parent = self.parent
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:  # path compression
+            parent[node], node = root, parent[node]
+        return root
+
+    def union(self, nodes: list[str]) -> None:
+        parent = self.parent
+        roots = []
+        for node in nodes:
+            if node not in parent:
+                parent[node] = node
+            roots.append(self.find(node))
+        for root in roots[1:]:
+            if root != roots[0]:
+                parent[root] = roots[0]
+
+
+def _invoice(invoice: str) -> str:
+    return "i\0" + invoice
+
+
+def _instance(instance: str) -> str:
+    return "p\0" + instance
+
+
+@dataclass(slots=True)
+class Routing:
+    """The parent's pass over the events: what is global, and each event's partition.
+
+    It does what the sequential engine does before any rule (count, leave out
+    the events after `as_of`, skip an event read twice and refuse an id used
+    for another event) and keeps each remaining event as JSON with its key.
+    """
+
+    config: Config
+    problems: list[Error]
+    files: list[str]
+    as_of: datetime.date | None
+    counts: Counts = field(default_factory=Counts)
+    end: datetime.date | None = None
+    # (key, JSON, id, the invoice or instance node it concerns, its location or void target)
+    records: list[tuple[EventKey, bytes, str, str, str]] = field(default_factory=list)
+    _components: _Components = field(default_factory=_Components)
+    _sales: list[tuple[str, str]] = field(default_factory=list)  # (invoice node, location)
+
+    def read(self, reads: Iterable[Read]) -> None:
+        """Take every event; as `Engine.run` before its rules."""
+        duplicates = Engine(self.config, self.problems)  # its check of ids read twice
+        index = {name: i for i, name in enumerate(self.files)}
+        counts, as_of, records = self.counts, self.as_of, self.records
+        dump = EVENT_ADAPTER.dump_json
+        last: datetime.date | None = None
+        for read in reads:
+            event = read.event
+            counts.read += 1
+            if as_of is not None and event.date > as_of:
+                counts.after_as_of += 1
+                continue
+            last = event.date if last is None or event.date > last else last
+            if duplicates._is_duplicate(read):
+                continue
+            key = (event.date.isoformat(), KIND_ORDER[event.type], index[read.file], read.line)
+            node, where = self._concerns(event)
+            records.append((key, dump(event), event.id, node, where))
+        counts.duplicates = duplicates.counts.duplicates
+        counts.rejected = duplicates.counts.rejected
+        self.end = as_of or last
+
+    def _concerns(self, event: Any) -> tuple[str, str]:
+        """(the invoice or instance node, the event's location or a void's target)."""
+        if isinstance(event, Sale):
+            node = _invoice(event.invoice)
+            self._components.union([node, *(_instance(line.instance) for line in event.lines
+                                             if hasattr(line, "instance"))])
+            self._sales.append((node, event.location))
+            return node, event.location
+        if isinstance(event, Payment):
+            return _invoice(event.invoice), event.location
+        if isinstance(event, Void):
+            return "", event.target
+        location = event.location if isinstance(event, Redemption | Refund) else ""
+        return _instance(event.instance), location
+
+    def partitions(self, n: int) -> list[list[tuple[EventKey, bytes]]]:
+        """The events in `n` partitions (empty ones left out), each in application order.
+
+        A group of sales sharing an invoice or instance belongs to the location
+        of its first sale; an event to the group of its invoice or instance (an
+        unknown one: to its own location); a void to its target's partition.
+        Locations go to partitions by event count, the largest first to the
+        least loaded, so the partitions are even and always the same.
+        """
+        components = self._components
+        owner: dict[str, str] = {}
+        for node, location in self._sales:
+            owner.setdefault(components.find(node), location)
+        sources: list[str] = []
+        for _key, _raw, _id, node, where in self.records:
+            if node in components.parent:
+                sources.append(owner[components.find(node)])
+            else:
+                sources.append(where if node else "")  # a void: settled below
+        load: dict[str, int] = {}
+        for source in sources:
+            load[source] = load.get(source, 0) + 1
+        bucket_of: dict[str, int] = {}
+        totals = [0] * max(1, n)
+        for source, count in sorted(load.items(), key=lambda kv: (-kv[1], kv[0])):
+            emptiest = min(range(len(totals)), key=lambda b: (totals[b], b))
+            bucket_of[source] = emptiest
+            totals[emptiest] += count
+        buckets: list[list[tuple[EventKey, bytes]]] = [[] for _ in totals]
+        bucket_of_id: dict[str, int] = {}
+        for (key, raw, event_id, node, where), source in zip(self.records, sources,
+                                                             strict=True):
+            bucket = bucket_of[source] if node else bucket_of_id.get(where, 0)
+            buckets[bucket].append((key, raw))
+            bucket_of_id[event_id] = bucket
+        return [b for b in buckets if b]
+
+
+# --- running the tasks ----------------------------------------------------------------------
+
+
+Runner = Callable[[list[Task]], list[Part]]
+
+
+def in_process(tasks: list[Task]) -> list[Part]:
+    """Run the tasks here, one after the other."""
+    return [run_task(task) for task in tasks]
+
+
+def process_pool(jobs: int) -> Runner:
+    """Run the tasks in `jobs` processes of this machine (one task: in this one)."""
+
+    def run(tasks: list[Task]) -> list[Part]:
+        if len(tasks) <= 1:
+            return in_process(tasks)
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        try:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
+                                     mp_context=multiprocessing.get_context(method)) as pool:
+                return list(pool.map(run_task, tasks))
+        except BrokenProcessPool:
+            raise PartitionError("a build process ended unexpectedly (out of memory?); "
+                                 "try fewer --jobs") from None
+
+    return run
+
+
+class DaskCluster:
+    """Runs the tasks on the Dask cluster at `address` (`pip install 'pkgbooks[dask]'`).
+
+    It connects when made, so an unreachable scheduler stops the build before
+    any event is read; `slots` is the number of worker threads.
+    """
+
+    def __init__(self, address: str) -> None:
+        try:
+            from distributed import Client
+            from distributed.comm.addressing import parse_address, parse_host_port
+        except ImportError:
+            raise PartitionError("--dask needs the dask extra: pip install 'pkgbooks[dask]'") \
+                from None
+        self.address = address
+        try:  # a malformed address, before a client is made (it would linger at exit)
+            scheme, where = parse_address(address)
+            if scheme in ("tcp", "tls"):
+                parse_host_port(where)
+        except ValueError as exc:
+            raise PartitionError(f"--dask {address}: not a scheduler address like "
+                                 f"tcp://host:8786 ({_one_line(exc)})") from None
+        connect: Any = Client  # untyped
+        self.client: Any
+        try:
+            self.client = connect(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
+            self.slots = max(1, sum(self.client.nthreads().values()))
+        except Exception as exc:  # OSError, TimeoutError ...
+            raise PartitionError(f"--dask: cannot connect to the Dask scheduler at {address}: "
+                                 f"{_one_line(exc)}") from None
+
+    def __call__(self, tasks: list[Task]) -> list[Part]:
+        try:
+            futures = self.client.map(run_task, tasks, pure=False)
+            parts: list[Part] = self.client.gather(futures)
+            return parts
+        except Exception as exc:  # a worker died, the scheduler went away ...
+            raise PartitionError(f"--dask: the cluster at {self.address} could not build the "
+                                 f"books: {type(exc).__name__}: {_one_line(exc)}") from None
+
+    def close(self) -> None:
+        """Leave the cluster (its workers stay up for the next build)."""
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def default_jobs() -> int:
+    """The number of cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True, slots=True)
+class Parallel:
+    """How a build runs its partitions: in `jobs` processes here, or on a Dask cluster.
+
+    With `dask`, `jobs` (if given) is the number of partitions; by default one
+    per worker thread of the cluster.
+    """
+
+    jobs: int | None = None
+    dask: str | None = None
+
+    def run(self, books_dir: Path, config: Config, problems: list[Error],
+            paths: list[Path]) -> PartitionedRun | None:
+        """The partitioned run of a build of `books_dir` (connects to the cluster, if any).
+
+        None: build small books with the sequential engine.
+        """
+        runner: Runner
+        if self.dask is not None:
+            cluster = DaskCluster(self.dask)
+            runner, jobs = cluster, self.jobs or cluster.slots
+        else:
+            jobs = self.jobs or default_jobs()
+            if jobs <= 1 or _size(paths) < SMALL_BOOKS_BYTES:
+                return None
+            runner = process_pool(jobs)
+        config_text = (books_dir / CONFIG).read_text(encoding="utf-8-sig")
+        return PartitionedRun(config, config_text, problems, [str(p) for p in paths], jobs,
+                              runner)
+
+
+def _size(paths: list[Path]) -> int:
+    """Bytes of the event files (one that cannot be read counts 0: the build reports it)."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
+# --- the parent: merging --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PartitionedRun:
+    """Stands where the sequential `Engine` stands in a build: same `end`, `counts`, `finished`.
+
+    `months(reads, as_of, text)` routes the events, runs the partitions with
+    `runner` and yields the month files `text.months()` would have yielded
+    from the sequential engine.
+    """
+
+    config: Config
+    config_text: str
+    problems: list[Error]
+    files: list[str]
+    jobs: int
+    runner: Runner
+    end: datetime.date | None = None
+    counts: Counts = field(default_factory=Counts)
+    finished: dict[str, str] = field(default_factory=dict)
+
+    def months(self, reads: Iterable[Read], as_of: datetime.date | None,
+               text: LedgerText) -> Iterator[tuple[str, str]]:
+        try:
+            yield from self._months(reads, as_of, text)
+        finally:
+            close = getattr(self.runner, "close", None)
+            if close is not None:
+                close()
+
+    def _months(self, reads: Iterable[Read], as_of: datetime.date | None,
+                text: LedgerText) -> Iterator[tuple[str, str]]:
+        routing = Routing(self.config, self.problems, self.files, as_of)
+        routing.read(reads)
+        self.end = routing.end
+        counts = self.counts = routing.counts
+        if routing.end is None or not routing.records:
+            return
+        partitions = routing.partitions(self.jobs)
+        routing.records.clear()
+        tasks = [Task(self.config_text, tuple(self.files), events, routing.end)
+                 for events in partitions]
+        parts = self.runner(tasks)
+        for part in parts:
+            counts.applied += part.counts.applied
+            counts.rejected += part.counts.rejected
+            counts.expiries += part.counts.expiries
+            counts.transactions += part.counts.transactions
+            self.problems.extend(part.problems)
+            self.finished.update(part.finished)
+        yield from _merge(text, parts, routing.end)
+
+
+def _merge(text: LedgerText, parts: list[Part], end: datetime.date) -> Iterator[tuple[str, str]]:
+    """The month files of the merged transactions, as `LedgerText.months` writes them."""
+    balances = text.balances
+    deltas: dict[Month, dict[str, Decimal]] = {}
+    for part in parts:
+        for month_key, changes in part.deltas.items():
+            total = deltas.setdefault(month_key, {})
+            for account, amount in changes.items():
+                total[account] = total.get(account, Decimal(0)) + amount
+
+    def close(month_key: Month, chunks: list[str]) -> tuple[str, str]:
+        for account, amount in deltas.get(month_key, {}).items():
+            balances[account] = balances.get(account, Decimal(0)) + amount
+        return text._close_month(month_key, chunks)
+
+    month: Month | None = None
+    chunks: list[str] = []
+    for _key, month_key, body in heapq.merge(*(p.chunks for p in parts), key=itemgetter(0)):
+        if month is None:
+            month = month_key
+            text.first = datetime.date(month[0], month[1], 1)
+            chunks.append(text._header(month))
+        while month_key > month:
+            yield close(month, chunks)
+            month = _next_month(month)
+            chunks = [text._header(month)]
+        chunks.append(body)
+    if month is None:
+        return
+    last = max(month, (end.year, end.month))
+    while True:
+        yield close(month, chunks)
+        if month >= last:
+            break
+        month = _next_month(month)
+        chunks = [text._header(month)]
+
+
+def _next_month(month: Month) -> Month:
+    return (month[0] + 1, 1) if month[1] == 12 else (month[0], month[1] + 1)
