@@ -97,6 +97,11 @@ class Cache:
     def _path(self, kind: str, key: str) -> Path | None:
         return None if self.root is None else self.root / kind / f"{key}.pickle"
 
+    def holds(self, kind: str, key: str) -> bool:
+        """Whether a value is kept under (kind, key) (it may still turn out damaged)."""
+        path = self._path(kind, key)
+        return path is not None and path.exists()
+
     def get(self, kind: str, key: str) -> Any:
         """The value kept under (kind, key), or None; a damaged file is removed."""
         path = self._path(kind, key)
