@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for _ in range(args.repeat):
             times["bean-check -C"].append(timed(check, env))
+            print(f"  bean-check -C: {times['bean-check -C'][-1]:.2f} s (load {load()})",
+                  flush=True)
             for name in names:
                 period = (["--to", args.end] if name in AS_OF_REPORTS
                           else ["--from", args.start, "--to", args.end])
@@ -88,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(cache, ignore_errors=True)
                 times.setdefault(f"{name} cold", []).append(timed(command, env))
                 times.setdefault(f"{name} warm", []).append(timed(command, env))
+                print(f"  {name}: cold {times[f'{name} cold'][-1]:.2f} s, warm "
+                      f"{times[f'{name} warm'][-1]:.2f} s (load {load()})", flush=True)
             loads.append(load())
     finally:
         shutil.rmtree(cache, ignore_errors=True)
