@@ -11,7 +11,8 @@ every report `pkgbooks report NAME DIR --from --to --format json` in a fresh
 process twice: **cold** (the first run after a build: the report cache
 emptied first) and **warm** (the same command again). The as-of reports
 (customers, invoices) take `--to` only. Prints the medians, each report's
-cold and warm time as a fraction of `bean-check -C`, and the load average.
+cold and warm time as a fraction of `bean-check -C` (elapsed, and processor
+time, which a shared machine's load disturbs far less), and the load average.
 The report cache of the runs is a directory of their own (`PKGBOOKS_CACHE`),
 removed at the end.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,13 +41,24 @@ from pkgbooks.reports import AS_OF_REPORTS, REPORTS  # noqa: E402
 BIN = Path(sys.executable).parent
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
-    """Seconds for one command in a fresh process; stop the benchmark if it fails."""
+CPU: dict[str, list[float]] = {}
+
+
+def timed(command: list[str], env: dict[str, str], label: str) -> float:
+    """Seconds for one command in a fresh process; stop the benchmark if it fails.
+
+    Its processor time (user + system, its helpers included) goes to `CPU`: on
+    a shared machine it varies far less with the load than the elapsed time.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+    CPU.setdefault(label, []).append(after.ru_utime - before.ru_utime
+                                     + after.ru_stime - before.ru_stime)
     return elapsed
 
 
@@ -79,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     loads = [load()]
     try:
         for _ in range(args.repeat):
-            times["bean-check -C"].append(timed(check, env))
+            times["bean-check -C"].append(timed(check, env, "bean-check -C"))
             print(f"  bean-check -C: {times['bean-check -C'][-1]:.2f} s (load {load()})",
                   flush=True)
             for name in names:
@@ -88,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                 command = [str(BIN / "pkgbooks"), "report", name, str(books), *period,
                            "--format", "json"]
                 shutil.rmtree(cache, ignore_errors=True)
-                times.setdefault(f"{name} cold", []).append(timed(command, env))
-                times.setdefault(f"{name} warm", []).append(timed(command, env))
+                times.setdefault(f"{name} cold", []).append(timed(command, env, f"{name} cold"))
+                times.setdefault(f"{name} warm", []).append(timed(command, env, f"{name} warm"))
                 print(f"  {name}: cold {times[f'{name} cold'][-1]:.2f} s, warm "
                       f"{times[f'{name} warm'][-1]:.2f} s (load {load()})", flush=True)
             loads.append(load())
@@ -100,13 +113,19 @@ def main(argv: list[str] | None = None) -> int:
           f"medians; load average (1/5/15 min) before and after each round: "
           f"{' | '.join(loads)}")
     print(f"bean-check -C: {check_s:.2f} s (min {min(times['bean-check -C']):.2f})\n")
-    print("| report | cold s | warm s | cold / bean-check | warm / bean-check |")
-    print("|---|---:|---:|---:|---:|")
+    check_cpu = statistics.median(CPU["bean-check -C"])
+    print(f"bean-check -C processor time: {check_cpu:.2f} s\n")
+    print("| report | cold s | warm s | cold / bean-check | warm / bean-check "
+          "| cold / bean-check (CPU) | warm / bean-check (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name in names:
         cold = statistics.median(times[f"{name} cold"])
         warm = statistics.median(times[f"{name} warm"])
+        cold_cpu = statistics.median(CPU[f"{name} cold"])
+        warm_cpu = statistics.median(CPU[f"{name} warm"])
         print(f"| {name} | {cold:.2f} | {warm:.2f} | {cold / check_s:.2f}x | "
-              f"{warm / check_s:.2f}x |")
+              f"{warm / check_s:.2f}x | {cold_cpu / check_cpu:.2f}x | "
+              f"{warm_cpu / check_cpu:.2f}x |")
     return 0
 
 
