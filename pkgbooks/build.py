@@ -87,8 +87,6 @@ def render(
     config = config or load_config(books_dir / CONFIG)
     result = Rendered(config)
     engine = Engine(config, result.problems)
-    progress.watch("events read", lambda: engine.counts.read, rate=True)
-    progress.watch("month files", lambda: result.months)
     guard = result.guard = Guard(previous, config.locked_through, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
     dated_out: list[Read] = []
@@ -98,6 +96,11 @@ def render(
                        as_of=as_of, refused=dated_out)
     text = LedgerText(config, result.balances)
     split = parallel.run(books_dir, config, result.problems, paths) if parallel else None
+    if split is None:
+        progress.watch("events read", lambda: engine.counts.read, rate=True)
+    else:  # the partitions' engines are elsewhere: count the events as they are routed
+        reads = iter(progress.counting(reads, "events read", rate=True))
+    progress.watch("month files", lambda: result.months)
 
     def files() -> Iterator[tuple[str, str]]:
         months = (split.months(reads, as_of, text) if split is not None

@@ -79,14 +79,16 @@ class Status:
             if value != counter.last:
                 counter.last, counter.changed = value, now
             text = f"{value:,} {counter.label}"
-            elapsed = counter.changed - counter.since
-            if counter.rate and elapsed > 0:
-                text += f" ({value / elapsed:,.0f}/s)"
+            counting = counter.changed - counter.since
+            if counter.rate and counting > 0:
+                text += f" ({value / counting:,.0f}/s)"
             parts.append(text)
         what = ", ".join(parts)
         if self.phase_text:
             what = f"{self.phase_text}: {what}" if what else self.phase_text
-        return f"pkgbooks {self.title}: {what} - {now - self.started:.0f} s"
+        elapsed = f"{now - self.started:.0f} s"
+        return f"pkgbooks {self.title}: {what} - {elapsed}" if what else \
+            f"pkgbooks {self.title}: {elapsed}"
 
     def draw(self) -> None:
         """Redraw the line in place, cut to the terminal's width (a wrapped line cannot be)."""
@@ -183,15 +185,15 @@ def counting(items: Iterable[T], label: str, rate: bool = False) -> Iterable[T]:
     """`items`, counted on the status line as they are taken; `items` itself when none is shown."""
     if _active is None:
         return items
-    return _counted(items, label, rate)
+    done = [0]
+    watch(label, lambda: done[0], rate)
+    return _counted(items, done)
 
 
-def _counted(items: Iterable[T], label: str, rate: bool) -> Iterator[T]:
-    done = 0
-    watch(label, lambda: done, rate)
+def _counted(items: Iterable[T], done: list[int]) -> Iterator[T]:
     for item in items:
         yield item
-        done += 1
+        done[0] += 1
 
 
 def note(message: str, stream: TextIO | None = None) -> None:

@@ -129,3 +129,33 @@ def test_cli_generates_and_refuses_a_non_empty_directory(tmp_path: Path) -> None
                                "--entities", "3"])
     assert bad.exit_code == 2
     assert "at most one entity a location" in bad.output
+
+
+def built_files(books: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(books)): p.read_bytes() for p in sorted(books.rglob("*"))
+            if p.is_file() and p.relative_to(books).parts[0] != "events"}
+
+
+@pytest.mark.parametrize(("events", "locations", "entities", "seed"), [
+    (3000, 4, None, 11),
+    pytest.param(8000, 9, 3, 12, marks=pytest.mark.slow),
+    pytest.param(6000, 5, 5, 13, marks=pytest.mark.slow),
+])
+def test_generated_books_build_validate_clean_and_build_to_the_same_bytes(
+        tmp_path: Path, events: int, locations: int, entities: int | None, seed: int) -> None:
+    runner = CliRunner()
+    built = {}
+    for name in ("a", "b"):
+        books = tmp_path / name
+        options = ["--events", str(events), "--locations", str(locations), "--seed", str(seed)]
+        if entities is not None:
+            options += ["--entities", str(entities)]
+        assert runner.invoke(main, ["generate", str(books), *options]).exit_code == 0
+        build = runner.invoke(main, ["build", str(books)])
+        assert build.exit_code == 0, build.output
+        assert f"{events} events read, {events} applied" in build.output
+        built[name] = built_files(books)
+    validate = runner.invoke(main, ["validate", str(tmp_path / "a")])
+    assert validate.exit_code == 0, validate.output
+    assert "replay" in validate.output
+    assert built["a"] == built["b"]

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pkgbooks import progress
+from pkgbooks import partition, progress
+from pkgbooks.build import build
+from pkgbooks.partition import Parallel
 from pkgbooks.progress import DELAY_VARIABLE, Status
 
 DEMO = Path(__file__).resolve().parent.parent / "ledgers" / "demo"
@@ -63,6 +65,7 @@ def test_a_phase_replaces_the_counters_of_the_last_one() -> None:
     status = Status("validate", Terminal(), clock=clock)
     progress._active = status
     try:
+        assert status.line() == "pkgbooks validate: 0 s"
         progress.phase("replaying the events")
         progress.watch("events read", lambda: 7)
         clock.now += 2
@@ -257,3 +260,20 @@ def test_short_work_on_a_terminal_shows_nothing(tmp_path: Path) -> None:
     code, _out, err = pkgbooks(["build", str(books)], terminal=True, delay="60")
     assert code == 0
     assert err == b""
+
+
+def test_a_partitioned_build_counts_the_events_it_routes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The partitions' engines run in other processes: the line counts the events the
+    # build hands to them, and the month files as they are merged.
+    monkeypatch.setattr(partition, "SMALL_BOOKS_BYTES", 0)
+    books = demo_books(tmp_path, "books")
+    status = Status("build", Terminal(), delay=3600, clock=Clock())
+    progress._active = status
+    try:
+        result = build(books, parallel=Parallel(jobs=2))
+    finally:
+        progress._active = None
+    assert not result.problems and result.counts.read > 2000
+    assert status.line() == (f"pkgbooks build: {result.counts.read:,} events read, "
+                             f"{result.months} month files - 0 s")
