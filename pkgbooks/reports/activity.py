@@ -6,8 +6,8 @@ what was paid (sales, payment basis), redeemed, expired (including what
 refunds forfeited) and refunded (net) per instance; two more give each
 instance's liability at the start (`opening`) and its change over the period,
 whose sum is the liability at `--to` (`remaining`), so that every row adds up
-(checked): remaining = opening + sales - redeemed - expired - refunded. A row is shown for every instance that held a liability or moved
-in the period.
+(checked): remaining = opening + sales - redeemed - expired - refunded. A row
+is shown for every instance that held a liability or moved in the period.
 """
 
 from __future__ import annotations
