@@ -133,6 +133,7 @@ def render(
         text.first = resume.cut.first
         text.month = (int(resume.cut.month[:4]), int(resume.cut.month[5:7]))
         text.chunks = [resume.month_text]
+        text.digests.update(resume.month_digests)
         source = _after(resume.cut.date, read_events(resume.read, result.problems))
     else:
         source = checkpoint.spans_of(read_events(paths, result.problems), result.spans)

@@ -564,6 +564,8 @@ class Resume:
     def summary(self) -> str:
         return f"rebuilt from {self.cut.date + datetime.timedelta(days=1)}"
 
+    month_digests: dict[str, str] = field(default_factory=dict)  # of the month files kept
+
     @property
     def months(self) -> int:
         """How many month files of the consolidated ledger are taken unchanged."""
@@ -690,7 +692,8 @@ def plan(
             if _MONTH_FILE.match(base := n.rsplit("/", 1)[-1]) and base[:7] < cut.month}
     read = [p for p in paths if p.name in found.spans and found.spans[p.name].last > cut.date
             or p.name not in found.spans]
-    found.resume = Resume(cut, saved, read, kept, text[:cut.prefix])
+    found.resume = Resume(cut, saved, read, kept, text[:cut.prefix],
+                          {n: manifest.ledger[n] for n in kept if "/" not in n})
     return found
 
 
