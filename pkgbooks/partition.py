@@ -108,8 +108,16 @@ def run_task(task: Task) -> Part:
     """Apply one partition's events under the rules, as the sequential build does.
 
     A pure function of its input: the same task gives the same part in this
-    process, in a pool process or on a Dask worker.
+    process, in a pool process or on a Dask worker. It runs without the cyclic
+    garbage collector, as the sequential build does (`build.no_collector`).
     """
+    from pkgbooks.build import no_collector  # build imports this module
+
+    with no_collector():
+        return _run_task(task)
+
+
+def _run_task(task: Task) -> Part:
     config = _config(task.config_text)
     problems: list[Error] = []
     engine = Engine(config, problems)
@@ -343,7 +351,8 @@ class DaskCluster:
 
     def __call__(self, tasks: list[Task]) -> list[Part]:
         try:
-            futures = self.client.map(run_task, tasks, pure=False)
+            # Scattered first: the tasks go to the workers as data, not inside the task graph.
+            futures = self.client.map(run_task, self.client.scatter(tasks), pure=False)
             parts: list[Part] = self.client.gather(futures)
             return parts
         except Exception as exc:  # a worker died, the scheduler went away ...
@@ -441,10 +450,10 @@ class PartitionedRun:
 
     def _months(self, reads: Iterable[Read], as_of: datetime.date | None,
                 text: LedgerText) -> Iterator[tuple[str, str]]:
-        routing = Routing(self.config, self.problems, self.files, as_of)
+        counts = self.counts  # counted as the events are read (the progress line shows it)
+        routing = Routing(self.config, self.problems, self.files, as_of, counts)
         routing.read(reads)
         self.end = routing.end
-        counts = self.counts = routing.counts
         if routing.end is None or not routing.records:
             return
         partitions = routing.partitions(self.jobs)

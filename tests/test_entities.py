@@ -9,6 +9,7 @@ out). Checked on the demo and on random histories with a dated entity change.
 
 from __future__ import annotations
 
+import datetime
 import shutil
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -77,9 +78,31 @@ def check_entity_books(books: Path) -> dict[str, int]:
             assert total[account] == 0, account
         else:
             assert total[account] == expected.get(account, Decimal(0)), account
-    if moves(config):
-        assert any(t.meta.get("kind") == TRANSFER_KIND
-                   for txns in per_entity.values() for t in txns)
+    # A location that moves holding a balance sheet transfers it, out of the old into the
+    # new entity, if the move falls within the books (up to the end of their last month).
+    transfers = [t for txns in per_entity.values() for t in txns
+                 if t.meta.get("kind") == TRANSFER_KIND]
+    last_month = max(p.name[:7] for p in (books / "ledger").glob("20*.beancount"))
+    for move in moves(config):
+        segment = config.account_of(move.location)
+        before = _balances([t for t in consolidated if t.date < move.date])
+        held = any(v for a, v in before.items()
+                   if a.split(":")[1] == segment and a.startswith(("Assets", "Liabilities")))
+        moved = [t for t in transfers
+                 if t.date == move.date and t.meta.get("location") == move.location]
+        within = move.date.isoformat()[:7] <= last_month
+        assert len(moved) == (2 if held and within else 0), (move, held, within, len(moved))
+    # In the end a location's balance sheet is wholly in the books of the entity it is in.
+    end = max((t.date for t in consolidated), default=None)
+    for location in {m.location for m in moves(config)}:
+        if end is None:
+            break
+        segment = config.account_of(location)
+        home = config.entity_on(location, end)
+        for entity, txns in per_entity.items():
+            left = {a: v for a, v in _balances(txns).items() if v and entity != home
+                    and a.split(":")[1] == segment and a.startswith(("Assets", "Liabilities"))}
+            assert not left, (location, entity, left)
     return {entity: len(txns) for entity, txns in per_entity.items()}
 
 
@@ -190,3 +213,19 @@ def test_validate_catches_a_hand_edit_of_an_entity_book(tmp_path: Path) -> None:
     errors = [str(e) for e in validate(books).errors]
     assert any(str(month) in e and "line" in e for e in errors), errors
     assert any(wrapper_path("franchise-1") in e and "missing" in e for e in errors), errors
+
+
+def test_a_location_that_moves_twice_takes_its_whole_balance_sheet_each_time(
+        tmp_path: Path) -> None:
+    """loc-22: franchise-2 -> franchise-1 on May 1st -> franchise-2 again on May 15th."""
+    books = tmp_path / "demo"
+    shutil.copytree(ROOT / "ledgers" / "demo", books)
+    config = books / "pkgbooks.toml"
+    text = config.read_text(encoding="utf-8")
+    anchor = '[[locations.loc-22.changes]]\nfrom = 2026-05-01\nentity = "franchise-1"\n'
+    assert anchor in text
+    config.write_text(text.replace(anchor, anchor + '\n[[locations.loc-22.changes]]\n'
+                                   'from = 2026-05-15\nentity = "franchise-2"\n'),
+                      encoding="utf-8")
+    assert not build(books, as_of=datetime.date(2026, 5, 31)).problems
+    check_entity_books(books)
