@@ -4,6 +4,7 @@
     /work/venv/bin/python bench/bench_build.py [--events 100000] [--repeat 3]
         [--seed 1] [--locations 4] [--dir DIR] [--validate-repeat 1]
         [--no-validate] [--no-memory] [--no-profile] [--profile-out FILE]
+        [--bean-check] [--only-bean-check]
 
 Generates the books with `bench/generate.py` into a temporary directory (kept
 and reused while the generator, its arguments and the event count are the
@@ -27,7 +28,9 @@ peaks do not mask it), its growth over the RSS at the phase's start, and
 for build the peak of Python allocations under `tracemalloc` (a separate,
 slower run). Finally one build
 runs under cProfile and the top 25 functions by cumulative and by total time
-are printed.
+are printed. With `--bean-check`, `pkgbooks build` (a fresh process, `--repeat`
+times) and `bean-check -C` on the ledger it wrote are timed side by side, and
+the ratio printed (`--only-bean-check`: that alone).
 """
 
 from __future__ import annotations
@@ -170,6 +173,33 @@ def phase_validate(books: Path, cold: bool = True) -> int:
     return len(report.passed)
 
 
+def bean_check_ratio(books: Path, repeat: int, events: int) -> None:
+    """`pkgbooks build` against `bean-check -C` on the ledger it wrote, side by side.
+
+    Each is a fresh process (imports included), timed in turn so that the load
+    on the machine falls on both alike: `repeat` builds, then one bean-check
+    (without Beancount's pickle cache, `-C`).
+    """
+    bin_dir = Path(sys.executable).parent
+    build_cmd = [str(bin_dir / "pkgbooks"), "build", str(books)]
+    check_cmd = [str(bin_dir / "bean-check"), "-C", str(books / "main.beancount")]
+    print(f"\n`pkgbooks build` and `bean-check -C` on the ledger it wrote ({events:,} events; "
+          f"load average {os.getloadavg()[0]:.1f})")
+    builds = [_run_timed(build_cmd) for _ in range(repeat)]
+    check = _run_timed(check_cmd)
+    build = statistics.median(builds)
+    print(f"  pkgbooks build   median {build:.2f} s of {repeat} "
+          f"[{', '.join(f'{t:.2f}' for t in builds)}]")
+    print(f"  bean-check -C    {check:.2f} s")
+    print(f"  ratio build / bean-check: {build / check:.3f}")
+
+
+def _run_timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
 def timed(label: str, repeat: int, events: int, fn: Callable[[], object]) -> dict:
     times = []
     for _ in range(repeat):
@@ -307,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--profile-out", type=Path)
+    parser.add_argument("--bean-check", action="store_true",
+                        help="also time `pkgbooks build` and `bean-check -C` side by side")
+    parser.add_argument("--only-bean-check", action="store_true",
+                        help="only that comparison (no phases, memory or profile)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -322,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     transactions = phase_build(books)
     print(f"{time.perf_counter() - started:.2f} s, {transactions:,} transactions")
 
+    if args.only_bean_check:
+        bean_check_ratio(books, args.repeat, n)
+        return 0
+
     print(f"\ntimings for {n:,} events (seconds; events/s from the median)")
     print(f"  {'phase':<9} {'runs':>4} {'best':>9} {'median':>9} {'events/s':>12}   [runs]")
     rows = [timed("parse", args.repeat, n, lambda: phase_parse(books))]
@@ -335,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(timed("validate*", 1, n, lambda: phase_validate(books, cold=False)))
         print("  validate: as right after a build (no Beancount pickle cache; it writes one); "
               "validate*: reusing that cache")
+
+    if args.bean_check:
+        bean_check_ratio(books, args.repeat, n)
 
     if not args.no_memory:
         print("\npeak memory, each phase once in a fresh interpreter (MiB)")

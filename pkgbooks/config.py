@@ -328,7 +328,7 @@ class Config(_Model):
 
     def package_on(self, package: str, date: datetime.date) -> Package:
         """The terms of `package` for a sale on `date` (its changes applied, SPEC 2a)."""
-        versions = self._packages_over_time.get(package)
+        versions: Versions[Package] | None = self._private("_packages_over_time").get(package)
         return self.packages[package] if versions is None else versions.on(date)
 
     def package_versions(self, package: str) -> list[tuple[datetime.date | None, Package]]:
@@ -341,13 +341,24 @@ class Config(_Model):
 
     def item_on(self, item: str, date: datetime.date) -> Item:
         """The catalog item `item` as it stood on `date` (its list price then)."""
-        versions = self._items_over_time.get(item)
+        versions: Versions[Item] | None = self._private("_items_over_time").get(item)
         return self.items[item] if versions is None else versions.on(date)
 
     def entity_on(self, location: str, date: datetime.date) -> str:
         """The legal entity `location` belongs to on `date` (itself by default)."""
-        versions = self._entities_over_time.get(location)
+        versions: Versions[str] | None = self._private("_entities_over_time").get(location)
         return self.entity_of(location) if versions is None else versions.on(date)
+
+    def _private(self, name: str) -> dict[str, Any]:
+        """A private attribute, read from pydantic's store directly.
+
+        The rules ask for them per event; pydantic's `__getattr__` way costs
+        several microseconds a time.
+        """
+        private = self.__pydantic_private__
+        assert private is not None
+        found: dict[str, Any] = private[name]
+        return found
 
     def entities(self) -> set[str]:
         """Every entity any location belongs to at any date."""

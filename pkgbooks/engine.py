@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime
 import heapq
-from collections.abc import Iterable, Iterator
+import operator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import assert_never
 
@@ -21,7 +22,7 @@ from pkgbooks.config import Config
 from pkgbooks.errors import Error, Failed, event_error
 from pkgbooks.events import KIND_ORDER, Event, Expiry, Payment, Redemption, Refund, Sale, Void
 from pkgbooks.postings import Txn
-from pkgbooks.readers import Read, Rereader
+from pkgbooks.readers import Read, ReadPlaces, Rereader
 from pkgbooks.rules import Context, Outcome, refused
 from pkgbooks.rules import expiry as expiry_rule
 from pkgbooks.rules import payment as payment_rule
@@ -86,13 +87,22 @@ def concerns(event: Event) -> str:
             assert_never(event)
 
 
+# `concerns()` by event class, without the match (asked once per event).
+_CONCERNS: dict[type, Callable[[Event], str]] = {
+    Sale: operator.attrgetter("invoice"), Payment: operator.attrgetter("invoice"),
+    Void: operator.attrgetter("target"), Redemption: operator.attrgetter("instance"),
+    Refund: operator.attrgetter("instance"), Expiry: operator.attrgetter("instance"),
+}
+
+
 def commit(ctx: Context, event: Event, outcome: Outcome) -> None:
     """Make an accepted outcome's changes to the state, and keep what a void needs."""
     state = ctx.state
     for change in outcome.undone:
         state.undo(change)
+    apply = state.apply
     for change in outcome.changes:
-        state.apply(change)
+        apply(change)
     if outcome.voids is not None:
         where, key, target = outcome.voids
         state.forget_voidable(where, key, target)
@@ -101,7 +111,8 @@ def commit(ctx: Context, event: Event, outcome: Outcome) -> None:
         where, key = outcome.voidable
         state.keep_voidable(where, key, Done(
             event.id, event.type, outcome.txns, outcome.changes, outcome.open_invoice))
-    state.events[event.id] = (event.type, concerns(event))
+    concern = _CONCERNS.get(type(event), concerns)
+    state.events[event.id] = (event.type, concern(event))
 
 
 @dataclass(slots=True)
@@ -112,8 +123,8 @@ class Engine:
     problems: list[Error]
     ctx: Context = field(init=False)
     counts: Counts = field(default_factory=Counts)
-    # event id -> (file, line) where it was first read
-    _seen: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # event id -> (date, file, line) where it was first read
+    _seen: ReadPlaces = field(default_factory=ReadPlaces)
     # (expiry date, instance) of every live package that can expire
     _expiries: list[tuple[datetime.date, str]] = field(default_factory=list)
     end: datetime.date | None = None  # the books' as-of date, known once run() is over
@@ -167,19 +178,18 @@ class Engine:
         Only where each id was first read is kept; the rare repeat re-reads the
         first event from its file to compare the two.
         """
-        event = read.event
-        seen = self._seen.get(event.id)
-        if seen is None:
-            self._seen[event.id] = (read.file, read.line)
+        if self._seen.add(read):
             return False
-        first = self._reread(*seen)
+        event = read.event
+        _date, file, line = self._seen[event.id]
+        first = self._reread(file, line)
         if first == event:
             self.counts.duplicates += 1
             return True
         self.counts.rejected += 1
         self.problems.append(event_error(
             read.file, read.line, event.id,
-            f"event id already used by a different event at {seen[0]}:{seen[1]} "
+            f"event id already used by a different event at {file}:{line} "
             f"({_differences(first, event)})",
         ))
         return True
@@ -194,7 +204,8 @@ class Engine:
         while heap and (heap[0][0] < date or (heap[0][0] == date and rank > EXPIRY_RANK)):
             when, instance = heapq.heappop(heap)
             if instance not in self.ctx.state.packages:
-                continue  # used up, refunded or expired early
+                self.ctx.state.past_expiry(instance)  # used up, refunded or expired early
+                continue
             event = expiry_rule.automatic(instance, when)
             outcome = apply_rule(self.ctx, event)
             if outcome.refusals:  # cannot happen: a live package expires on its own date

@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pkgbooks.accounts import HELD_LIABILITY, suffixes
 from pkgbooks.config import Config
 from pkgbooks.money import fmt
-from pkgbooks.postings import Txn
+from pkgbooks.postings import META_KEYS, MONEY_KEYS, NUMBER_KEYS, Txn
 
 LEDGER_DIR = "ledger"
 MAIN = "main.beancount"
@@ -54,22 +55,62 @@ def quote(text: str) -> str:
 
 
 def render_txn(t: Txn, currency: str) -> str:
-    """One transaction as Beancount text: explicit amounts, metadata, links."""
+    """One transaction as Beancount text: explicit amounts, metadata, links.
+
+    The same account and amount columns recur on most transactions, so their
+    padded text is made once per build (`_columns`), not per posting.
+    """
     head = f"{t.date.isoformat()} * {quote(t.narration)}"
     if t.links:
         head += " " + " ".join("^" + link for link in t.links)
     out = [head]
-    out += [
-        f'  {key}: "{value}"' if '"' not in value and "\\" not in value
-        else f"  {key}: {quote(value)}"
-        for key, value in t.meta.items()
-    ]
+    values: tuple[Any, ...] = t.meta
+    for (prefix, how), value in zip(_META_RENDER, values, strict=True):
+        if value is None:
+            continue
+        if how is _TEXT:
+            out.append(prefix + quote(value) if '"' in value or "\\" in value
+                       else f'{prefix}"{value}"')
+        elif how is _MONEY:
+            out.append(f'{prefix}"{value:.2f}"')
+        else:
+            out.append(f'{prefix}"{value}"')
+    accounts, amounts = _columns(currency)
     for p in t.postings:
-        out.append(f"  {p.account:<50} {p.amount:>12.2f} {currency}")
+        column = accounts.get(p.account)
+        if column is None:
+            column = accounts[p.account] = f"  {p.account:<50} "
+        amount = amounts.get(p.amount)
+        if amount is None:
+            if len(amounts) >= _AMOUNT_CACHE_SIZE:
+                amounts.clear()
+            amount = amounts[p.amount] = f"{p.amount:>12.2f} {currency}"
+        out.append(column + amount)
         if p.instance is not None:
             out.append(f"    instance: {quote(p.instance)}")
     out.append("\n")
     return "\n".join(out)
+
+
+# How each metadata value is written: free text is quoted with escapes, money
+# with two places, anything else (a quantity, a rate) as `str()` gives it.
+_TEXT, _MONEY, _PLAIN = "text", "money", "plain"
+_META_RENDER = tuple(
+    (f"  {key}: ", _MONEY if key in MONEY_KEYS else _PLAIN if key in NUMBER_KEYS else _TEXT)
+    for key in META_KEYS
+)
+# A posting amount's text by value (never zero: `txn()` drops zero postings,
+# so equal values always print alike); cleared when it grows past this.
+_AMOUNT_CACHE_SIZE = 1 << 16
+_COLUMN_CACHE: dict[str, tuple[dict[str, str], dict[Decimal, str]]] = {}
+
+
+def _columns(currency: str) -> tuple[dict[str, str], dict[Decimal, str]]:
+    """The padded account column and the amount column (with `currency`) seen so far."""
+    found = _COLUMN_CACHE.get(currency)
+    if found is None:
+        found = _COLUMN_CACHE[currency] = ({}, {})
+    return found
 
 
 def render_main(config: Config) -> str:
@@ -82,6 +123,9 @@ def render_main(config: Config) -> str:
         f"plugin \"{PLUGIN}\"\n"
         f"include \"{LEDGER_DIR}/*.beancount\"\n"
     )
+
+
+_NOTHING = Decimal(0)  # an account's balance before its first posting
 
 
 def _month_key(date: datetime.date) -> tuple[int, int]:
@@ -124,8 +168,8 @@ class LedgerText:
                 month = _next_month(*month)
                 chunks = [self._header(month)]
             chunks.append(render_txn(t, currency))
-            for p in t.postings:
-                balances[p.account] = balances.get(p.account, Decimal(0)) + p.amount
+            for account, amount, _instance in t.postings:
+                balances[account] = balances.get(account, _NOTHING) + amount
         if month is None:
             return
         end_date = end()

@@ -24,7 +24,7 @@ import datetime
 import re
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +34,7 @@ from pkgbooks.errors import Error, event_error
 from pkgbooks.events import Event, Sale, Void
 from pkgbooks.ledger import AS_OF_DIRECTIVE, LEDGER_DIR, quote
 from pkgbooks.money import fmt
-from pkgbooks.readers import Read, Rereader
+from pkgbooks.readers import Place, Read, ReadPlaces, Rereader
 
 # The configuration a ledger was built from, kept with it (as Beancount comments, so
 # the ledger loads as before) to name what a later build changes in it.
@@ -141,9 +141,8 @@ def _read(path: Path) -> str:
 # --- events read, and the closed period ---------------------------------------------------
 
 
-# Where and when an event was read: (date, file, line). A plain tuple: one is
-# made for every event read, and a named one costs twice as much.
-Seen = tuple[datetime.date, str, int]
+# Where and when an event was read: (date, file, line); `ReadPlaces` keeps them packed.
+Seen = Place
 
 
 def _place(seen: Seen) -> str:
@@ -174,7 +173,7 @@ class Guard:
     previous: Previous | None
     locked_through: datetime.date | None
     problems: list[Error]
-    seen: dict[str, Seen] = field(default_factory=dict)
+    seen: ReadPlaces = field(default_factory=ReadPlaces)
     refused: int = 0
 
     def __call__(self, reads: Iterable[Read]) -> Iterator[Read]:
@@ -183,8 +182,7 @@ class Guard:
         for read in reads:
             event = read.event
             event_id, date = event.id, event.date
-            if event_id not in seen:
-                seen[event_id] = (date, read.file, read.line)
+            seen.add(read)
             if closed is not None and lock is not None and date <= lock \
                     and event_id not in closed:
                 self.refused += 1
@@ -418,7 +416,7 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def refused_text(
-    books_dir: Path, problems: list[Error], seen: dict[str, Seen], end: datetime.date | None,
+    books_dir: Path, problems: list[Error], seen: Mapping[str, Seen], end: datetime.date | None,
 ) -> str:
     """`custom "pkgbooks-refused"` entries: each refused event, where it is and why.
 

@@ -29,7 +29,7 @@ import io
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -52,6 +52,63 @@ class Read(NamedTuple):
     def place(self) -> str:
         """`FILE:LINE` of the event."""
         return f"{self.file}:{self.line}"
+
+
+# Where and when an event was read: (date, file, line).
+Place = tuple[datetime.date, str, int]
+_LINE_BITS = 40  # a packed place: date ordinal, then file number, then line, in one int
+_FILE_BITS = 24
+
+
+class ReadPlaces(Mapping[str, Place]):
+    """Where and when each event id was first read, as a mapping id -> (date, file, line).
+
+    One int per id (the date's ordinal, the file's number and the line packed
+    together), not a tuple with a date and a line number: the index holds
+    every event of the history, so its size per event counts.
+    """
+
+    def __init__(self) -> None:
+        self._places: dict[str, int] = {}
+        self._numbers: dict[str, int] = {}  # file name -> number
+        self._files: list[str] = []  # number -> file name
+
+    def add(self, read: Read) -> bool:
+        """Note where `read`'s id was read, unless it was read before; whether it was new."""
+        places = self._places
+        event = read.event
+        if event.id in places:
+            return False
+        number = self._numbers.get(read.file)
+        if number is None:
+            number = self._numbers[read.file] = len(self._files)
+            self._files.append(read.file)
+        places[event.id] = ((event.date.toordinal() << _FILE_BITS | number) << _LINE_BITS
+                            | read.line)
+        return True
+
+    def _unpack(self, packed: int) -> Place:
+        line = packed & ((1 << _LINE_BITS) - 1)
+        packed >>= _LINE_BITS
+        number = packed & ((1 << _FILE_BITS) - 1)
+        return datetime.date.fromordinal(packed >> _FILE_BITS), self._files[number], line
+
+    def __getitem__(self, event_id: str) -> Place:
+        return self._unpack(self._places[event_id])
+
+    def get(self, event_id: str, default: Any = None) -> Any:
+        """(date, file, line) where `event_id` was first read, or `default`."""
+        packed = self._places.get(event_id)
+        return default if packed is None else self._unpack(packed)
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._places
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._places)
+
+    def __len__(self) -> int:
+        return len(self._places)
 
 
 # (date text, kind rank, file index, line): the application order.

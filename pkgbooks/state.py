@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, NamedTuple, assert_never
+from typing import Any, Literal, NamedTuple, TypeVar, assert_never, cast
 
 from pkgbooks.money import ZERO, equal_parts_sum
 from pkgbooks.postings import Kind, Txn
 
+T = TypeVar("T")
 Status = Literal["live", "used up", "expired", "refunded", "voided"]
 
 
@@ -164,6 +165,48 @@ class Done(NamedTuple):
     on_open_invoice: bool  # the package's invoice was open when the event was applied
 
 
+def share_values(pkg: PackageState) -> None:
+    """Make a package that can no longer change hold shared copies of its values.
+
+    Ended packages stay in the state for good (for precise refusals), and
+    most of their amounts, dates and names are the same as many others' (the
+    catalog's prices, 0.00 left); each value is swapped for an equal one held
+    once (`_SHARED`), so they take the room of live packages only. Equal is
+    exact here: a Decimal is shared only with one of the same digits and
+    exponent (`0.00` never stands for `0`).
+    """
+    for name in _PACKAGE_VALUES:
+        setattr(pkg, name, shared_copy(getattr(pkg, name)))
+    for group in pkg.groups.values():
+        group.value = shared_copy(group.value)
+        group.unit_price = shared_copy(group.unit_price)
+
+
+_PACKAGE_VALUES = ("customer", "staff", "sale_date", "expires", "price", "tax",
+                   "initial_recognition", "ir_done", "recognised", "redeemed_open", "liability",
+                   "tax_paid")
+_SHARED: dict[object, Any] = {}  # (Decimal text) or date or name -> the one copy
+_SHARED_AT_MOST = 1 << 18
+
+
+def shared_copy(value: T) -> T:
+    """The one copy held of `value` (see `share_values`)."""
+    if value is None:
+        return value
+    key: object = ("decimal", str(value)) if isinstance(value, Decimal) else value
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _SHARED_AT_MOST:
+            _SHARED.clear()
+        found = _SHARED[key] = value
+    return cast(T, found)
+
+
+# What stays of a voidable event of a package whose expiry date has passed: its id is
+# still known (the void is refused for the date), its transactions and changes are not.
+PAST_EXPIRY = Done("", "redemption", (), (), False)
+
+
 @dataclass(slots=True)
 class InvoiceState:
     """One invoice: its lines and what is paid, while it is open or its packages live."""
@@ -230,9 +273,9 @@ class BooksState:
         target, key, name, amount, part = change
         holder: object
         if target == "package":
-            holder = self.package(key)
+            holder = self.packages.get(key) or self.finished[key]
         elif target == "group":
-            holder = self.package(key).groups[str(part)]
+            holder = (self.packages.get(key) or self.finished[key]).groups[str(part)]
         else:
             holder = self.invoices[key].lines[int(part or 0)]
         setattr(holder, name, getattr(holder, name) + amount)
@@ -268,6 +311,22 @@ class BooksState:
             if pkg.status != "expired":
                 pkg.history[done.event] = done
 
+    def past_expiry(self, instance: str) -> None:
+        """A finished package's expiry date has come: nothing of it can be voided any more.
+
+        A void of one of its events is refused from now on for the expiry date
+        alone (events come in date order, and an ended package lives again only
+        before its expiry date), so its records shrink to the ids: the void is
+        refused exactly as before, and the history no longer grows with the
+        events of every package ever sold.
+        """
+        pkg = self.finished.get(instance)
+        if pkg is None or pkg.expires is None:
+            return
+        if pkg.history:
+            pkg.history = dict.fromkeys(pkg.history, PAST_EXPIRY)
+        share_values(pkg)
+
     def forget_voidable(self, where: str, key: str, event: str) -> None:
         """A voided event can no longer be voided: drop its record."""
         if where == "invoice":
@@ -286,6 +345,7 @@ class BooksState:
         del self.packages[pkg.instance]
         if status == "expired":
             pkg.history.clear()  # nothing of an expired package can be voided
+            share_values(pkg)  # and nothing of it changes any more
         self.finished[pkg.instance] = pkg
         self.forget_invoice_if_done(pkg.invoice)
 

@@ -3,6 +3,7 @@ as `FILE:LINE: event ID: what is wrong`."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from decimal import Decimal
@@ -23,8 +24,12 @@ from books import (
     txns,
     write_books,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pkgbooks.build import build
+from pkgbooks.events import Expiry
+from pkgbooks.readers import Read, ReadPlaces
 
 D = Decimal
 
@@ -430,3 +435,24 @@ def test_duplicate_id_with_other_content_is_refused_naming_the_first_place(
     (f, line, eid, what), = parsed(problems_of(books))
     assert (Path(f).name, line, eid) == ("b.jsonl", 1, "p1")
     assert f"{books / 'events' / 'a.jsonl'}:2" in what
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(
+    st.sampled_from(["e-1", "e-2", "e-3", "x"]),
+    st.dates(min_value=datetime.date(1, 1, 1), max_value=datetime.date(9999, 12, 31)),
+    st.sampled_from(["events/2026-01.jsonl", "events/sale.csv", "/abs/other.jsonl"]),
+    st.integers(min_value=1, max_value=(1 << 40) - 1),
+)))
+def test_read_places_give_back_where_and_when_each_id_was_first_read(
+    reads: list[tuple[str, datetime.date, str, int]],
+) -> None:
+    places = ReadPlaces()
+    first: dict[str, tuple[datetime.date, str, int]] = {}
+    for event_id, date, file, line in reads:
+        event = Expiry.model_construct(type="expiry", id=event_id, date=date, instance="K")
+        assert places.add(Read(event, file, line)) == (event_id not in first)
+        first.setdefault(event_id, (date, file, line))
+    assert dict(places.items()) == first
+    assert len(places) == len(first)
+    assert places.get("never read") is None and "never read" not in places

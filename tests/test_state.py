@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from spec_examples import P5
 
 from pkgbooks.engine import apply_rule, commit
 from pkgbooks.events import EVENT_ADAPTER
+from pkgbooks.state import share_values, shared_copy
 
 CONFIG = config_text(P5, redeem_open=True)
 BASE = [sale("s1", 1, "K1"), sale("s2", 1, "K2"), pay("p1", 1, "K1", "40.00")]
@@ -59,3 +61,16 @@ def test_the_state_is_plain_data_that_survives_a_round_trip() -> None:
         type(ctx)(ctx.config, ctx.accounts, copied), event)
     assert original == again
     commit(ctx, event, original)
+
+
+def test_an_ended_package_shares_its_values_without_changing_one() -> None:
+    ctx = rule_context(CONFIG, [*BASE, expire("e1", 2, "K1"), expire("e2", 2, "K2")])
+    k1, k2 = ctx.state.finished["K1"], ctx.state.finished["K2"]
+    assert k1.status == k2.status == "expired"
+    before = copy.deepcopy(k1)
+    share_values(k1)
+    assert k1 == before
+    assert k1.price is k2.price and k1.liability is k2.liability  # one copy of each value
+    # Equal Decimals of another exponent are not shared: the text would differ.
+    assert str(shared_copy(Decimal("0"))) == "0" and str(shared_copy(Decimal("0.00"))) == "0.00"
+    assert str(shared_copy(Decimal("-0.00"))) == "-0.00"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Literal, NoReturn
+from typing import Literal, NamedTuple, NoReturn
 
 from pkgbooks.config import Config
 from pkgbooks.errors import Error, Failed, Source
@@ -19,9 +19,12 @@ from pkgbooks.postings import Accounts, Txn
 from pkgbooks.state import BooksState, Change, PackageState
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one event does to the books (see the module docstring)."""
+class Outcome(NamedTuple):
+    """What one event does to the books (see the module docstring).
+
+    A named tuple: one is made per event, and a tuple is quicker to make
+    than a frozen dataclass.
+    """
 
     txns: tuple[Txn, ...] = ()
     changes: tuple[Change, ...] = ()

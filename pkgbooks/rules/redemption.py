@@ -53,7 +53,8 @@ def apply(ctx: Context, event: Redemption) -> Outcome:
             f"invoice {pkg.invoice!r} of {pkg.instance!r} is not fully paid and "
             "redeem_open_packages is false"
         )
-    value = unit_value(pkg, group, event.quantity)
+    units_left = pkg.units_left
+    value = unit_value(pkg, group, event.quantity, units_left)
     if is_open and value > pkg.liability:
         refuse(
             f"{fmt(value)} of value asked from {pkg.instance!r}, but its open invoice has only "
@@ -68,7 +69,7 @@ def apply(ctx: Context, event: Redemption) -> Outcome:
     if is_open:
         changes.append(Add("package", pkg.instance, "redeemed_open", value))
     txns = [redemption_txn(ctx, pkg, event, here, group.item, value, is_open)]
-    if pkg.units_left == event.quantity:
+    if units_left == event.quantity:
         changes += finish_package(pkg, "used up")
     txns += reconciliation_txns(ctx, event, pkg, group, item.category)
     return Outcome(tuple(txns), tuple(changes), voidable=("package", pkg.instance),
@@ -95,9 +96,14 @@ def redemption_txn(
     )
 
 
-def unit_value(pkg: PackageState, group: ItemGroup, quantity: int) -> Decimal:
-    """Value of `quantity` units of `group`: capped; the package's last unit takes the rest."""
+def unit_value(
+    pkg: PackageState, group: ItemGroup, quantity: int, units_left: int | None = None
+) -> Decimal:
+    """Value of `quantity` units of `group`: capped; the package's last unit takes the rest.
+
+    `units_left` is `pkg.units_left` where the caller has it already.
+    """
     remaining = pkg.contract_left
-    if quantity == pkg.units_left:
+    if quantity == (pkg.units_left if units_left is None else units_left):
         return remaining
     return min(group.value_of_next(quantity), remaining)

@@ -190,3 +190,33 @@ def test_refused_void_of_unknown_or_expired(tmp_path: Path) -> None:
     ]) == ["unknown target event 'nope' (not applied before this void)",
            "package 'PK-1' is expired: 'r-1' can no longer be voided",
            "expiry events cannot be voided (only sale, payment, redemption, refund)"]
+
+
+def used_up_package() -> list[dict]:
+    """PK-1 (valid 60 days from 2026-01-01: its expiry date is 2026-03-02) used up by day 4."""
+    return [sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), redeem("r-2", 3), redeem("r-3", 4)]
+
+
+def test_a_void_before_a_used_up_package_expires_brings_it_back(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(CONFIG), [
+        *used_up_package(),
+        {**void("v-1", 1, "r-2"), "date": d(1, month=3)},  # the last day before its expiry
+    ])
+    build_in_memory(books)
+    assert liability(books) == D("30.00")  # one of the three 90.00 units is owed again
+    assert [t.meta["target"] for t in txns(books, "void")] == ["r-2"]
+
+
+def test_a_void_once_a_used_up_package_is_past_its_expiry_is_refused_for_the_date(
+    tmp_path: Path,
+) -> None:
+    books = write_books(tmp_path, config_text(CONFIG), [
+        *used_up_package(),
+        {**void("v-1", 2, "r-2"), "date": d(2, month=3)},  # on its expiry date
+        {**void("v-2", 5, "r-3"), "date": d(5, month=6)},  # months later
+    ])
+    problems = problems_of(books)
+    assert [p.split(": ", 2)[-1] for p in problems] == [
+        "package 'PK-1' would be past its expiry date 2026-03-02",
+    ] * 2
+    assert ["v-1" in problems[0], "v-2" in problems[1]] == [True, True]
