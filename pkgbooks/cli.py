@@ -18,10 +18,10 @@ from pkgbooks.exporters.run import EXPORTERS, Request, export, write
 from pkgbooks.generate import generate
 from pkgbooks.layout import books_lock
 from pkgbooks.partition import Parallel, default_jobs
-from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, run_report
+from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, cached_report, run_report
 from pkgbooks.reports.output import FORMATS
 from pkgbooks.serve import run_fava, why_build
-from pkgbooks.validate import set_aside_count, validate
+from pkgbooks.validate import validate
 
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime.date | None:
@@ -173,21 +173,20 @@ def report_cmd(name: str, books_dir: Path, start: datetime.date | None, end: dat
                fmt: str) -> None:
     """Run report NAME (a Beancount query over DIR's ledger) for a period."""
     try:
-        books = Books.load(books_dir)
-        result = run_report(name, books, start, end, basis, locations=locations, entity=entity)
+        result, set_aside = cached_report(name, books_dir, start, end, basis,
+                                          locations=locations, entity=entity)
     except Failed as exc:
         _fail(exc.errors, f"no {name} report")
     click.echo(FORMATS[fmt](result), nl=False)
-    _note_set_aside(books)
+    _note_set_aside(books_dir, set_aside)
 
 
-def _note_set_aside(books: Books) -> None:
+def _note_set_aside(books_dir: Path, count: int) -> None:
     """SPEC 7: a report of books built with events set aside says how many."""
-    count = set_aside_count(books.entries)
     if count:
         click.echo(
             f"note: {count} event(s) set aside by `pkgbooks build --keep-going` are not in "
-            f"these figures (listed in {books.directory / 'ledger' / 'refused.beancount'})",
+            f"these figures (listed in {books_dir / 'ledger' / 'refused.beancount'})",
             err=True,
         )
 

@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import datetime
 import errno
+import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +42,8 @@ PLUGIN = "pkgbooks.plugins.invariants"
 FAVA_EXTENSION = "pkgbooks.fava"
 AS_OF_DIRECTIVE = "pkgbooks-as-of"
 INPUTS_DIRECTIVE = "pkgbooks-inputs"
+MONTH_DIGEST = "; sha256"
+"""How `accounts.beancount` lists each month file's digest (a comment: Beancount skips it)."""
 _LIABILITY_KINDS = suffixes(HELD_LIABILITY)
 _TEMP_DIR = ".ledger.tmp"
 _OLD_DIR = ".ledger.old"
@@ -142,12 +145,15 @@ class LedgerText:
 
     `months()` yields `(file name, text)` for each month from the first
     transaction's to `as_of`'s, holding one month in memory at a time; then
-    `accounts()` gives the account file. `balances` is every account's balance.
+    `accounts()` gives the account file. `balances` is every account's balance;
+    `digests` the SHA-256 of every month file's bytes, listed in the account file
+    so that a report can tell the month files are still as the build wrote them.
     """
 
     config: Config
     balances: dict[str, Decimal] = field(default_factory=dict)
     first: datetime.date | None = None
+    digests: dict[str, str] = field(default_factory=dict)
 
     def months(
         self, txns: Iterable[Txn], end: Callable[[], datetime.date | None]
@@ -192,7 +198,9 @@ class LedgerText:
             chunks.append(
                 f"{first_next} balance {account:<50} {fmt(self.balances[account]):>12} {currency}\n"
             )
-        return f"{month[0]:04d}-{month[1]:02d}.beancount", "".join(chunks)
+        name, text = f"{month[0]:04d}-{month[1]:02d}.beancount", "".join(chunks)
+        self.digests[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return name, text
 
     def accounts(self, as_of: datetime.date | None, inputs: str) -> str:
         """The `open` directives, the as-of date and the digest of the inputs built from."""
@@ -209,6 +217,10 @@ class LedgerText:
                 f"\n{as_of.isoformat()} custom \"{AS_OF_DIRECTIVE}\" \"books as of this date\"\n"
                 f"{as_of.isoformat()} custom \"{INPUTS_DIRECTIVE}\" \"{inputs}\"\n"
             )
+        if self.digests:
+            lines.append("\n; The month files as this build wrote them (SHA-256 of their bytes):\n")
+            lines.extend(f"{MONTH_DIGEST} {name} {digest}\n"
+                         for name, digest in sorted(self.digests.items()))
         return "".join(lines)
 
 

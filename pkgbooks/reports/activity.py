@@ -4,10 +4,10 @@ BQL reads the sales records (price, tax, customer, who sold it) and, through
 the liability report's movement query grouped by `any_meta('instance')`,
 what was paid (sales, payment basis), redeemed, expired (including what
 refunds forfeited) and refunded (net) per instance; two more give each
-instance's liability at the start (`opening`) and at `--to` (`remaining`), so
-that every row adds up: remaining = opening + sales - redeemed - expired -
-refunded. A row is shown for every instance that held a liability or moved
-in the period.
+instance's liability at the start (`opening`) and its change over the period,
+whose sum is the liability at `--to` (`remaining`), so that every row adds up
+(checked): remaining = opening + sales - redeemed - expired - refunded. A row
+is shown for every instance that held a liability or moved in the period.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pkgbooks.reports.base import (
     Report,
     by_entity,
     column_sums,
+    period,
     total_row,
 )
 from pkgbooks.reports.liability import movements
@@ -45,7 +46,7 @@ def queries(start: datetime.date, end: datetime.date) -> dict[str, str]:
             f"meta['target_kind'] = 'sale') AND date <= {end.isoformat()}"
         ),
         "opening": _balances(f"date < {start.isoformat()}"),
-        "remaining": _balances(f"date <= {end.isoformat()}"),
+        "changed": _balances(period(start, end)),
     }
 
 
@@ -74,7 +75,7 @@ def run(books: Books, ask: Ask) -> Report:
     bql = queries(start, end)
     rows: dict[str, dict[str, Any]] = {}
     for date, instance, package, location, customer, staff, kind, price, tax in books.query(
-        bql["sales"]
+        bql["sales"], kinds=("sale",)
     ):
         row = rows.setdefault(instance, {
             "instance": instance, "package": package, "location": location,
@@ -92,10 +93,16 @@ def run(books: Books, ask: Ask) -> Report:
         row["redeemed"] += figures["redemptions"]
         row["expired"] += figures["expirations"]
         row["refunded"] += figures["refunds"]
-    for column in ("opening", "remaining"):
-        for instance, amount in books.query(bql[column]):
-            if instance in rows:
-                rows[instance][column] = -amount
+    # The liability at --to is the opening plus the period's change: one scan of the
+    # history before --from, not two (the identity check below still compares it
+    # with the movements classified by kind).
+    opening = dict(books.query(bql["opening"]))
+    changed = dict(books.query(bql["changed"]))
+    for instance, row in rows.items():
+        if instance in opening:
+            row["opening"] = -opening[instance]
+        if instance in opening or instance in changed:
+            row["remaining"] = -(opening.get(instance, ZERO) + changed.get(instance, ZERO))
     shown = [row for row in rows.values()
              if ask.keeps(row["location"]) and any(row[a] for a in AMOUNTS)]
     shown.sort(key=lambda row: row["instance"])

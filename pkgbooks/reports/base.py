@@ -24,6 +24,8 @@ from pkgbooks.layout import CONFIG, inputs_digest, load_ledger
 from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE, MAIN
 from pkgbooks.money import ZERO, fmt
 from pkgbooks.postings import META_TYPES
+from pkgbooks.reports.cache import Cache
+from pkgbooks.reports.loading import LedgerFiles, Span, load_span, read_files
 
 # A report column named after typed transaction metadata (`pkgbooks.postings.Meta`)
 # comes back from `Books.query` as that type: Beancount keeps metadata as the text
@@ -115,40 +117,68 @@ class Books:
     entries: list[data.Directive]
     options: dict[str, Any]
     as_of: datetime.date | None
+    span: Span | None = None  # the months loaded (None: the whole ledger)
+    _of_kinds: dict[tuple[str, ...], list[data.Directive]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, directory: Path) -> Books:
-        """Load a books directory; refuse one with no ledger, a broken one, or a stale one."""
+    def load(cls, directory: Path, span: Span | None = None,
+             files: LedgerFiles | None = None) -> Books:
+        """Load a books directory; refuse one with no ledger, a broken one, or a stale one.
+
+        With a `span`, only its months are loaded when the month files are as
+        the build wrote them (`pkgbooks.reports.loading`); `files` are the
+        ledger's files if the caller has read them already.
+        """
         config = load_config(directory / CONFIG)
         main = directory / MAIN
         if not main.exists():
             raise Failed([file_error(
                 str(main), f"no ledger yet: run `pkgbooks build {directory}` first"
             )])
-        entries, errors, options = load_ledger(main)
+        loaded = None
+        if span is not None:
+            files = files or read_files(main)
+            loaded = load_span(files, span, Cache.default()) if files is not None else None
+        if loaded is None:
+            span = None
+            loaded = load_ledger(main)
+        entries, errors, options = loaded
         if errors:
             raise Failed([file_error(
                 str(main), f"Beancount reports {len(errors)} error(s): run "
                 f"`pkgbooks validate {directory}`"
             )])
-        customs = {e.type: e for e in entries if isinstance(e, data.Custom)}
-        recorded = customs.get(INPUTS_DIRECTIVE)
-        if recorded is None or recorded.values[0].value != inputs_digest(directory):
-            raise Failed([file_error(
-                str(main), "the ledger is older than pkgbooks.toml or events/: run "
-                f"`pkgbooks build {directory}` first"
-            )])
-        as_of = customs[AS_OF_DIRECTIVE].date if AS_OF_DIRECTIVE in customs else None
-        return cls(directory, config, entries, options, as_of)
+        as_of = refuse_stale(directory, entries)
+        return cls(directory, config, entries, options, as_of, span)
 
-    def query(self, bql: str) -> list[tuple[Any, ...]]:
-        """Run BQL; metadata columns come back typed (see `COLUMN_TYPES`)."""
-        columns, rows = query.run_query(self.entries, self.options, bql)
-        kinds = [COLUMN_TYPES.get(c.name) for c in columns]
-        if not any(kinds):
+    def with_history(self) -> Books:
+        """The same books with every month from the first through the span's last loaded."""
+        if self.span is None or self.span.first is None:
+            return self
+        return Books.load(self.directory, Span(None, self.span.last))
+
+    def query(self, bql: str, kinds: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run BQL; metadata columns come back typed (see `COLUMN_TYPES`).
+
+        `kinds`: the query keeps only transactions of these kinds and the voids
+        of them (its WHERE says so); it then runs over those transactions alone,
+        which gives the same rows without BQL evaluating every other entry.
+        """
+        entries = self.entries
+        if kinds:
+            if kinds not in self._of_kinds:
+                wanted = set(kinds)
+                self._of_kinds[kinds] = [
+                    e for e in entries if isinstance(e, data.Transaction)
+                    and (e.meta.get("kind") in wanted or e.meta.get("target_kind") in wanted)
+                ]
+            entries = self._of_kinds[kinds]
+        columns, rows = query.run_query(entries, self.options, bql)
+        types = [COLUMN_TYPES.get(c.name) for c in columns]
+        if not any(types):
             return list(rows)
         return [tuple(value if kind is None or value is None else kind(value)
-                      for kind, value in zip(kinds, row, strict=True)) for row in rows]
+                      for kind, value in zip(types, row, strict=True)) for row in rows]
 
     def refused(self, message: str) -> Failed:
         """The report cannot accept this ledger: an error naming the ledger file."""
@@ -203,6 +233,18 @@ class Books:
                   if (not locations or loc in locations)
                   and (entity is None or self.entity_of(loc, end) == entity)]
         return Ask(start, end, tuple(chosen), basis, bool(locations) or entity is not None)
+
+
+def refuse_stale(directory: Path, entries: list[data.Directive]) -> datetime.date | None:
+    """The books' as-of date; Failed if the ledger was built from other inputs than today's."""
+    customs = {e.type: e for e in entries if isinstance(e, data.Custom)}
+    recorded = customs.get(INPUTS_DIRECTIVE)
+    if recorded is None or recorded.values[0].value != inputs_digest(directory):
+        raise Failed([file_error(
+            str(directory / MAIN), "the ledger is older than pkgbooks.toml or events/: run "
+            f"`pkgbooks build {directory}` first"
+        )])
+    return customs[AS_OF_DIRECTIVE].date if AS_OF_DIRECTIVE in customs else None
 
 
 def balance_query(accounts: str, before: datetime.date) -> str:

@@ -65,7 +65,7 @@ def run(books: Books, ask: Ask) -> Report:
     """Money received and paid out per location where it was taken, method and kind."""
     events: dict[str, list[tuple[str, str, Decimal]]] = defaultdict(list)
     for event, kind, voided, account, number in books.query(
-        queries(ask.first, ask.end)["postings"]
+        queries(ask.first, ask.end)["postings"], kinds=("payment", "refund")
     ):
         events[event].append((voided or kind, account, number))
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}

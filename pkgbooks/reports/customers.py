@@ -77,16 +77,18 @@ def run(books: Books, ask: Ask) -> Report:
     """One row per item of every package still running at `--to` with units left."""
     bql = queries(ask.end)
     sold: dict[str, tuple[str, str, str, datetime.date]] = {}
-    for date, customer, instance, package, location, kind in books.query(bql["sales"]):
+    for date, customer, instance, package, location, kind in books.query(
+        bql["sales"], kinds=("sale",)
+    ):
         if kind == "void":
             sold.pop(instance, None)
         else:
             sold[instance] = (customer, package, location, date)
     ends: dict[str, int] = defaultdict(int)
-    for instance, kind in books.query(bql["ended"]):
+    for instance, kind in books.query(bql["ended"], kinds=("expiry", "refund")):
         ends[instance] += -1 if kind == "void" else 1  # a voided refund un-ends it
     used: dict[tuple[str, str], int] = defaultdict(int)
-    for instance, item, line, kind, quantity in books.query(bql["used"]):
+    for instance, item, line, kind, quantity in books.query(bql["used"], kinds=("redemption",)):
         # Units count against the package line they were drawn from (`*`, 4.3).
         used[(instance, line or item)] += quantity * (-1 if kind == "void" else 1)
     liability = {i: -amount for i, amount in books.query(bql["liability"]) if i}

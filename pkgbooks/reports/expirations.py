@@ -55,7 +55,7 @@ def run(books: Books, ask: Ask) -> Report:
     """One row per expiry or forfeit in the period, and the unclaimed property per location."""
     rows: list[dict[str, Any]] = []
     for date, event, kind, instance, package, customer, account, amount in books.query(
-        queries(ask.first, ask.end)["expirations"]
+        queries(ask.first, ask.end)["expirations"], kinds=("expiry", "refund")
     ):
         loc = books.location_of(account)
         if not ask.keeps(loc):

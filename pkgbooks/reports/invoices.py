@@ -52,7 +52,9 @@ def run(books: Books, ask: Ask) -> Report:
     """Every invoice not fully paid by `--to`, oldest first."""
     bql = queries(ask.end)
     invoices: dict[str, dict[str, Any]] = {}
-    for date, invoice, location, customer, kind, price, tax in books.query(bql["lines"]):
+    for date, invoice, location, customer, kind, price, tax in books.query(
+        bql["lines"], kinds=("sale",)
+    ):
         row = invoices.setdefault(invoice, {
             "invoice": invoice, "location": location, "location_name": books.name_of(location),
             "customer": customer, "date": date.isoformat(),
@@ -60,7 +62,7 @@ def run(books: Books, ask: Ask) -> Report:
             "age_days": (ask.end - date).days,
         })
         row["total"] += (Decimal(price) + Decimal(tax)) * (-1 if kind == "void" else 1)
-    for invoice, paid in books.query(bql["paid"]):
+    for invoice, paid in books.query(bql["paid"], kinds=("payment",)):
         if invoice in invoices:
             invoices[invoice]["paid"] += paid
     shown = []

@@ -168,7 +168,7 @@ def _forfeits(books: Books, bql: str, accounts: str) -> dict[str, Decimal]:
     """
     liability = re.compile(accounts)
     postings: dict[str, list[tuple[str, str, Decimal]]] = defaultdict(list)
-    for entry_id, account, group, number in books.query(bql):
+    for entry_id, account, group, number in books.query(bql, kinds=("refund",)):
         postings[entry_id].append((account, group, number))
     forfeits: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for lines in postings.values():

@@ -53,10 +53,18 @@ def run(books: Books, ask: Ask) -> Report:
     """One row per reconciliation (voids negative), and what each location and entity owes."""
     bql = queries(ask.first, ask.end)
     redeemed = {event: (customer, staff, item)
-                for event, customer, staff, item in books.query(bql["redemptions"])}
+                for event, customer, staff, item in books.query(bql["redemptions"],
+                                                                kinds=("redemption",))}
+    found = books.query(bql["reconciliation"],
+                        kinds=("reconciliation", "redemption"))
+    if books.span is not None and any((row[2] or row[1]) not in redeemed for row in found):
+        # A void of a redemption made before the months loaded: read them too.
+        wider = books.with_history()
+        if wider is not books:
+            return run(wider, ask)
     rows = []
     for (date, event, target, instance, source, destination, item, category, unit_price,
-         quantity, rate, amount) in books.query(bql["reconciliation"]):
+         quantity, rate, amount) in found:
         if not ask.keeps(source, destination):
             continue
         customer, staff, performed = redeemed.get(target or event, (None, None, item))

@@ -69,11 +69,13 @@ def run(books: Books, ask: Ask) -> Report:
                          "unit": unit, "units": 0, "value": ZERO}
         return rows[key]
 
-    for staff, location, package, item, kind, quantity in books.query(bql["units"]):
+    for staff, location, package, item, kind, quantity in books.query(
+        bql["units"], kinds=("redemption",)
+    ):
         if ask.keeps(location):
             row(staff, location, package, item)["units"] += (
                 int(quantity) * (-1 if kind == "void" else 1))
-    for staff, location, package, item, value in books.query(bql["value"]):
+    for staff, location, package, item, value in books.query(bql["value"], kinds=("redemption",)):
         if ask.keeps(location):
             row(staff, location, package, item)["value"] += Decimal(value)
     ordered = [rows[key] for key in sorted(rows)]
