@@ -99,6 +99,7 @@ def render(
     if split is None:
         progress.watch("events read", lambda: engine.counts.read, rate=True)
     else:  # the partitions' engines are elsewhere: count the events as they are routed
+        progress.phase(f"{split.jobs} partitions")
         reads = iter(progress.counting(reads, "events read", rate=True))
     progress.watch("month files", lambda: result.months)
 
