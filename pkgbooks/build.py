@@ -153,6 +153,7 @@ def render(
                 resumed=resume is not None)
             reads = recorder.around(reads, engine.last)
     else:  # the partitions' engines are elsewhere: count the events as they are routed
+        progress.phase(f"{split.jobs} partitions")
         reads = iter(progress.counting(reads, "events read", rate=True))
     progress.watch("month files", lambda: result.months)
 

@@ -122,9 +122,16 @@ class Status:
         self._thread.start()
 
     def stop(self) -> None:
+        """End the line: once more with the final counts if it is shown, then cleared.
+
+        The last redraw makes what the line shows not depend on how the work's
+        end fell between two redraws.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        if self._width:
+            self.draw()
         self.clear()
 
     def _run(self) -> None:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from pkgbooks.cli import main
 from pkgbooks.config import load_config
-from pkgbooks.generate import LOCATIONS, Generator, generate, locations_for
+from pkgbooks.generate import LOCATIONS, Generator, default_per_day, generate, locations_for
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -159,3 +159,10 @@ def test_generated_books_build_validate_clean_and_build_to_the_same_bytes(
     assert validate.exit_code == 0, validate.output
     assert "replay" in validate.output
     assert built["a"] == built["b"]
+
+
+def test_a_big_history_fits_in_a_year() -> None:
+    # More events a day rather than dates past today (which a build refuses).
+    gen = Generator(1_000_000, per_day=default_per_day(4, 1_000_000))
+    assert gen.per_day * 365 >= 1_000_000
+    assert default_per_day(4, 10_000) == 250 and default_per_day(20, 10_000) == 1000

@@ -275,5 +275,5 @@ def test_a_partitioned_build_counts_the_events_it_routes(
     finally:
         progress._active = None
     assert not result.problems and result.counts.read > 2000
-    assert status.line() == (f"pkgbooks build: {result.counts.read:,} events read, "
+    assert status.line() == (f"pkgbooks build: 2 partitions: {result.counts.read:,} events read, "
                              f"{result.months} month files - 0 s")

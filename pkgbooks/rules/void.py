@@ -202,15 +202,20 @@ def _void_package_event(ctx: Context, event: Void, pkg: PackageState) -> Outcome
         refuse(f"{event.target!r} settled the invoice of {pkg.instance!r}: it cannot be voided")
     redirect = _liability_now(ctx, pkg.location, state.invoice_open(pkg.invoice))
     revived = pkg.status != "live" and pkg.expires is not None
+    # A status change of the target is undone only if the package still has that
+    # status: the redemption that used it up, voided after an earlier redemption's
+    # void brought it back, finds it live already.
+    undone = tuple(c for c in _undone(done)
+                   if not isinstance(c, SetStatus) or c.after == pkg.status)
     # A redemption before the one that used the package up gives a unit back too:
     # the package is live again, though the status change was not this target's.
     brought_back: tuple[Change, ...] = ()
-    if pkg.status == "used up" and not any(isinstance(c, SetStatus) for c in done.changes):
+    if pkg.status == "used up" and not any(isinstance(c, SetStatus) for c in undone):
         brought_back = (SetStatus(pkg.instance, "used up", "live"),)
     return Outcome(
         tuple(_mirrors(done, event, redirect)),
         changes=brought_back,
-        undone=_undone(done),
+        undone=undone,
         expiries=((pkg.expires, pkg.instance),) if revived and pkg.expires else (),
         voids=("package", pkg.instance, event.target),
     )

@@ -95,6 +95,30 @@ def test_void_of_an_earlier_redemption_revives_a_used_up_package(tmp_path: Path)
     assert bal(books, "Income:Loc11:Packages:Redemptions") == D("-90.00")
 
 
+def test_voids_of_two_redemptions_of_a_used_up_package_give_both_units_back(
+        tmp_path: Path) -> None:
+    # v-1 brings the package back (r-1 did not use it up); v-2 then voids r-3, which
+    # did: the package is live already, and gets its second unit back.
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), redeem("r-2", 2), redeem("r-3", 2),
+        void("v-1", 3, "r-1"), void("v-2", 3, "r-3"), redeem("r-4", 4), redeem("r-5", 5),
+    ])
+    build_in_memory(books)
+    assert liability(books, 3) == D("60.00")
+    assert liability(books) == D("0.00")
+    assert bal(books, "Income:Loc11:Packages:Redemptions") == D("-90.00")
+
+
+def test_voids_in_the_other_order_give_both_units_back_too(tmp_path: Path) -> None:
+    books = write_books(tmp_path, config_text(CONFIG), [
+        sale(), pay("p-1", 1, "99.00"), redeem("r-1", 2), redeem("r-2", 2), redeem("r-3", 2),
+        void("v-1", 3, "r-3"), void("v-2", 3, "r-1"), redeem("r-4", 4), redeem("r-5", 5),
+    ])
+    build_in_memory(books)
+    assert liability(books, 3) == D("60.00")
+    assert liability(books) == D("0.00")
+
+
 def test_void_of_an_earlier_redemption_of_a_used_up_package_expires_again(
         tmp_path: Path) -> None:
     # Brought back with one unit and never redeemed again, it expires on its own
