@@ -32,7 +32,7 @@ from typing import Any
 from pkgbooks.accounts import HELD_LIABILITY, suffixes
 from pkgbooks.config import Config
 from pkgbooks.money import fmt
-from pkgbooks.postings import META_KEYS, MONEY_KEYS, NUMBER_KEYS, Txn
+from pkgbooks.postings import META_KEYS, MONEY_KEYS, Txn
 
 LEDGER_DIR = "ledger"
 MAIN = "main.beancount"
@@ -60,48 +60,46 @@ def quote(text: str) -> str:
 def render_txn(t: Txn, currency: str) -> str:
     """One transaction as Beancount text: explicit amounts, metadata, links.
 
-    The same account and amount columns recur on most transactions, so their
-    padded text is made once per build (`_columns`), not per posting.
+    Built as one list joined once: the metadata by one pass over the fields
+    (free text escaped only where it holds a quote or a backslash), and each
+    posting's padded account column and amount column made once per build
+    (`_columns`), not per posting.
     """
-    head = f"{t.date.isoformat()} * {quote(t.narration)}"
-    if t.links:
-        head += " " + " ".join("^" + link for link in t.links)
-    out = [head]
-    values: tuple[Any, ...] = t.meta
-    for (prefix, how), value in zip(_META_RENDER, values, strict=True):
+    date, narration, meta, links, postings = t
+    if '"' in narration or "\\" in narration:
+        narration = narration.replace("\\", "\\\\").replace('"', '\\"')
+    out = [f'{date.isoformat()} * "{narration}" ^' + " ^".join(links) if links
+           else f'{date.isoformat()} * "{narration}"']
+    values: tuple[Any, ...] = meta
+    for (prefix, money), value in zip(_META_RENDER, values):  # noqa: B905 (same length)
         if value is None:
             continue
-        if how is _TEXT:
-            out.append(prefix + quote(value) if '"' in value or "\\" in value
-                       else f'{prefix}"{value}"')
-        elif how is _MONEY:
+        if money:
             out.append(f'{prefix}"{value:.2f}"')
-        else:
+        elif value.__class__ is str and ('"' in value or "\\" in value):
+            out.append(prefix + quote(value))
+        else:  # text without escapes, or a number as `str()` gives it
             out.append(f'{prefix}"{value}"')
     accounts, amounts = _columns(currency)
-    for p in t.postings:
-        column = accounts.get(p.account)
+    for account, amount, instance in postings:
+        column = accounts.get(account)
         if column is None:
-            column = accounts[p.account] = f"  {p.account:<50} "
-        amount = amounts.get(p.amount)
-        if amount is None:
+            column = accounts[account] = f"  {account:<50} "
+        text = amounts.get(amount)
+        if text is None:
             if len(amounts) >= _AMOUNT_CACHE_SIZE:
                 amounts.clear()
-            amount = amounts[p.amount] = f"{p.amount:>12.2f} {currency}"
-        out.append(column + amount)
-        if p.instance is not None:
-            out.append(f"    instance: {quote(p.instance)}")
+            text = amounts[amount] = f"{amount:>12.2f} {currency}"
+        out.append(column + text)
+        if instance is not None:
+            out.append(f"    instance: {quote(instance)}")
     out.append("\n")
     return "\n".join(out)
 
 
-# How each metadata value is written: free text is quoted with escapes, money
-# with two places, anything else (a quantity, a rate) as `str()` gives it.
-_TEXT, _MONEY, _PLAIN = "text", "money", "plain"
-_META_RENDER = tuple(
-    (f"  {key}: ", _MONEY if key in MONEY_KEYS else _PLAIN if key in NUMBER_KEYS else _TEXT)
-    for key in META_KEYS
-)
+# How each metadata value is written: money with two places, anything else
+# (free text quoted with escapes, a quantity or a rate as `str()` gives it) as is.
+_META_RENDER = tuple((f"  {key}: ", key in MONEY_KEYS) for key in META_KEYS)
 # A posting amount's text by value (never zero: `txn()` drops zero postings,
 # so equal values always print alike); cleared when it grows past this.
 _AMOUNT_CACHE_SIZE = 1 << 16
@@ -145,16 +143,12 @@ class LedgerText:
 
     `months()` yields `(file name, text)` for each month from the first
     transaction's to `as_of`'s, holding one month in memory at a time; then
-<<<<<<< HEAD
-    `accounts()` gives the account file. `balances` is every account's balance.
-    `month` and `chunks` are the month being written and its text so far
-    (without the closing `balance` lines): set them to go on with a month
-    already begun (`pkgbooks.checkpoint`).
-=======
     `accounts()` gives the account file. `balances` is every account's balance;
-    `digests` the SHA-256 of every month file's bytes, listed in the account file
-    so that a report can tell the month files are still as the build wrote them.
->>>>>>> main
+    `digests` the SHA-256 of every month file's bytes, listed in the account
+    file so that a report can tell the month files are still as the build
+    wrote them. `month` and `chunks` are the month being written and its text
+    so far (without the closing `balance` lines): set them to go on with a
+    month already begun (`pkgbooks.checkpoint`).
     """
 
     config: Config
