@@ -31,7 +31,7 @@ from typing import Any
 
 from pkgbooks.accounts import HELD_LIABILITY, suffixes
 from pkgbooks.config import Config
-from pkgbooks.money import fmt
+from pkgbooks.money import fmt, fmt_cents, from_cents
 from pkgbooks.postings import META_KEYS, MONEY_KEYS, Txn
 
 LEDGER_DIR = "ledger"
@@ -75,7 +75,7 @@ def render_txn(t: Txn, currency: str) -> str:
         if value is None:
             continue
         if money:
-            out.append(f'{prefix}"{value:.2f}"')
+            out.append(f'{prefix}"{fmt_cents(value)}"')
         elif value.__class__ is str and ('"' in value or "\\" in value):
             out.append(prefix + quote(value))
         else:  # text without escapes, or a number as `str()` gives it
@@ -89,7 +89,7 @@ def render_txn(t: Txn, currency: str) -> str:
         if text is None:
             if len(amounts) >= _AMOUNT_CACHE_SIZE:
                 amounts.clear()
-            text = amounts[amount] = f"{amount:>12.2f} {currency}"
+            text = amounts[amount] = f"{fmt_cents(amount):>12} {currency}"
         out.append(column + text)
         if instance is not None:
             out.append(f"    instance: {quote(instance)}")
@@ -97,16 +97,16 @@ def render_txn(t: Txn, currency: str) -> str:
     return "\n".join(out)
 
 
-# How each metadata value is written: money with two places, anything else
+# How each metadata value is written: money (cents) with two places, anything else
 # (free text quoted with escapes, a quantity or a rate as `str()` gives it) as is.
 _META_RENDER = tuple((f"  {key}: ", key in MONEY_KEYS) for key in META_KEYS)
 # A posting amount's text by value (never zero: `txn()` drops zero postings,
 # so equal values always print alike); cleared when it grows past this.
 _AMOUNT_CACHE_SIZE = 1 << 16
-_COLUMN_CACHE: dict[str, tuple[dict[str, str], dict[Decimal, str]]] = {}
+_COLUMN_CACHE: dict[str, tuple[dict[str, str], dict[int, str]]] = {}
 
 
-def _columns(currency: str) -> tuple[dict[str, str], dict[Decimal, str]]:
+def _columns(currency: str) -> tuple[dict[str, str], dict[int, str]]:
     """The padded account column and the amount column (with `currency`) seen so far."""
     found = _COLUMN_CACHE.get(currency)
     if found is None:
@@ -127,6 +127,7 @@ def render_main(config: Config) -> str:
 
 
 _NOTHING = Decimal(0)  # an account's balance before its first posting
+_DECIMALS: dict[int, Decimal] = {}  # a posting's cents as a Decimal, by value
 
 
 def _month_key(date: datetime.date) -> tuple[int, int]:
@@ -143,12 +144,14 @@ class LedgerText:
 
     `months()` yields `(file name, text)` for each month from the first
     transaction's to `as_of`'s, holding one month in memory at a time; then
-    `accounts()` gives the account file. `balances` is every account's balance;
-    `digests` the SHA-256 of every month file's bytes, listed in the account
-    file so that a report can tell the month files are still as the build
-    wrote them. `month` and `chunks` are the month being written and its text
-    so far (without the closing `balance` lines): set them to go on with a
-    month already begun (`pkgbooks.checkpoint`).
+    `accounts()` gives the account file. `balances` is every account's balance
+    (Decimal, as other modules read it; the postings' cents are turned into
+    Decimals once per distinct amount); `digests` the SHA-256 of every month
+    file's bytes, listed in the account file so that a report can tell the
+    month files are still as the build wrote them. `month` and `chunks` are
+    the month being written and its text so far (without the closing
+    `balance` lines): set them to go on with a month already begun
+    (`pkgbooks.checkpoint`).
     """
 
     config: Config
@@ -166,6 +169,7 @@ class LedgerText:
         balances = self.balances
         month = self.month
         chunks = self.chunks
+        decimals = _DECIMALS
         for t in txns:
             key = _month_key(t.date)
             if month is None:
@@ -178,7 +182,12 @@ class LedgerText:
                 chunks = self.chunks = [self._header(month)]
             chunks.append(render_txn(t, currency))
             for account, amount, _instance in t.postings:
-                balances[account] = balances.get(account, _NOTHING) + amount
+                value = decimals.get(amount)
+                if value is None:
+                    if len(decimals) >= _AMOUNT_CACHE_SIZE:
+                        decimals.clear()
+                    value = decimals[amount] = from_cents(amount)
+                balances[account] = balances.get(account, _NOTHING) + value
         if month is None:
             return
         end_date = end()

@@ -1,8 +1,13 @@
-"""Money arithmetic: Decimal only, quantised to the cent, largest-remainder splits.
+"""Money arithmetic: exact cents, explicit rounding, largest-remainder splits.
 
-Every amount in pkgbooks is a `decimal.Decimal` with exactly two places. Any
-split of a whole into parts goes through `allocate()`, so the parts always add
-up to the whole to the cent.
+Every amount pkgbooks reads, configures or hands to other modules is a
+`decimal.Decimal` with exactly two places. Inside the engine (the rules, the
+books state and the transactions they build) the same amounts are exact
+integer numbers of cents (`to_cents()`, `from_cents()`): adding, comparing
+and hashing an int is several times quicker than a Decimal, and a cent
+amount cannot drift off the cent. Never a float. Any split of a whole into
+parts goes through `allocate()` (or `allocate_cents()`), so the parts always
+add up to the whole to the cent.
 """
 
 from __future__ import annotations
@@ -20,6 +25,46 @@ ZERO = Decimal("0.00")
 def cents(value: Decimal) -> Decimal:
     """Round to the cent, half up (the SPEC's one rounding rule)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def to_cents(amount: Decimal) -> int:
+    """A cent amount as an exact integer number of cents; refuses one off the cent."""
+    scaled = amount.scaleb(2)
+    whole = int(scaled)
+    if whole != scaled:
+        raise ValueError(f"{amount} is not a whole number of cents")
+    return whole
+
+
+def from_cents(amount: int) -> Decimal:
+    """An integer number of cents as a Decimal with two places (1250 -> 12.50)."""
+    return Decimal(amount).scaleb(-2)
+
+
+def fmt_cents(amount: int) -> str:
+    """The ledger's text for an amount in cents: always two places (`fmt` of the Decimal)."""
+    if amount < 0:
+        return f"-{-amount // 100}.{-amount % 100:02d}"
+    return f"{amount // 100}.{amount % 100:02d}"
+
+
+def cents_of(value: Decimal) -> int:
+    """`cents(value)` (half up) as an integer number of cents, for amounts worked out in
+    Decimal (a rate, a pro rata share) inside the engine."""
+    return to_cents(cents(value))
+
+
+def div_cents(numerator: int, denominator: int) -> int:
+    """`numerator / denominator` rounded to a whole cent half up (away from zero on a tie),
+    exactly: what `cents()` gives for the same quotient of Decimal amounts.
+
+    For a pro rata share in cents (`amount * tax / gross`); `denominator` > 0.
+    """
+    if denominator <= 0:
+        raise ValueError("div_cents() needs a positive denominator")
+    if numerator >= 0:
+        return (2 * numerator + denominator) // (2 * denominator)
+    return -((-2 * numerator + denominator) // (2 * denominator))
 
 
 def allocate(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
@@ -65,6 +110,32 @@ def allocate_groups(
         extra[g] = min(quantities[g], left)
         left -= extra[g]
     return [Decimal(f * q + e) * CENT for f, q, e in zip(floors, quantities, extra, strict=True)]
+
+
+def allocate_cents(total: int, weights: Sequence[int]) -> list[int]:
+    """`allocate()` in integer cents: the same split, exactly (the weights in cents too)."""
+    return allocate_groups_cents(total, weights, [1] * len(weights))
+
+
+def allocate_groups_cents(
+    total: int, group_weights: Sequence[int | Decimal], quantities: Sequence[int]
+) -> list[int]:
+    """`allocate_groups()` with the total and the result in integer cents.
+
+    The weights only count in proportion to each other, so they may be cents
+    or Decimals (list prices), as `allocate_groups()` takes them.
+    """
+    parts = allocate_groups(from_cents(total), [Decimal(w) for w in group_weights], quantities)
+    return [to_cents(part) for part in parts]
+
+
+def equal_parts_sum_cents(total: int, count: int, start: int, taken: int) -> int:
+    """`equal_parts_sum()` in integer cents."""
+    if count <= 0 or taken < 0 or start < 0 or start + taken > count:
+        raise ValueError("equal_parts_sum() range outside the split")
+    base, extra = divmod(total, count)
+    with_extra = max(0, min(start + taken, extra) - start)
+    return base * taken + with_extra
 
 
 def equal_parts_sum(total: Decimal, count: int, start: int, taken: int) -> Decimal:

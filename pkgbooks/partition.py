@@ -49,6 +49,7 @@ from pkgbooks.errors import Error
 from pkgbooks.events import EVENT_ADAPTER, KIND_ORDER, Payment, Redemption, Refund, Sale, Void
 from pkgbooks.layout import CONFIG
 from pkgbooks.ledger import LedgerText, render_txn
+from pkgbooks.money import from_cents
 from pkgbooks.readers import Read
 
 # The file index of an automatic expiry: after every event of its date and rank.
@@ -92,7 +93,7 @@ class Part:
     """What a partition gives back: rendered transactions by key, and what it counted."""
 
     chunks: list[tuple[TxnKey, Month, str]]  # consecutive transactions of one key joined
-    deltas: dict[Month, dict[str, Decimal]]  # each month's change of every account posted
+    deltas: dict[Month, dict[str, int]]  # each month's change of every account posted (cents)
     counts: Counts
     problems: list[Error]
     finished: dict[str, str]  # instance -> used up / expired / refunded / voided
@@ -132,7 +133,7 @@ def _run_task(task: Task) -> Part:
 
     currency = config.currency
     chunks: list[tuple[TxnKey, Month, str]] = []
-    deltas: dict[Month, dict[str, Decimal]] = {}
+    deltas: dict[Month, dict[str, int]] = {}
     last: tuple[TxnKey, Month] | None = None
     for t in engine.run(reads(), task.end):
         txn_key = key_of.get(t.meta.event)
@@ -150,7 +151,7 @@ def _run_task(task: Task) -> Part:
         if changes is None:
             changes = deltas[month] = {}
         for p in t.postings:
-            changes[p.account] = changes.get(p.account, Decimal(0)) + p.amount
+            changes[p.account] = changes.get(p.account, 0) + p.amount
     finished: dict[str, str] = {i: p.status for i, p in engine.ctx.state.finished.items()}
     return Part(chunks, deltas, engine.counts, problems, finished)
 
@@ -474,16 +475,16 @@ class PartitionedRun:
 def _merge(text: LedgerText, parts: list[Part], end: datetime.date) -> Iterator[tuple[str, str]]:
     """The month files of the merged transactions, as `LedgerText.months` writes them."""
     balances = text.balances
-    deltas: dict[Month, dict[str, Decimal]] = {}
+    deltas: dict[Month, dict[str, int]] = {}
     for part in parts:
         for month_key, changes in part.deltas.items():
             total = deltas.setdefault(month_key, {})
             for account, amount in changes.items():
-                total[account] = total.get(account, Decimal(0)) + amount
+                total[account] = total.get(account, 0) + amount
 
     def close(month_key: Month, chunks: list[str]) -> tuple[str, str]:
         for account, amount in deltas.get(month_key, {}).items():
-            balances[account] = balances.get(account, Decimal(0)) + amount
+            balances[account] = balances.get(account, Decimal(0)) + from_cents(amount)
         return text._close_month(month_key, chunks)
 
     month: Month | None = None

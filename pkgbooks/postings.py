@@ -1,7 +1,8 @@
 """The one place where transactions are built (SPEC 4).
 
-A `Txn` holds explicit, quantised amounts on every posting (Beancount never
-fills a blank one in), the SPEC 4 metadata and the `^instance` links.
+A `Txn` holds an explicit amount on every posting, an exact integer number
+of cents (Beancount never fills a blank one in; the ledger text writes it
+with two places), the SPEC 4 metadata and the `^instance` links.
 `txn()` refuses to build a transaction that does not balance to the cent, so
 an arithmetic slip in a rule is an internal error, never a ledger that is off.
 Account names are made here too, so the rules speak of "the deposits of
@@ -16,7 +17,7 @@ from typing import Any, Literal, NamedTuple
 
 from pkgbooks.accounts import BETWEEN_LOCATIONS, CASH_BY_METHOD, ROLES, Role
 from pkgbooks.accounts import name as account_name
-from pkgbooks.money import CENT, fmt
+from pkgbooks.money import fmt_cents
 
 Kind = Literal["sale", "payment", "close", "redemption", "reconciliation", "refund", "expiry",
                "void"]
@@ -26,8 +27,9 @@ class Meta(NamedTuple):
     """A transaction's SPEC 4 metadata, by name and typed; written in this field order.
 
     `event` and `kind` are on every transaction; the rest only where they
-    mean something (None: not written). Amounts stay Decimal and quantities
-    int until the ledger text is written. A named tuple: one is made per
+    mean something (None: not written). Amounts (`price`, `tax`, `redeemed`)
+    are integer cents and quantities int until the ledger text is written;
+    the `rate` stays the configured Decimal. A named tuple: one is made per
     transaction, and a tuple is several times quicker to make than a frozen
     dataclass of 23 fields.
     """
@@ -47,10 +49,10 @@ class Meta(NamedTuple):
     staff: str | None = None
     method: str | None = None
     ended: str | None = None  # a payment for a package that had ended (4.9)
-    price: Decimal | None = None
+    price: int | None = None  # cents
     rate: Decimal | None = None
-    tax: Decimal | None = None
-    redeemed: Decimal | None = None  # at a close: value redeemed while open (5.1 sale basis)
+    tax: int | None = None  # cents
+    redeemed: int | None = None  # cents  # at a close: value redeemed while open (5.1 sale basis)
     product: str | None = None
     target: str | None = None
     target_kind: Kind | None = None
@@ -58,7 +60,7 @@ class Meta(NamedTuple):
 
     def items(self) -> list[tuple[str, str]]:
         """(key, text) of every field that is set, in the order written to the ledger."""
-        return [(key, fmt(value) if key in _MONEY else str(value))
+        return [(key, fmt_cents(value) if key in _MONEY else str(value))
                 for key, value in zip(_META_KEYS, meta_values(self), strict=True)
                 if value is not None]
 
@@ -99,7 +101,7 @@ class Posting(NamedTuple):
     """One posting: an account and an explicit amount in cents."""
 
     account: str
-    amount: Decimal
+    amount: int  # cents
     instance: str | None = None  # posting-level `instance` when a txn spans several
 
 
@@ -133,39 +135,30 @@ def txn(
     """Build a transaction; refuse one that does not balance to the cent.
 
     Postings to the same account (and instance) are merged into one, in the
-    order of first appearance; zero postings are dropped.
+    order of first appearance; zero postings are dropped. Amounts are integer
+    cents, so a balanced transaction is one whose amounts add up to 0.
     """
-    total = _NOTHING
-    for posting in postings:
-        amount = posting[1]
-        if amount.quantize(CENT) != amount:
-            raise UnbalancedTransaction(
-                f"{meta.event}: {posting.account} amount {amount} is not in cents"
-            )
-        total += amount
-    kept: tuple[Posting, ...]
+    if len(links) > 1:
+        links = tuple(dict.fromkeys(links))
     if len(postings) == 2:  # most transactions: two postings, nothing to merge or drop
         first, second = postings
-        if first[1] and second[1] and (first[0] != second[0] or first[2] != second[2]):
-            kept = (first, second)
-        else:
-            kept = _merged(postings)
-    else:
-        kept = _merged(postings)
+        amount = first[1]
+        if amount and amount + second[1] == 0 and (first[0] != second[0]
+                                                   or first[2] != second[2]):
+            return Txn(date, narration, meta, links, (first, second))
+    total = sum(posting[1] for posting in postings)
+    kept = _merged(postings)
     if total != 0:
-        lines = ", ".join(f"{p.account} {p.amount}" for p in kept)
-        raise UnbalancedTransaction(f"{meta.event} ({meta.kind}) is off by {total}: {lines}")
-    return Txn(date, narration, meta, links if len(links) < 2 else tuple(dict.fromkeys(links)),
-               kept)
-
-
-_NOTHING = Decimal(0)
+        lines = ", ".join(f"{p.account} {fmt_cents(p.amount)}" for p in kept)
+        raise UnbalancedTransaction(
+            f"{meta.event} ({meta.kind}) is off by {fmt_cents(total)}: {lines}")
+    return Txn(date, narration, meta, links, kept)
 
 
 def _merged(postings: list[Posting]) -> tuple[Posting, ...]:
     """Postings to the same account and instance merged, in order of first appearance; zeros
     dropped."""
-    merged: dict[tuple[str, str | None], Decimal] = {}
+    merged: dict[tuple[str, str | None], int] = {}
     for account, amount, instance in postings:
         key = (account, instance)
         merged[key] = merged[key] + amount if key in merged else amount
@@ -266,20 +259,20 @@ class Accounts:
         return self._names[loc, Role.BREAKAGE if policy == "revenue" else Role.UNCLAIMED]
 
 
-def credit(account: str, amount: Decimal, instance: str | None = None) -> Posting:
-    """A credit of `amount` (a negative posting)."""
+def credit(account: str, amount: int, instance: str | None = None) -> Posting:
+    """A credit of `amount` cents (a negative posting)."""
     return Posting(account, -amount, instance)
 
 
-def debit(account: str, amount: Decimal, instance: str | None = None) -> Posting:
-    """A debit of `amount` (a positive posting)."""
+def debit(account: str, amount: int, instance: str | None = None) -> Posting:
+    """A debit of `amount` cents (a positive posting)."""
     return Posting(account, amount, instance)
 
 
 def transfer(
     loc: str,
     other: str,
-    amount: Decimal,
+    amount: int,
     accounts: Accounts,
 ) -> tuple[Posting, Posting]:
     """The two sides of money `loc` holds for `other`: `loc` owes it, `other` is owed it.

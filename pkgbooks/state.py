@@ -1,7 +1,8 @@
 """The live state of every package and invoice: what the rules read and update.
 
 One `PackageState` per live package instance and one `InvoiceState` per
-invoice still being paid. Each keeps the transactions of the events that can
+invoice still being paid. Every amount is an exact integer number of cents
+(`pkgbooks.money.to_cents`). Each keeps the transactions of the events that can
 still be voided (4.8). A finished package (used up, expired, refunded, voided)
 is kept aside, so that a late event about it gets a precise refusal and a
 void can bring a used-up or refunded package back. `events` indexes every
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple, TypeVar, assert_never, cast
 
-from pkgbooks.money import ZERO, equal_parts_sum
+from pkgbooks.money import equal_parts_sum_cents
 from pkgbooks.postings import Kind, Txn
 
 T = TypeVar("T")
@@ -28,8 +29,8 @@ class ItemGroup:
 
     item: str
     quantity: int
-    value: Decimal  # recognition value of the whole group (4.3), split equally over units
-    unit_price: Decimal  # source unit price, for reconciliation (4.6)
+    value: int  # recognition value of the whole group (4.3), in cents, split equally over units
+    unit_price: int  # source unit price in cents, for reconciliation (4.6)
     used: int = 0
 
     @property
@@ -37,14 +38,14 @@ class ItemGroup:
         """Units of the group not used yet."""
         return self.quantity - self.used
 
-    def value_of_next(self, units: int) -> Decimal:
+    def value_of_next(self, units: int) -> int:
         """Value of the next `units` units: largest-remainder equal split of the group."""
-        return equal_parts_sum(self.value, self.quantity, self.used, units)
+        return equal_parts_sum_cents(self.value, self.quantity, self.used, units)
 
 
 @dataclass(slots=True)
 class PackageState:
-    """One package instance as sold, and what has happened to it since."""
+    """One package instance as sold, and what has happened to it since (amounts in cents)."""
 
     instance: str
     package: str
@@ -54,31 +55,31 @@ class PackageState:
     staff: str | None
     sale_date: datetime.date
     expires: datetime.date | None  # first date it can no longer be redeemed
-    price: Decimal  # before tax
-    tax: Decimal
-    initial_recognition: Decimal
+    price: int  # before tax
+    tax: int
+    initial_recognition: int
     groups: dict[str, ItemGroup]
-    ir_done: Decimal = ZERO
-    recognised: Decimal = ZERO  # value redeemed so far
-    redeemed_open: Decimal = ZERO  # of which while its invoice was open (5.1 sale basis)
-    liability: Decimal = ZERO  # Deposits or Deferred balance (positive)
-    tax_paid: Decimal = ZERO
+    ir_done: int = 0
+    recognised: int = 0  # value redeemed so far
+    redeemed_open: int = 0  # of which while its invoice was open (5.1 sale basis)
+    liability: int = 0  # Deposits or Deferred balance (positive)
+    tax_paid: int = 0
     status: Status = "live"
     # event id -> each redemption or refund that can still be voided
     history: dict[str, Done] = field(default_factory=dict)
 
     @property
-    def gross(self) -> Decimal:
+    def gross(self) -> int:
         """Price and tax."""
         return self.price + self.tax
 
     @property
-    def ir_left(self) -> Decimal:
+    def ir_left(self) -> int:
         """Initial recognition still to be recognised by payments."""
         return self.initial_recognition - self.ir_done
 
     @property
-    def contract_left(self) -> Decimal:
+    def contract_left(self) -> int:
         """What is still to be recognised by redemptions once fully paid."""
         return self.price - self.initial_recognition - self.recognised
 
@@ -90,33 +91,34 @@ class PackageState:
 
 @dataclass(slots=True)
 class InvoiceLine:
-    """A line of an invoice and how much of it is paid."""
+    """A line of an invoice and how much of it is paid (in cents)."""
 
-    gross: Decimal
-    tax: Decimal
+    gross: int
+    tax: int
     instance: str | None = None  # a package line
     product: str | None = None  # a product line
-    paid: Decimal = ZERO
-    tax_paid: Decimal = ZERO
+    paid: int = 0
+    tax_paid: int = 0
 
     @property
-    def unpaid(self) -> Decimal:
+    def unpaid(self) -> int:
         """What is still due (gross)."""
         return self.gross - self.paid
 
     @property
-    def tax_left(self) -> Decimal:
+    def tax_left(self) -> int:
         """Tax still due on the line."""
         return self.tax - self.tax_paid
 
     @property
-    def net_left(self) -> Decimal:
+    def net_left(self) -> int:
         """Net still due on the line."""
         return self.unpaid - self.tax_left
 
 
 class Add(NamedTuple):
-    """Add `amount` to one number of the state (undone by adding it back negated).
+    """Add `amount` (cents, or units of an item group) to one number of the state (undone
+    by adding it back negated).
 
     `target` names what holds the number: a package (`key` its instance), one
     of its item groups (`part` the item) or an invoice line (`key` the
@@ -126,7 +128,7 @@ class Add(NamedTuple):
     target: Literal["package", "group", "line"]
     key: str
     field: str
-    amount: Decimal | int
+    amount: int
     part: str | int | None = None
 
 
@@ -170,10 +172,10 @@ def share_values(pkg: PackageState) -> None:
 
     Ended packages stay in the state for good (for precise refusals), and
     most of their amounts, dates and names are the same as many others' (the
-    catalog's prices, 0.00 left); each value is swapped for an equal one held
-    once (`_SHARED`), so they take the room of live packages only. Equal is
-    exact here: a Decimal is shared only with one of the same digits and
-    exponent (`0.00` never stands for `0`).
+    catalog's prices, 0 cents left); each value is swapped for an equal one
+    held once (`_SHARED`), so they take the room of live packages only. Equal
+    is exact here: a Decimal is shared only with one of the same digits and
+    exponent (`0.00` never stands for `0`), an int only with an int.
     """
     for name in _PACKAGE_VALUES:
         setattr(pkg, name, shared_copy(getattr(pkg, name)))
@@ -185,7 +187,7 @@ def share_values(pkg: PackageState) -> None:
 _PACKAGE_VALUES = ("customer", "staff", "sale_date", "expires", "price", "tax",
                    "initial_recognition", "ir_done", "recognised", "redeemed_open", "liability",
                    "tax_paid")
-_SHARED: dict[object, Any] = {}  # (Decimal text) or date or name -> the one copy
+_SHARED: dict[object, Any] = {}  # cents, date or name (or (type, text)) -> the one copy
 _SHARED_AT_MOST = 1 << 18
 
 
@@ -193,7 +195,8 @@ def shared_copy(value: T) -> T:
     """The one copy held of `value` (see `share_values`)."""
     if value is None:
         return value
-    key: object = ("decimal", str(value)) if isinstance(value, Decimal) else value
+    key: object = (value if value.__class__ is not Decimal and value.__class__ is not bool
+                   else (value.__class__, str(value)))
     found = _SHARED.get(key)
     if found is None:
         if len(_SHARED) >= _SHARED_AT_MOST:
@@ -223,9 +226,9 @@ class InvoiceState:
     payments: dict[str, Done] = field(default_factory=dict)
 
     @property
-    def unpaid(self) -> Decimal:
+    def unpaid(self) -> int:
         """What is still due (gross)."""
-        return sum((line.unpaid for line in self.lines), ZERO)
+        return sum(line.gross - line.paid for line in self.lines)
 
 
 @dataclass(slots=True)

@@ -8,8 +8,22 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pkgbooks.money import allocate, cents, equal_parts_sum, fmt, parse_amount
+from pkgbooks.money import (
+    allocate,
+    allocate_cents,
+    cents,
+    div_cents,
+    equal_parts_sum,
+    equal_parts_sum_cents,
+    fmt,
+    fmt_cents,
+    from_cents,
+    parse_amount,
+    to_cents,
+)
 
 D = Decimal
 
@@ -215,3 +229,70 @@ def test_fmt_always_two_places() -> None:
     assert fmt(D("5")) == "5.00"
     assert fmt(D("-0.5")) == "-0.50"
     assert fmt(D("1234.56")) == "1234.56"
+
+
+# --- integer cents (inside the engine) ------------------------------------------------------
+
+CENT_AMOUNTS = st.integers(-10**15, 10**15)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("12.50", 1250), ("0.00", 0), ("-0.01", -1), ("7", 700), ("-1234.5", -123450),
+])
+def test_to_cents_of_amounts_on_the_cent(text: str, expected: int) -> None:
+    assert to_cents(D(text)) == expected
+
+
+@pytest.mark.parametrize("text", ["0.001", "12.505", "-0.009"])
+def test_to_cents_refuses_an_amount_off_the_cent(text: str) -> None:
+    with pytest.raises(ValueError, match="not a whole number of cents"):
+        to_cents(D(text))
+
+
+@pytest.mark.parametrize(("amount", "text"), [
+    (0, "0.00"), (5, "0.05"), (-5, "-0.05"), (100, "1.00"), (-100, "-1.00"),
+    (123456, "1234.56"), (-99, "-0.99"),
+])
+def test_fmt_cents_writes_two_places(amount: int, text: str) -> None:
+    assert fmt_cents(amount) == text
+
+
+@given(CENT_AMOUNTS)
+def test_cents_round_trip_and_text_as_the_decimal_has_it(amount: int) -> None:
+    value = from_cents(amount)
+    assert value.as_tuple().exponent == -2
+    assert to_cents(value) == amount
+    assert fmt_cents(amount) == fmt(value)
+
+
+@pytest.mark.parametrize(("numerator", "denominator", "expected"), [
+    (5, 10, 1),  # 0.5 cent: half up
+    (-5, 10, -1),  # away from zero, as ROUND_HALF_UP
+    (4, 10, 0), (14, 10, 1), (15, 10, 2), (1250 * 250, 2750, 114),
+])
+def test_div_cents_rounds_half_up(numerator: int, denominator: int, expected: int) -> None:
+    assert div_cents(numerator, denominator) == expected
+
+
+@given(st.integers(-10**12, 10**12), st.integers(1, 10**8))
+def test_div_cents_is_cents_of_the_decimal_quotient(numerator: int, denominator: int) -> None:
+    # numerator / denominator cents is (numerator cents) / denominator, rounded by `cents()`
+    quotient = from_cents(numerator) / D(denominator)
+    assert div_cents(numerator, denominator) == to_cents(cents(quotient))
+
+
+@given(st.integers(0, 10**9), st.lists(st.integers(0, 10**7), min_size=1, max_size=6))
+def test_allocate_cents_is_allocate_in_cents(total: int, weights: list[int]) -> None:
+    parts = allocate_cents(total, weights)
+    assert parts == [to_cents(p) for p in allocate(from_cents(total), [D(w) for w in weights])]
+    assert sum(parts) == total
+
+
+@given(st.integers(0, 10**9), st.integers(1, 600), st.data())
+def test_equal_parts_sum_cents_is_equal_parts_sum_in_cents(
+    total: int, count: int, data: st.DataObject
+) -> None:
+    start = data.draw(st.integers(0, count))
+    taken = data.draw(st.integers(0, count - start))
+    assert equal_parts_sum_cents(total, count, start, taken) == to_cents(
+        equal_parts_sum(from_cents(total), count, start, taken))

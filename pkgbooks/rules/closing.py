@@ -11,7 +11,6 @@ never applied here.
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 
 from pkgbooks.postings import Meta, Txn, credit, debit, txn
 from pkgbooks.rules import Context
@@ -20,7 +19,7 @@ from pkgbooks.state import Change, InvoiceState, PackageState, SetStatus, Status
 
 def close_txns(
     ctx: Context, inv: InvoiceState, event_id: str, date: datetime.date,
-    deposits: dict[str, Decimal],
+    deposits: dict[str, int],
 ) -> list[Txn]:
     """The invoice is paid: each package's Deposits balance moves to Deferred (`close`).
 
@@ -47,8 +46,8 @@ def close_txns(
     return txns
 
 
-def deposits_of(ctx: Context, inv: InvoiceState, without: str | None = None) -> dict[str, Decimal]:
-    """The Deposits balance of each live package of an open invoice, in line order."""
+def deposits_of(ctx: Context, inv: InvoiceState, without: str | None = None) -> dict[str, int]:
+    """The Deposits balance (cents) of each live package of an open invoice, in line order."""
     live = ctx.state.packages
     return {
         line.instance: live[line.instance].liability

@@ -15,11 +15,10 @@ by policy), with metadata `ended`. It touches no Deposits or Deferred.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import NamedTuple
 
 from pkgbooks.events import Payment
-from pkgbooks.money import ZERO, allocate, cents, fmt
+from pkgbooks.money import allocate_cents, div_cents, fmt, fmt_cents, to_cents
 from pkgbooks.postings import Meta, Posting, Txn, credit, debit, transfer, txn
 from pkgbooks.rules import Context, Outcome, refuse
 from pkgbooks.rules.closing import close_txns, deposits_of
@@ -27,13 +26,13 @@ from pkgbooks.state import Add, Change, InvoiceLine, InvoiceState, SetClosed
 
 
 class Share(NamedTuple):
-    """What a payment puts on one invoice line."""
+    """What a payment puts on one invoice line (in cents)."""
 
     line: InvoiceLine
-    amount: Decimal
-    tax: Decimal
-    initial_recognition: Decimal = ZERO
-    liability: Decimal = ZERO
+    amount: int
+    tax: int
+    initial_recognition: int = 0
+    liability: int = 0
     ended: str | None = None  # the package had ended: how (4.9)
 
 
@@ -51,16 +50,16 @@ def apply(ctx: Context, event: Payment) -> Outcome:
             refuse(f"invoice {event.invoice!r} is already fully paid")
         refuse(f"unknown invoice {event.invoice!r} (no sale before this date)")
     unpaid = inv.unpaid
-    if event.amount > unpaid:
+    amount = to_cents(event.amount)
+    if amount > unpaid:
         refuse(
             f"payment {fmt(event.amount)} exceeds what invoice {event.invoice!r} still owes "
-            f"({fmt(unpaid)})"
+            f"({fmt_cents(unpaid)})"
         )
-    closes = event.amount == unpaid
+    closes = amount == unpaid
     shares: list[Share] = []
     changes: list[Change] = []
-    for index, line, share in split_payment(inv, event.amount,
-                                            ctx.config.policy.payment_allocation):
+    for index, line, share in split_payment(inv, amount, ctx.config.policy.payment_allocation):
         tax = tax_share(line, share)
         net = share - tax
         changes += [Add("line", inv.invoice, "paid", share, index),
@@ -78,7 +77,7 @@ def apply(ctx: Context, event: Payment) -> Outcome:
                     Add("package", pkg.instance, "tax_paid", tax),
                     Add("package", pkg.instance, "liability", net - ir)]
         shares.append(Share(line, share, tax, ir, net - ir))
-    txns = payment_txns(ctx, inv, event, here, shares, closes)
+    txns = payment_txns(ctx, inv, event, here, shares, closes, amount)
     if closes:
         txns += close_txns(ctx, inv, event.id, event.date, deposits_of(ctx, inv))
         changes.append(SetClosed(inv.invoice, True))
@@ -87,9 +86,10 @@ def apply(ctx: Context, event: Payment) -> Outcome:
 
 def payment_txns(
     ctx: Context, inv: InvoiceState, event: Payment, here: str, shares: list[Share],
-    closes: bool,
+    closes: bool, amount: int,
 ) -> list[Txn]:
-    """The transactions of a payment: one at the source, one more where it was taken."""
+    """The transactions of a payment (`amount` cents): one at the source, one more where it
+    was taken."""
     acc, src = ctx.accounts, inv.location
     instances = tuple(part.line.instance for part in shares if part.line.instance)
     several = len(instances) > 1
@@ -119,10 +119,10 @@ def payment_txns(
             ended=ended,
         ), lines, links=instances)
 
-    cash = debit(acc.cash(here, event.method), event.amount)
+    cash = debit(acc.cash(here, event.method), amount)
     if here == src:
         return [record(narration, src, [cash, *postings])]
-    owed_here, owed_at_src = transfer(here, src, event.amount, acc)
+    owed_here, owed_at_src = transfer(here, src, amount, acc)
     return [
         record(f"{narration} taken for {src}", here, [cash, owed_here], source=src),
         record(f"{narration} taken at {here}", src, [owed_at_src, *postings]),
@@ -130,12 +130,13 @@ def payment_txns(
 
 
 def split_payment(
-    inv: InvoiceState, amount: Decimal, policy: str
-) -> list[tuple[int, InvoiceLine, Decimal]]:
-    """Each open line's share of a payment (4.1): (line index, line, share), in line order."""
+    inv: InvoiceState, amount: int, policy: str
+) -> list[tuple[int, InvoiceLine, int]]:
+    """Each open line's share of a payment (4.1, in cents): (line index, line, share), in line
+    order."""
     open_lines = [(index, line) for index, line in enumerate(inv.lines) if line.unpaid > 0]
     if policy == "proportional":
-        parts = allocate(amount, [line.unpaid for _, line in open_lines])
+        parts = allocate_cents(amount, [line.unpaid for _, line in open_lines])
         return [(index, line, part)
                 for (index, line), part in zip(open_lines, parts, strict=True) if part]
     order = [(i, ln) for i, ln in open_lines if ln.product is not None] + [
@@ -151,10 +152,10 @@ def split_payment(
     return shares
 
 
-def tax_share(line: InvoiceLine, share: Decimal) -> Decimal:
+def tax_share(line: InvoiceLine, share: int) -> int:
     """Tax part of a line's share: pro rata to tax / gross; the completing share takes the rest."""
     if share == line.unpaid or line.gross == 0:
         return line.tax_left
-    tax = cents(share * line.tax / line.gross)
+    tax = div_cents(share * line.tax, line.gross)
     # Rounding must never leave more net, or more tax, than the line still owes.
-    return min(max(tax, share - line.net_left, ZERO), line.tax_left, share)
+    return min(max(tax, share - line.net_left, 0), line.tax_left, share)

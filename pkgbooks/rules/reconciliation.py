@@ -12,7 +12,7 @@ outcome.
 from __future__ import annotations
 
 from pkgbooks.events import Redemption
-from pkgbooks.money import ZERO, cents
+from pkgbooks.money import ZERO, cents_of, from_cents
 from pkgbooks.postings import Meta, Posting, Txn, credit, debit, transfer, txn
 from pkgbooks.rules import Context
 from pkgbooks.state import ItemGroup, PackageState
@@ -28,7 +28,7 @@ def reconciliation_txns(
     if rec is None or date < rec.start or cfg.entity_on(src, date) == cfg.entity_on(here, date):
         return []
     rate = rec.rates.get(category, ZERO)  # type: ignore[call-overload]
-    amount = cents(event.quantity * group.unit_price * rate)
+    amount = cents_of(from_cents(event.quantity * group.unit_price) * rate)
     if amount == 0:
         return []
     owed_by_src, owed_to_dest = transfer(src, here, amount, acc)

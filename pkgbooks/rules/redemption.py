@@ -12,11 +12,9 @@ drawn from (`line: "*"`). Cross-entity work adds the reconciliation (4.6).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pkgbooks.config import ANY_SERVICE
 from pkgbooks.events import Redemption
-from pkgbooks.money import fmt
+from pkgbooks.money import fmt_cents
 from pkgbooks.postings import Meta, Txn, credit, debit, txn
 from pkgbooks.rules import Context, Outcome, refuse
 from pkgbooks.rules.closing import finish_package
@@ -57,8 +55,8 @@ def apply(ctx: Context, event: Redemption) -> Outcome:
     value = unit_value(pkg, group, event.quantity, units_left)
     if is_open and value > pkg.liability:
         refuse(
-            f"{fmt(value)} of value asked from {pkg.instance!r}, but its open invoice has only "
-            f"{fmt(pkg.liability)} of payments left"
+            f"{fmt_cents(value)} of value asked from {pkg.instance!r}, but its open invoice has "
+            f"only {fmt_cents(pkg.liability)} of payments left"
         )
 
     changes: list[Change] = [
@@ -77,7 +75,7 @@ def apply(ctx: Context, event: Redemption) -> Outcome:
 
 
 def redemption_txn(
-    ctx: Context, pkg: PackageState, event: Redemption, here: str, item: str, value: Decimal,
+    ctx: Context, pkg: PackageState, event: Redemption, here: str, item: str, value: int,
     on_open_invoice: bool,
 ) -> Txn:
     """Recognise the value of the units used, at the source, wherever they were used."""
@@ -98,8 +96,9 @@ def redemption_txn(
 
 def unit_value(
     pkg: PackageState, group: ItemGroup, quantity: int, units_left: int | None = None
-) -> Decimal:
-    """Value of `quantity` units of `group`: capped; the package's last unit takes the rest.
+) -> int:
+    """Value in cents of `quantity` units of `group`: capped; the package's last unit takes
+    the rest.
 
     `units_left` is `pkg.units_left` where the caller has it already.
     """

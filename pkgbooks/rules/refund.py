@@ -13,11 +13,10 @@ by due-to / due-from, as a payment is.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import NamedTuple
 
 from pkgbooks.events import Refund
-from pkgbooks.money import ZERO, cents
+from pkgbooks.money import div_cents, to_cents
 from pkgbooks.postings import Meta, Posting, Txn, credit, debit, transfer, txn
 from pkgbooks.rules import Context, Outcome
 from pkgbooks.rules.closing import finish_package
@@ -29,9 +28,10 @@ def apply(ctx: Context, event: Refund) -> Outcome:
     state = ctx.state
     here = ctx.location(event.location)
     pkg = ctx.live_package(event.instance)
-    tax = cents(event.amount * pkg.tax / pkg.gross) if pkg.gross else ZERO
+    amount = to_cents(event.amount)
+    tax = div_cents(amount * pkg.tax, pkg.gross) if pkg.gross else 0
     tax = min(tax, pkg.tax_paid)
-    net = event.amount - tax
+    net = amount - tax
     from_liability = min(net, pkg.liability)
     from_recognition = min(net - from_liability, pkg.ir_done)
     is_open = state.invoice_open(pkg.invoice)
@@ -41,25 +41,27 @@ def apply(ctx: Context, event: Refund) -> Outcome:
                              Add("package", pkg.instance, "ir_done", -from_recognition),
                              Add("package", pkg.instance, "liability", -pkg.liability),
                              *finish_package(pkg, "refunded")]
-    return Outcome(tuple(refund_txns(ctx, pkg, event, here, parts, is_open)), tuple(changes),
+    return Outcome(tuple(refund_txns(ctx, pkg, event, here, parts, is_open, amount)),
+                   tuple(changes),
                    voidable=("package", pkg.instance), open_invoice=is_open)
 
 
 class RefundParts(NamedTuple):
-    """Where a refund's money comes from (4.5), and what it forfeits."""
+    """Where a refund's money comes from (4.5), and what it forfeits (in cents)."""
 
-    tax: Decimal
-    liability: Decimal
-    initial_recognition: Decimal
-    goodwill: Decimal
-    forfeit: Decimal
+    tax: int
+    liability: int
+    initial_recognition: int
+    goodwill: int
+    forfeit: int
 
 
 def refund_txns(
     ctx: Context, pkg: PackageState, event: Refund, here: str, parts: RefundParts,
-    on_open_invoice: bool,
+    on_open_invoice: bool, amount: int,
 ) -> list[Txn]:
-    """Cash out; tax, liability, recognition and goodwill back; the rest forfeited to Breakage.
+    """Cash out (`amount` cents); tax, liability, recognition and goodwill back; the rest
+    forfeited to Breakage.
 
     Due-to / due-from carry it when it is paid out at another location.
     """
@@ -80,10 +82,10 @@ def refund_txns(
             method=event.method,
         ), lines, links=(pkg.instance,))
 
-    cash = credit(acc.cash(here, event.method), event.amount)
+    cash = credit(acc.cash(here, event.method), amount)
     if here == src:
         return [record(narration, src, [*postings, cash])]
-    owed_at_src, owed_here = transfer(src, here, event.amount, acc)
+    owed_at_src, owed_here = transfer(src, here, amount, acc)
     return [
         record(f"{narration} paid out at {here}", src, [*postings, owed_at_src]),
         record(f"{narration} paid out for {src}", here, [owed_here, cash], source=src),

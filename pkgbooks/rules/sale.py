@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from pkgbooks.config import ANY_SERVICE, Config, Package
 from pkgbooks.events import PackageLine, ProductLine, Sale
-from pkgbooks.money import ZERO, allocate, allocate_groups, cents
+from pkgbooks.money import ZERO, allocate, allocate_groups, cents, cents_of, to_cents
 from pkgbooks.postings import Meta, Txn, txn
 from pkgbooks.rules import Context, Outcome, refuse
 from pkgbooks.state import InvoiceLine, InvoiceState, ItemGroup, NewSale, PackageState
@@ -39,7 +39,8 @@ def apply(ctx: Context, event: Sale) -> Outcome:
     lines: list[InvoiceLine] = []
     for line in event.lines:
         if isinstance(line, ProductLine):
-            lines.append(InvoiceLine(line.amount + line.tax, line.tax, product=line.product))
+            tax = to_cents(line.tax)
+            lines.append(InvoiceLine(to_cents(line.amount) + tax, tax, product=line.product))
             continue
         pkg = new_package(cfg, event, line)
         packages.append(pkg)
@@ -59,7 +60,7 @@ def apply(ctx: Context, event: Sale) -> Outcome:
 def sale_txns(inv: InvoiceState, packages: dict[str, PackageState]) -> list[Txn]:
     """One record per invoice line: its price, tax, customer and who sold it."""
 
-    def record(narration: str, line: InvoiceLine, price: Decimal, links: tuple[str, ...] = (),
+    def record(narration: str, line: InvoiceLine, price: int, links: tuple[str, ...] = (),
                instance: str | None = None, package: str | None = None) -> Txn:
         return txn(inv.date, narration, Meta(
             event=inv.sale, kind="sale", location=inv.location, invoice=inv.invoice,
@@ -85,10 +86,10 @@ def new_package(cfg: Config, event: Sale, line: PackageLine) -> PackageState:
     """A package instance as sold: price, tax, initial recognition, unit values.
 
     The terms are those in effect on the sale date (SPEC 2a), for the package's whole life.
+    Worked out in Decimal from the configured terms, kept in cents.
     """
     spec = cfg.package_on(line.package, event.date)
     price = spec.price if line.price is None else line.price
-    tax = cents(price * spec.tax_rate)
     ir = spec.initial_recognition_for(price)
     expires = None
     if spec.validity_days is not None:
@@ -97,8 +98,8 @@ def new_package(cfg: Config, event: Sale, line: PackageLine) -> PackageState:
     return PackageState(
         instance=line.instance, package=line.package, invoice=event.invoice,
         location=event.location, customer=event.customer, staff=event.staff,
-        sale_date=event.date, expires=expires, price=price, tax=tax,
-        initial_recognition=ir, groups=groups,
+        sale_date=event.date, expires=expires, price=to_cents(price),
+        tax=cents_of(price * spec.tax_rate), initial_recognition=to_cents(ir), groups=groups,
     )
 
 
@@ -117,6 +118,7 @@ def item_groups(
     remainder), an item without one counting at its package unit price.
     Either way a group's value is then
     split equally over its units, the first units taking the extra cents.
+    The values and unit prices are kept in cents.
     """
     overrides = spec.location_prices.get(loc, {})
     prices = {g.item: overrides.get(g.item, g.price) for g in spec.items}
@@ -135,6 +137,7 @@ def item_groups(
             )
         values = allocate_groups(max(deferred, ZERO), weights, [g.quantity for g in spec.items])
     return {
-        g.item: ItemGroup(g.item, g.quantity, value, cents(prices[g.item] / g.quantity))
+        g.item: ItemGroup(g.item, g.quantity, to_cents(value),
+                          cents_of(prices[g.item] / g.quantity))
         for g, value in zip(spec.items, values, strict=True)
     }

@@ -22,10 +22,8 @@ of a package that has expired since, or that would be past its expiry date.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pkgbooks.events import Void
-from pkgbooks.money import ZERO, fmt
+from pkgbooks.money import fmt_cents
 from pkgbooks.postings import Kind, Meta, Posting, Txn, credit, debit, txn
 from pkgbooks.rules import Context, Outcome, refuse
 from pkgbooks.rules.sale import sale_txns
@@ -122,14 +120,14 @@ def _void_sale(ctx: Context, event: Void, inv: InvoiceState) -> Outcome:
 def _void_payment(ctx: Context, event: Void, inv: InvoiceState) -> Outcome:
     state = ctx.state
     done = inv.payments[event.target]
-    brought: dict[str, Decimal] = {}  # instance -> liability the payment brought it
+    brought: dict[str, int] = {}  # instance -> liability (cents) the payment brought it
     for change in done.changes:
         if isinstance(change, Add) and change.target == "line" and change.field == "paid":
             instance = inv.lines[int(change.part or 0)].instance
             if instance is not None:
-                brought.setdefault(instance, ZERO)
+                brought.setdefault(instance, 0)
         elif isinstance(change, Add) and change.field == "liability":
-            brought[change.key] = brought.get(change.key, ZERO) + change.amount
+            brought[change.key] = brought.get(change.key, 0) + change.amount
     for instance, liability in brought.items():
         pkg = state.packages.get(instance)
         if pkg is None:
@@ -141,7 +139,7 @@ def _void_payment(ctx: Context, event: Void, inv: InvoiceState) -> Outcome:
         if pkg.liability < liability:
             refuse(
                 f"the money of {event.target!r} was already redeemed: package "
-                f"{pkg.instance!r} holds {fmt(pkg.liability)} of the {fmt(liability)} "
+                f"{pkg.instance!r} holds {fmt_cents(pkg.liability)} of the {fmt_cents(liability)} "
                 "it brought"
             )
     redirect = _liability_now(ctx, inv.location, not inv.closed)
@@ -155,7 +153,7 @@ def _void_payment(ctx: Context, event: Void, inv: InvoiceState) -> Outcome:
 
 
 def _reopen(
-    ctx: Context, event: Void, inv: InvoiceState, brought: dict[str, Decimal]
+    ctx: Context, event: Void, inv: InvoiceState, brought: dict[str, int]
 ) -> list[Txn]:
     """The invoice is no longer paid: each package's Deferred goes back to Deposits.
 
@@ -168,7 +166,7 @@ def _reopen(
         pkg = state.packages.get(line.instance or "")
         if pkg is None:
             continue
-        left = pkg.liability - brought.get(pkg.instance, ZERO)
+        left = pkg.liability - brought.get(pkg.instance, 0)
         if not (left or pkg.redeemed_open):
             continue
         txns.append(txn(
