@@ -251,11 +251,11 @@ class BooksState:
     def apply(self, change: Change) -> None:
         """Make one change a rule asked for."""
         if type(change) is Add:  # most changes: the fast way, before the match
-            self._add(change)
+            self.add(change)
             return
         match change:
             case Add():
-                self._add(change)
+                self.add(change)
             case NewSale(inv, packages):
                 self.invoices[inv.invoice] = inv
                 for pkg in packages:
@@ -272,7 +272,8 @@ class BooksState:
             case _:
                 assert_never(change)
 
-    def _add(self, change: Add) -> None:
+    def add(self, change: Add) -> None:
+        """Make one `Add` change (what `apply` does with it, without its dispatch)."""
         target, key, name, amount, part = change
         holder: object
         if target == "package":
