@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import operator
 import types
 import typing
 from collections.abc import Callable
@@ -77,7 +78,7 @@ class Codec:
         self._names: dict[object, str] = {}  # a class or union -> its functions' suffix
         self._source: list[str] = []
         self._space: dict[str, Any] = {"_Decimal": Decimal, "_new": tuple.__new__,
-                                       "_object_new": object.__new__,
+                                       "_object_new": object.__new__, "_tuple": tuple,
                                        "_set": object.__setattr__}
 
     def encoder(self, tp: Any) -> Encoder:
@@ -111,10 +112,18 @@ class Codec:
         def build(name: str) -> list[str]:
             self._space[f"_C{name}"] = cls
             fields = _fields(cls)
-            enc = [self._enc(f"o.{f}", tp, 1) or f"o.{f}" for f, tp in fields]
+            if not fields:
+                raise TypeError(f"{cls.__name__} has no fields to store")
             args = [f"a{i}" for i in range(len(fields))]
+            enc = [self._enc(a, tp, 1) or a for a, (_f, tp) in zip(args, fields, strict=True)]
             dec = [self._dec(a, tp, 1) or a for a, (_f, tp) in zip(args, fields, strict=True)]
             unpack = ", ".join(args) + ("," if len(args) == 1 else "")
+            # The fields at once: a named tuple is its fields; a dataclass's come from one
+            # `attrgetter` call (C), not an attribute lookup each.
+            self._space[f"_G{name}"] = operator.attrgetter(*(f for f, _tp in fields))
+            whole = "o" if _is_named_tuple(cls) else f"_G{name}(o)"
+            if len(fields) == 1:
+                whole = f"({whole},)" if not _is_named_tuple(cls) else whole
             if _is_named_tuple(cls):
                 make = f"_new(_C{name}, ({', '.join(dec)}{',' if len(dec) == 1 else ''}))"
                 body = [f"    {unpack} = t", f"    return {make}"]
@@ -125,8 +134,11 @@ class Codec:
                 body += [f"    _set(o, {f!r}, {d})" for (f, _tp), d in zip(fields, dec,
                                                                          strict=True)]
                 body.append("    return o")
-            return [f"def _E{name}(o):", f"    return ({', '.join(enc)},)",
-                    f"def _D{name}(t):", *body]
+            if enc == args:  # nothing to change: the fields as they are
+                encode = [f"    return {'_tuple(o)' if whole == 'o' else whole}"]
+            else:
+                encode = [f"    {unpack} = {whole}", f"    return ({', '.join(enc)},)"]
+            return [f"def _E{name}(o):", *encode, f"def _D{name}(t):", *body]
         return self._name(cls, build)
 
     def _union(self, members: tuple[Any, ...]) -> str:
@@ -150,7 +162,7 @@ class Codec:
 
     def _enc(self, expr: str, tp: Any, depth: int) -> str | None:
         if tp is Decimal:
-            return f"{expr}.__str__()"
+            return f"str({expr})"
         if tp is datetime.date:
             return f"{expr}.toordinal()"
         if _is_class(tp):
@@ -223,7 +235,7 @@ class Codec:
             return f"(None if {expr} is None else {inner})"
         if changed == [Decimal] and not any(_may_be_text(a) for a in members if a is not Decimal):
             # An amount or a count (`Decimal | int`): the text tells the amount apart.
-            return f"({expr}.__str__() if type({expr}) is _Decimal else {expr})"
+            return f"(str({expr}) if type({expr}) is _Decimal else {expr})"
         tagged = f"_E{self._union(members)}({expr})"
         return f"(None if {expr} is None else {tagged})" if len(members) < len(args) else tagged
 

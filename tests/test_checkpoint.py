@@ -306,6 +306,26 @@ def test_a_checkpoint_of_another_format_is_ignored(books: Path, tmp_path: Path) 
     assert result.how.startswith("full build (the checkpoint is damaged or of another format")
 
 
+@pytest.mark.slow
+def test_the_same_inputs_leave_the_same_checkpoint_in_any_process_and_place(
+        books: Path, tmp_path: Path) -> None:
+    """Sets are stored sorted and equal values written out alike, so neither the string
+    hashes of the process (PYTHONHASHSEED) nor where the books are change a byte."""
+    import os
+    import subprocess
+
+    saved = []
+    for seed in ("1", "2"):
+        where = tmp_path / f"books-{seed}" / "books"
+        shutil.copytree(books, where, ignore=shutil.ignore_patterns(checkpoint.DIRECTORY))
+        subprocess.run([sys.executable, "-m", "pkgbooks.cli", "build", "--quiet", "--jobs", "1",
+                        str(where)], check=True, capture_output=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+        saved.append(checkpoint.checkpoint_path(where).read_bytes())
+    assert saved[0] == saved[1]
+    assert saved[0] == checkpoint.checkpoint_path(books).read_bytes(), "as the in-process build"
+
+
 def test_a_checkpoint_from_other_books_is_ignored(books: Path, tmp_path: Path) -> None:
     other = same_inputs(books, tmp_path / "other")
     (other / "pkgbooks.toml").write_text(
