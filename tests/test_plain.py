@@ -140,6 +140,6 @@ def test_sets_optional_dates_and_fields_init_does_not_take(
 
 def test_a_package_with_many_records_is_one_tuple_per_object() -> None:
     pkg = PackageState("i1", "P", "INV", "L1", "C", None, datetime.date(2025, 1, 1), None,
-                       Decimal("10.00"), Decimal("1.00"), Decimal("0"), {})
+                       10_00, 1_00, 0, {})  # amounts in cents, as the engine keeps them
     plain = round_trip(dict[str, PackageState], {"i1": pkg})
-    assert plain["i1"][8:11] == ("10.00", "1.00", "0")
+    assert plain["i1"][8:11] == (10_00, 1_00, 0)
