@@ -11,6 +11,7 @@ if that does not work.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import shutil
@@ -23,13 +24,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 DEMO = Path(__file__).resolve().parents[1] / "ledgers" / "demo"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 ATTEMPTS = 5  # ports tried before a server that finds its address in use fails the test
 
 
@@ -72,6 +74,13 @@ def plain_fava(main: Path) -> Callable[[int], list[str]]:
     return lambda port: [fava, "--host", "127.0.0.1", "--port", str(port), str(main)]
 
 
+def _die_with_the_test_process() -> None:
+    """In the server's process before it starts (Linux): SIGINT when the process that started
+    it ends, so that a test run stopped half-way (its workers killed) leaves no server."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+
+
 def _in_use(output: str) -> bool:
     return "in use" in output  # pkgbooks: "Address already in use"; Fava: "already in use"
 
@@ -93,7 +102,8 @@ def running(command: Callable[[int], list[str]], books: Path, logs: Path,
         port = free_port()
         start = log.stat().st_size
         with log.open("ab") as out:
-            process = subprocess.Popen(command(port), stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(command(port), stdout=out, stderr=subprocess.STDOUT,
+                                       preexec_fn=_die_with_the_test_process)
         root = f"http://127.0.0.1:{port}"
         try:
             landing = _answer(root, process, functools.partial(_tail, log, start),
