@@ -214,16 +214,48 @@ def open_event_file(path: Path) -> IO[bytes]:
 
 
 def read_events(files: list[Path], problems: list[Error]) -> Iterator[Read]:
-    """All events of `files`, merged in application order; problems are appended."""
+    """All events of `files`, merged in application order; problems are appended as the
+    events are read."""
     streams = []
     for index, path in enumerate(files):
         if path.suffix == ".jsonl":
             streams.append(_jsonl_stream(path, index, problems))
         else:
             streams.append(_csv_stream(path, index, problems))
-    # The keys are unique (file index, line), so the pairs compare by key alone.
-    for _key, read in heapq.merge(*streams):
+    return _merged(streams)
+
+
+def _merged(streams: list[Iterator[tuple[SortKey, Read]]]) -> Iterator[Read]:
+    """The events of sorted streams, in key order.
+
+    Like `heapq.merge`, but the stream with the smallest key is read on
+    without the heap while its keys stay below every other stream's next
+    key: files of successive months (the usual case) then cost one
+    comparison per event. Keys are unique (file index, line), so the
+    entries compare by key alone.
+    """
+    heads: list[tuple[SortKey, Read, Iterator[tuple[SortKey, Read]]]] = []
+    for stream in streams:
+        for key, read in stream:
+            heads.append((key, read, stream))
+            break
+    heapq.heapify(heads)
+    while len(heads) > 1:
+        _key, read, stream = heads[0]
         yield read
+        limit = min(heads[1][0], heads[2][0]) if len(heads) > 2 else heads[1][0]
+        for key, read in stream:
+            if key > limit:
+                heapq.heapreplace(heads, (key, read, stream))
+                break
+            yield read
+        else:
+            heapq.heappop(heads)
+    if heads:
+        _key, read, stream = heads[0]
+        yield read
+        for _key, read in stream:
+            yield read
 
 
 def sane_dates(
@@ -509,14 +541,8 @@ def _keys(event: Event) -> int:
     return keys
 
 
-def _repeated_key(text: str, event: Event | None) -> str | None:
-    """Why a line is refused for a key written twice in one object, if it is.
-
-    Every key is followed by a colon, so a line with no more colons than its
-    valid event has keys has no key twice: only other lines are parsed again.
-    """
-    if event is not None and text.count(":") <= _keys(event):
-        return None
+def _repeated_key(text: str) -> str | None:
+    """Why a line is refused for a key written twice in one object, if it is."""
     try:
         jiter.from_json(text.encode("utf-8", "surrogatepass"), catch_duplicate_keys=True)
     except ValueError as exc:
@@ -539,10 +565,13 @@ def _parse_jsonl(
             event: Event | None = EVENT_ADAPTER.validate_json(text)
         except ValidationError:
             event = None
-        repeated = _repeated_key(text, event)
-        if repeated is not None:
-            problems.append(event_error(name, number, None, repeated))
-            continue
+        # Every key is followed by a colon: a line with no more colons than its event
+        # has keys holds no key twice.
+        if event is None or text.count(":") > _keys(event):
+            repeated = _repeated_key(text)
+            if repeated is not None:
+                problems.append(event_error(name, number, None, repeated))
+                continue
         if event is None:
             # Read it again the slow way, for the precise message.
             try:
