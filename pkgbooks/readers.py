@@ -72,19 +72,26 @@ class ReadPlaces(Mapping[str, Place]):
         self._places: dict[str, int] = {}
         self._numbers: dict[str, int] = {}  # file name -> number
         self._files: list[str] = []  # number -> file name
+        # The packed (date, file) of the last place added: events come a file and a date
+        # at a time, so most places share it.
+        self._last: tuple[datetime.date, str, int] | None = None
 
     def add(self, read: Read) -> bool:
         """Note where `read`'s id was read, unless it was read before; whether it was new."""
+        event, file, line = read
         places = self._places
-        event = read.event
         if event.id in places:
             return False
-        number = self._numbers.get(read.file)
-        if number is None:
-            number = self._numbers[read.file] = len(self._files)
-            self._files.append(read.file)
-        places[event.id] = ((event.date.toordinal() << _FILE_BITS | number) << _LINE_BITS
-                            | read.line)
+        date = event.date
+        last = self._last
+        if last is None or last[0] != date or last[1] != file:
+            number = self._numbers.get(file)
+            if number is None:
+                number = self._numbers[file] = len(self._files)
+                self._files.append(file)
+            last = self._last = (date, file, (date.toordinal() << _FILE_BITS | number)
+                                 << _LINE_BITS)
+        places[event.id] = last[2] | line
         return True
 
     def _unpack(self, packed: int) -> Place:
