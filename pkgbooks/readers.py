@@ -37,7 +37,15 @@ import jiter
 from pydantic import ValidationError
 
 from pkgbooks.errors import Error, event_error, file_error, one_line
-from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, LINK_SAFE, Event, Sale
+from pkgbooks.events import (
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    KIND_ORDER,
+    LINK_SAFE,
+    Event,
+    Sale,
+    read_event,
+)
 from pkgbooks.wording import describe, field_path
 
 
@@ -569,7 +577,7 @@ def _parse_jsonl(
         if not text.strip():
             continue
         try:
-            event: Event | None = EVENT_ADAPTER.validate_json(text)
+            event: Event | None = read_event(text)
         except ValidationError:
             event = None
         # Every key is followed by a colon: a line with no more colons than its event
