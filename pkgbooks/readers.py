@@ -468,29 +468,34 @@ def _jsonl_stream(
 ) -> Iterator[tuple[SortKey, Read]]:
     """Events of one JSONL file in application order.
 
-    In date order (the usual export) the file is streamed, sorting one date's
-    events at a time by kind; out of order, its events are held and sorted in
-    memory.
+    In date order (the usual export) the file is streamed, one date at a time:
+    its events are held by kind, each kind in reading order (the application
+    order within a date and a file). Out of order, the file's events are held
+    and sorted in memory.
     """
     events = _parse_jsonl(path, index, problems)
     if not _in_date_order(path):
         yield from sorted(events)
         return
-    pending: list[tuple[SortKey, Read]] = []
-    for key, read in events:
-        if pending and key[0] != pending[0][0][0]:
-            if key[0] < pending[0][0][0]:
+    day: datetime.date | None = None
+    by_kind: list[list[tuple[SortKey, Read]]] = [[] for _kind in KIND_ORDER]
+    for pair in events:
+        date, kind = pair[0][0], pair[0][1]
+        if date != day:
+            if day is not None and date < day:
                 # Cannot happen (`_in_date_order` is never wrong that way); never stream
                 # out of order.
+                read = pair[1]
                 problems.append(event_error(read.file, read.line, read.event.id,
                                         "date: read differently on a second reading"))
                 continue
-            pending.sort()
-            yield from pending
-            pending = []
-        pending.append((key, read))
-    pending.sort()
-    yield from pending
+            for held in by_kind:
+                yield from held
+                held.clear()
+            day = date
+        by_kind[kind].append(pair)
+    for held in by_kind:
+        yield from held
 
 
 # A `"date"` key with a plain ISO date as its value, in the bytes of a line.
@@ -574,7 +579,7 @@ def _parse_jsonl(
     """Each line of a JSONL file as an event with its sort key; problems appended."""
     name = str(path)
     for number, text in _text_lines(path, problems):
-        if not text.strip():
+        if not text or text.isspace():
             continue
         try:
             event: Event | None = read_event(text)
