@@ -28,6 +28,7 @@ sequential order back, byte for byte.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import functools
 import heapq
@@ -43,13 +44,16 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from pkgbooks import checkpoint
 from pkgbooks.config import Config
-from pkgbooks.engine import EXPIRY_RANK, Counts, Engine
+from pkgbooks.engine import EXPIRY_RANK, Counts, Engine, EngineState
 from pkgbooks.errors import Error
 from pkgbooks.events import EVENT_ADAPTER, KIND_ORDER, Payment, Redemption, Refund, Sale, Void
 from pkgbooks.layout import CONFIG
 from pkgbooks.ledger import LedgerText, render_txn
-from pkgbooks.readers import Read
+from pkgbooks.postings import Txn
+from pkgbooks.readers import Read, ReadPlaces
+from pkgbooks.state import BooksState
 
 # The file index of an automatic expiry: after every event of its date and rank.
 AUTOMATIC = 1 << 62
@@ -85,6 +89,10 @@ class Task:
     files: tuple[str, ...]
     events: list[tuple[EventKey, bytes]]
     end: datetime.date
+    # With `save`: the partition's state is saved (`checkpoint.save`) at the end and, with a
+    # `cut`, where the sequential run would be just after the event of that key.
+    save: bool = False
+    cut: EventKey | None = None
 
 
 @dataclass(slots=True)
@@ -96,6 +104,10 @@ class Part:
     counts: Counts
     problems: list[Error]
     finished: dict[str, str]  # instance -> used up / expired / refunded / voided
+    # With `Task.save`: the saved states (at the cut, if any, then at the end) and the
+    # balance changes before the cut.
+    states: list[bytes] = field(default_factory=list)
+    cut_changes: dict[str, Decimal] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=4)
@@ -123,18 +135,14 @@ def _run_task(task: Task) -> Part:
     engine = Engine(config, problems)
     key_of: dict[str, TxnKey] = {}
     files = task.files
-
-    def reads() -> Iterator[Read]:
-        for key, raw in task.events:
-            event = EVENT_ADAPTER.validate_json(raw)
-            key_of[event.id] = (*key, "")
-            yield Read(event, files[key[2]], key[3])
-
     currency = config.currency
     chunks: list[tuple[TxnKey, Month, str]] = []
     deltas: dict[Month, dict[str, Decimal]] = {}
     last: tuple[TxnKey, Month] | None = None
-    for t in engine.run(reads(), task.end):
+    part = Part(chunks, deltas, engine.counts, problems, {})
+
+    def add(t: Txn) -> None:
+        nonlocal last
         txn_key = key_of.get(t.meta.event)
         if txn_key is None:  # an automatic expiry: its id is `expiry:<instance>`
             instance = t.meta.event.removeprefix("expiry:")
@@ -151,8 +159,47 @@ def _run_task(task: Task) -> Part:
             changes = deltas[month] = {}
         for p in t.postings:
             changes[p.account] = changes.get(p.account, Decimal(0)) + p.amount
-    finished: dict[str, str] = {i: p.status for i, p in engine.ctx.state.finished.items()}
-    return Part(chunks, deltas, engine.counts, problems, finished)
+
+    def at_cut(cut: EventKey) -> None:
+        """As the sequential engine stands just after the event `cut`: the expiries before
+        it run, the state saved, the balance changes so far added up."""
+        for t in engine._expire_until(datetime.date.fromisoformat(cut[0]), cut[1]):
+            add(t)
+        part.states.append(_saved(engine))
+        for changes in deltas.values():
+            for account, amount in changes.items():
+                part.cut_changes[account] = part.cut_changes.get(account, Decimal(0)) + amount
+
+    def reads() -> Iterator[Read]:
+        cut = task.cut if task.save else None
+        for key, raw in task.events:
+            if cut is not None and key > cut:
+                at_cut(cut)
+                cut = None
+            event = EVENT_ADAPTER.validate_json(raw)
+            key_of[event.id] = (*key, "")
+            yield Read(event, files[key[2]], key[3])
+        if cut is not None:
+            at_cut(cut)
+
+    for t in engine.run(reads(), task.end):
+        add(t)
+    if task.save:
+        part.states.append(_saved(engine))
+    part.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
+    return part
+
+
+def _saved(engine: Engine) -> bytes:
+    """A partition's state as the checkpoint stores it: one part of the state (`merged`).
+
+    The duplicate index and the count of events read are the parent's (its
+    part); the rest is this partition's alone.
+    """
+    snapshot = engine.snapshot()
+    counts = dataclasses.replace(snapshot.counts, read=0, after_as_of=0, duplicates=0)
+    return checkpoint.save(dataclasses.replace(snapshot, seen=ReadPlaces(), counts=counts),
+                           {}, None, Path())
 
 
 # --- the parent: routing --------------------------------------------------------------------
@@ -185,6 +232,30 @@ class _Components:
                 parent[root] = roots[0]
 
 
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """Where the events cross into a new month: after the event `key` (of `date`).
+
+    `counts` and `seen` (how many ids the duplicate index held) are the
+    parent's part of the state there.
+    """
+
+    key: EventKey
+    date: datetime.date
+    into: Month
+    counts: Counts
+    seen: int
+
+
+def _month_of(date: datetime.date) -> Month:
+    return date.year, date.month
+
+
+def _key(read: Read, index: dict[str, int]) -> EventKey:
+    event = read.event
+    return event.date.isoformat(), KIND_ORDER[event.type], index[read.file], read.line
+
+
 def _invoice(invoice: str) -> str:
     return "i\0" + invoice
 
@@ -208,6 +279,11 @@ class Routing:
     as_of: datetime.date | None
     counts: Counts = field(default_factory=Counts)
     end: datetime.date | None = None
+    last: datetime.date | None = None  # the latest event date up to the as-of date
+    second_date: datetime.date | None = None  # the books' second date (as `checkpoint.Recorder`)
+    seen: ReadPlaces = field(default_factory=ReadPlaces)  # where each id was first read
+    # The latest crossing into a new month: the last event before it, as the state there holds
+    crossing: Crossing | None = None
     # (key, JSON, id, the invoice or instance node it concerns, its location or void target)
     records: list[tuple[EventKey, bytes, str, str, str]] = field(default_factory=list)
     _components: _Components = field(default_factory=_Components)
@@ -220,12 +296,25 @@ class Routing:
         counts, as_of, records = self.counts, self.as_of, self.records
         dump = EVENT_ADAPTER.dump_json
         last: datetime.date | None = None
+        before: Read | None = None
+        first_date: datetime.date | None = None
         for read in reads:
             event = read.event
-            counts.read += 1
             if as_of is not None and event.date > as_of:
+                counts.read += 1
                 counts.after_as_of += 1
                 continue
+            if before is None:
+                first_date = event.date
+            elif self.second_date is None and event.date != first_date:
+                self.second_date = event.date
+            if before is not None and _month_of(event.date) > _month_of(before.event.date):
+                self.crossing = Crossing(
+                    _key(before, index), before.event.date, _month_of(event.date),
+                    Counts(read=counts.read, duplicates=duplicates.counts.duplicates,
+                           rejected=duplicates.counts.rejected), len(duplicates._seen))
+            before = read
+            counts.read += 1
             last = event.date if last is None or event.date > last else last
             if duplicates._is_duplicate(read):
                 continue
@@ -234,7 +323,16 @@ class Routing:
             records.append((key, dump(event), event.id, node, where))
         counts.duplicates = duplicates.counts.duplicates
         counts.rejected = duplicates.counts.rejected
+        self.seen = duplicates._seen
+        self.last = last
         self.end = as_of or last
+
+    def cut(self) -> Crossing | None:
+        """Where to save the state besides the end: the start of the books' last month."""
+        crossing, end = self.crossing, self.end
+        if crossing is None or end is None or crossing.into != _month_of(end):
+            return None
+        return crossing
 
     def _concerns(self, event: Any) -> tuple[str, str]:
         """(the invoice or instance node, the event's location or a void's target)."""
@@ -421,12 +519,30 @@ def _size(paths: list[Path]) -> int:
 
 
 @dataclass(slots=True)
+class Recorded:
+    """The states a partitioned build saved for the checkpoint, as `checkpoint.Recorder`'s."""
+
+    second_date: datetime.date | None
+    cuts: list[checkpoint.Cut] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+
+    def add(self, cut: checkpoint.Cut, parts: list[bytes]) -> None:
+        """A state saved in parts (`checkpoint.merged` reads them back as one)."""
+        cut.parts = [len(part) for part in parts]
+        self.cuts.append(cut)
+        self.blobs.append(b"".join(parts))
+
+
+@dataclass(slots=True)
 class PartitionedRun:
     """Stands where the sequential `Engine` stands in a build: same `end`, `counts`, `finished`.
 
     `months(reads, as_of, text)` routes the events, runs the partitions with
     `runner` and yields the month files `text.months()` would have yielded
-    from the sequential engine.
+    from the sequential engine. With `events_dir` set, it also saves the
+    states for the next build's checkpoint (`recorded`), as
+    `checkpoint.Recorder` does for the sequential engine: at the end, and at
+    the start of the books' last month.
     """
 
     config: Config
@@ -438,6 +554,8 @@ class PartitionedRun:
     end: datetime.date | None = None
     counts: Counts = field(default_factory=Counts)
     finished: dict[str, str] = field(default_factory=dict)
+    events_dir: Path | None = None
+    recorded: Recorded | None = None
 
     def months(self, reads: Iterable[Read], as_of: datetime.date | None,
                text: LedgerText) -> Iterator[tuple[str, str]]:
@@ -456,9 +574,13 @@ class PartitionedRun:
         self.end = routing.end
         if routing.end is None or not routing.records:
             return
+        save = self.events_dir is not None
+        crossing = routing.cut() if save else None
+        parent_counts = dataclasses.replace(counts)
         partitions = routing.partitions(self.jobs)
         routing.records.clear()
-        tasks = [Task(self.config_text, tuple(self.files), events, routing.end)
+        tasks = [Task(self.config_text, tuple(self.files), events, routing.end, save,
+                      crossing.key if crossing else None)
                  for events in partitions]
         parts = self.runner(tasks)
         for part in parts:
@@ -468,45 +590,103 @@ class PartitionedRun:
             counts.transactions += part.counts.transactions
             self.problems.extend(part.problems)
             self.finished.update(part.finished)
-        yield from _merge(text, parts, routing.end)
+        merge = _Merge(text, parts, routing.end,
+                       (*crossing.key, "") if crossing is not None else None)
+        yield from merge.months()
+        if self.events_dir is None:
+            return
+        self.recorded = recorded = Recorded(routing.second_date)
+        if crossing is not None and merge.at_cut is not None:
+            month, prefix, first = merge.at_cut
+            balances = dict(merge.balances_before)
+            for part in parts:
+                for account, amount in part.cut_changes.items():
+                    balances[account] = balances.get(account, Decimal(0)) + amount
+            mine = self._saved(routing.seen.head(crossing.seen), crossing.counts,
+                               crossing.date, balances, as_of)
+            recorded.add(checkpoint.Cut(_last_day(_month_of(crossing.date)), _name(month),
+                                        prefix, first), [mine, *(p.states[0] for p in parts)])
+        if text.month == _month_of(routing.end):
+            mine = self._saved(routing.seen, parent_counts, routing.last, text.balances, as_of)
+            recorded.add(checkpoint.Cut(routing.end, _name(text.month),
+                                        sum(map(len, text.chunks)), text.first),
+                         [mine, *(p.states[-1] for p in parts)])
+
+    def _saved(self, seen: ReadPlaces, counts: Counts, last: datetime.date | None,
+               balances: dict[str, Decimal], as_of: datetime.date | None) -> bytes:
+        """The parent's part of a saved state: what was decided here, no books state."""
+        assert self.events_dir is not None
+        counts = dataclasses.replace(counts, applied=0, expiries=0, transactions=0)
+        return checkpoint.save(EngineState(BooksState(), seen, [], counts, last), balances,
+                               as_of, self.events_dir)
 
 
-def _merge(text: LedgerText, parts: list[Part], end: datetime.date) -> Iterator[tuple[str, str]]:
-    """The month files of the merged transactions, as `LedgerText.months` writes them."""
-    balances = text.balances
-    deltas: dict[Month, dict[str, Decimal]] = {}
-    for part in parts:
-        for month_key, changes in part.deltas.items():
-            total = deltas.setdefault(month_key, {})
-            for account, amount in changes.items():
-                total[account] = total.get(account, Decimal(0)) + amount
+class _Merge:
+    """The month files of the partitions' transactions merged by key, as
+    `LedgerText.months` writes them; where the text stood at a cut, if asked."""
 
-    def close(month_key: Month, chunks: list[str]) -> tuple[str, str]:
-        for account, amount in deltas.get(month_key, {}).items():
-            balances[account] = balances.get(account, Decimal(0)) + amount
-        return text._close_month(month_key, chunks)
+    def __init__(self, text: LedgerText, parts: list[Part], end: datetime.date,
+                 cut: TxnKey | None) -> None:
+        self.text, self.parts, self.end, self.cut = text, parts, end, cut
+        self.balances_before = dict(text.balances)
+        # At the cut: (the month being written, its text's length so far, the first month)
+        self.at_cut: tuple[Month, int, datetime.date | None] | None = None
 
-    month: Month | None = None
-    chunks: list[str] = []
-    for _key, month_key, body in heapq.merge(*(p.chunks for p in parts), key=itemgetter(0)):
+    def months(self) -> Iterator[tuple[str, str]]:
+        text, parts, end = self.text, self.parts, self.end
+        balances = text.balances
+        deltas: dict[Month, dict[str, Decimal]] = {}
+        for part in parts:
+            for month_key, changes in part.deltas.items():
+                total = deltas.setdefault(month_key, {})
+                for account, amount in changes.items():
+                    total[account] = total.get(account, Decimal(0)) + amount
+
+        def close(month_key: Month, chunks: list[str]) -> tuple[str, str]:
+            for account, amount in deltas.get(month_key, {}).items():
+                balances[account] = balances.get(account, Decimal(0)) + amount
+            return text._close_month(month_key, chunks)
+
+        cut = self.cut
+        month: Month | None = None
+        chunks: list[str] = []
+        for key, month_key, body in heapq.merge(*(p.chunks for p in parts), key=itemgetter(0)):
+            if cut is not None and key > cut:
+                self._cut(month, chunks)
+                cut = None
+            if month is None:
+                month = text.month = month_key
+                text.first = datetime.date(month[0], month[1], 1)
+                chunks = text.chunks = [text._header(month)]
+            while month_key > month:
+                yield close(month, chunks)
+                month = text.month = _next_month(month)
+                chunks = text.chunks = [text._header(month)]
+            chunks.append(body)
+        if cut is not None:
+            self._cut(month, chunks)
         if month is None:
-            month = month_key
-            text.first = datetime.date(month[0], month[1], 1)
-            chunks.append(text._header(month))
-        while month_key > month:
+            return
+        last = max(month, (end.year, end.month))
+        while True:
             yield close(month, chunks)
-            month = _next_month(month)
-            chunks = [text._header(month)]
-        chunks.append(body)
-    if month is None:
-        return
-    last = max(month, (end.year, end.month))
-    while True:
-        yield close(month, chunks)
-        if month >= last:
-            break
-        month = _next_month(month)
-        chunks = [text._header(month)]
+            if month >= last:
+                break
+            month = text.month = _next_month(month)
+            chunks = text.chunks = [text._header(month)]
+
+    def _cut(self, month: Month | None, chunks: list[str]) -> None:
+        if month is not None and self.cut is not None \
+                and month == _month_of(datetime.date.fromisoformat(self.cut[0])):
+            self.at_cut = (month, sum(map(len, chunks)), self.text.first)
+
+
+def _name(month: Month) -> str:
+    return f"{month[0]:04d}-{month[1]:02d}"
+
+
+def _last_day(month: Month) -> datetime.date:
+    return datetime.date(*_next_month(month), 1) - datetime.timedelta(days=1)
 
 
 def _next_month(month: Month) -> Month:
