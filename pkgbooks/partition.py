@@ -32,10 +32,12 @@ import dataclasses
 import datetime
 import functools
 import heapq
+import marshal
 import multiprocessing
 import os
+import tempfile
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -87,19 +89,25 @@ class Task:
 
     config_text: str
     files: tuple[str, ...]
-    events: list[tuple[EventKey, bytes]]
+    # The events in application order: a list, or the path of a spool file of them
+    # (`Spool`; where the task runs on this machine)
+    events: list[tuple[EventKey, bytes]] | str
     end: datetime.date
     # With `save`: the partition's state is saved (`checkpoint.save`) at the end and, with a
     # `cut`, where the sequential run would be just after the event of that key.
     save: bool = False
     cut: EventKey | None = None
+    # Where to write the rendered transactions (a spool file), rather than return them
+    out: str | None = None
 
 
 @dataclass(slots=True)
 class Part:
     """What a partition gives back: rendered transactions by key, and what it counted."""
 
-    chunks: list[tuple[TxnKey, Month, str]]  # consecutive transactions of one key joined
+    # (key, month, text), consecutive transactions of one key joined; with `Task.out`, in
+    # that spool file instead (`chunks()`)
+    chunks: list[tuple[TxnKey, Month, str]] | str
     deltas: dict[Month, dict[str, Decimal]]  # each month's change of every account posted
     counts: Counts
     problems: list[Error]
@@ -108,6 +116,51 @@ class Part:
     # balance changes before the cut.
     states: list[bytes] = field(default_factory=list)
     cut_changes: dict[str, Decimal] = field(default_factory=dict)
+
+    def transactions(self) -> Iterator[tuple[TxnKey, Month, str]]:
+        """The rendered transactions in key order, from memory or their spool file."""
+        return iter(self.chunks) if isinstance(self.chunks, list) else spooled(self.chunks)
+
+
+class Spool:
+    """Items appended to a file (marshalled in batches), read back in order by `spooled`.
+
+    A partitioned build keeps its events and its rendered transactions in
+    such files, not in memory: the parent holds a batch at a time, whatever
+    the size of the books. Text, bytes, numbers and tuples only; read back by
+    the same Python.
+    """
+
+    BATCH = 1024
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._handle = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._batch: list[Any] = []
+
+    def add(self, item: Any) -> None:
+        batch = self._batch
+        batch.append(item)
+        if len(batch) >= self.BATCH:
+            marshal.dump(batch, self._handle)
+            batch.clear()
+
+    def close(self) -> None:
+        if self._batch:
+            marshal.dump(self._batch, self._handle)
+            self._batch.clear()
+        self._handle.close()
+
+
+def spooled(path: str) -> Iterator[Any]:
+    """The items of a `Spool` file, in order."""
+    with open(path, "rb") as handle:
+        while True:
+            try:
+                batch = marshal.load(handle)
+            except EOFError:
+                return
+            yield from batch
 
 
 @functools.lru_cache(maxsize=4)
@@ -137,23 +190,25 @@ def _run_task(task: Task) -> Part:
     files = task.files
     currency = config.currency
     chunks: list[tuple[TxnKey, Month, str]] = []
+    spool = Spool(task.out) if task.out is not None else None
+    keep = chunks.append if spool is None else spool.add
     deltas: dict[Month, dict[str, Decimal]] = {}
-    last: tuple[TxnKey, Month] | None = None
-    part = Part(chunks, deltas, engine.counts, problems, {})
+    pending: list[Any] = []  # the last chunk: [key, month, texts], until the key changes
+    part = Part(chunks if spool is None else spool.path, deltas, engine.counts, problems, {})
 
     def add(t: Txn) -> None:
-        nonlocal last
         txn_key = key_of.get(t.meta.event)
         if txn_key is None:  # an automatic expiry: its id is `expiry:<instance>`
             instance = t.meta.event.removeprefix("expiry:")
             txn_key = (t.date.isoformat(), EXPIRY_RANK, AUTOMATIC, 0, instance)
         month = (t.date.year, t.date.month)
         text = render_txn(t, currency)
-        if last == (txn_key, month):
-            chunks[-1] = (txn_key, month, chunks[-1][2] + text)
+        if pending and pending[0] == txn_key and pending[1] == month:
+            pending[2].append(text)
         else:
-            chunks.append((txn_key, month, text))
-            last = (txn_key, month)
+            if pending:
+                keep((pending[0], pending[1], "".join(pending[2])))
+            pending[:] = [txn_key, month, [text]]
         changes = deltas.get(month)
         if changes is None:
             changes = deltas[month] = {}
@@ -172,7 +227,8 @@ def _run_task(task: Task) -> Part:
 
     def reads() -> Iterator[Read]:
         cut = task.cut if task.save else None
-        for key, raw in task.events:
+        events = task.events if isinstance(task.events, list) else spooled(task.events)
+        for key, raw in events:
             if cut is not None and key > cut:
                 at_cut(cut)
                 cut = None
@@ -184,6 +240,10 @@ def _run_task(task: Task) -> Part:
 
     for t in engine.run(reads(), task.end):
         add(t)
+    if pending:
+        keep((pending[0], pending[1], "".join(pending[2])))
+    if spool is not None:
+        spool.close()
     if task.save:
         part.states.append(_saved(engine))
     part.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
@@ -270,13 +330,15 @@ class Routing:
 
     It does what the sequential engine does before any rule (count, leave out
     the events after `as_of`, skip an event read twice and refuse an id used
-    for another event) and keeps each remaining event as JSON with its key.
+    for another event) and writes each remaining event as JSON with its key to
+    the spool file `events`; it keeps in memory only what routing needs.
     """
 
     config: Config
     problems: list[Error]
     files: list[str]
     as_of: datetime.date | None
+    events: Path
     counts: Counts = field(default_factory=Counts)
     end: datetime.date | None = None
     last: datetime.date | None = None  # the latest event date up to the as-of date
@@ -284,8 +346,11 @@ class Routing:
     seen: ReadPlaces = field(default_factory=ReadPlaces)  # where each id was first read
     # The latest crossing into a new month: the last event before it, as the state there holds
     crossing: Crossing | None = None
-    # (key, JSON, id, the invoice or instance node it concerns, its location or void target)
-    records: list[tuple[EventKey, bytes, str, str, str]] = field(default_factory=list)
+    # Of each event kept, in order: its id, the invoice or instance node it concerns
+    # ("" for a void), its location or a void's target
+    ids: list[str] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    wheres: list[str] = field(default_factory=list)
     _components: _Components = field(default_factory=_Components)
     _sales: list[tuple[str, str]] = field(default_factory=list)  # (invoice node, location)
 
@@ -293,7 +358,9 @@ class Routing:
         """Take every event; as `Engine.run` before its rules."""
         duplicates = Engine(self.config, self.problems)  # its check of ids read twice
         index = {name: i for i, name in enumerate(self.files)}
-        counts, as_of, records = self.counts, self.as_of, self.records
+        counts, as_of = self.counts, self.as_of
+        ids, nodes, wheres = self.ids, self.nodes, self.wheres
+        spool = Spool(self.events)
         dump = EVENT_ADAPTER.dump_json
         last: datetime.date | None = None
         before: Read | None = None
@@ -320,7 +387,11 @@ class Routing:
                 continue
             key = (event.date.isoformat(), KIND_ORDER[event.type], index[read.file], read.line)
             node, where = self._concerns(event)
-            records.append((key, dump(event), event.id, node, where))
+            spool.add((key, dump(event)))
+            ids.append(event.id)
+            nodes.append(node)
+            wheres.append(where)
+        spool.close()
         counts.duplicates = duplicates.counts.duplicates
         counts.rejected = duplicates.counts.rejected
         self.seen = duplicates._seen
@@ -349,8 +420,8 @@ class Routing:
         location = event.location if isinstance(event, Redemption | Refund) else ""
         return _instance(event.instance), location
 
-    def partitions(self, n: int) -> list[list[tuple[EventKey, bytes]]]:
-        """The events in `n` partitions (empty ones left out), each in application order.
+    def partitions(self, n: int) -> list[int]:
+        """Each event's partition, of `n` (numbered in order, empty ones left out).
 
         A group of sales sharing an invoice or instance belongs to the location
         of its first sale; an event to the group of its invoice or instance (an
@@ -362,8 +433,9 @@ class Routing:
         owner: dict[str, str] = {}
         for node, location in self._sales:
             owner.setdefault(components.find(node), location)
+        self._sales.clear()
         sources: list[str] = []
-        for _key, _raw, _id, node, where in self.records:
+        for node, where in zip(self.nodes, self.wheres, strict=True):
             if node in components.parent:
                 sources.append(owner[components.find(node)])
             else:
@@ -377,51 +449,91 @@ class Routing:
             emptiest = min(range(len(totals)), key=lambda b: (totals[b], b))
             bucket_of[source] = emptiest
             totals[emptiest] += count
-        buckets: list[list[tuple[EventKey, bytes]]] = [[] for _ in totals]
+        buckets: list[int] = []
         bucket_of_id: dict[str, int] = {}
-        for (key, raw, event_id, node, where), source in zip(self.records, sources,
-                                                             strict=True):
+        for event_id, node, where, source in zip(self.ids, self.nodes, self.wheres, sources,
+                                                 strict=True):
             bucket = bucket_of[source] if node else bucket_of_id.get(where, 0)
-            buckets[bucket].append((key, raw))
+            buckets.append(bucket)
             bucket_of_id[event_id] = bucket
-        return [b for b in buckets if b]
+        number = {b: i for i, b in enumerate(sorted(set(buckets)))}
+        return [number[b] for b in buckets]
+
+    def split(self, n: int, spool_dir: Path | None) -> list[list[tuple[EventKey, bytes]] | str]:
+        """The events of each partition (`partitions`) in application order: in spool files
+        in `spool_dir`, or (without one) in lists. Frees what routing kept."""
+        buckets = self.partitions(n)
+        self.ids, self.nodes, self.wheres = [], [], []
+        self._components = _Components()
+        count = max(buckets, default=-1) + 1
+        lists: list[list[tuple[EventKey, bytes]]] = [[] for _ in range(count)]
+        spools = ([Spool(spool_dir / f"events-{i}") for i in range(count)]
+                  if spool_dir is not None else [])
+        adds = [spool.add for spool in spools] if spools else [e.append for e in lists]
+        for event, bucket in zip(spooled(str(self.events)), buckets, strict=True):
+            adds[bucket](event)
+        for spool in spools:
+            spool.close()
+        self.events.unlink(missing_ok=True)
+        return [spool.path for spool in spools] if spools else list(lists)
 
 
 # --- running the tasks ----------------------------------------------------------------------
 
 
-Runner = Callable[[list[Task]], list[Part]]
+class Runner:
+    """Runs partition tasks somewhere; `local`: where they can read and write this
+    machine's files (the tasks' events and transactions then go by spool files)."""
+
+    local = True
+    slots = 1
+
+    def __call__(self, tasks: list[Task]) -> list[Part]:
+        """Run the tasks here, one after the other."""
+        return [run_task(task) for task in tasks]
+
+    def close(self) -> None:
+        """Let go of the processes or the cluster."""
 
 
-def in_process(tasks: list[Task]) -> list[Part]:
-    """Run the tasks here, one after the other."""
-    return [run_task(task) for task in tasks]
+class ProcessPool(Runner):
+    """Runs the tasks in `jobs` processes of this machine (one task: in this one).
 
+    The processes start at once, before the events are read: forked from a
+    small parent, they share none of its later memory (a process forked after
+    routing would hold every event the parent held, as far as the operating
+    system counts).
+    """
 
-def process_pool(jobs: int) -> Runner:
-    """Run the tasks in `jobs` processes of this machine (one task: in this one)."""
-
-    def run(tasks: list[Task]) -> list[Part]:
-        if len(tasks) <= 1:
-            return in_process(tasks)
+    def __init__(self, jobs: int) -> None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.slots = jobs
+        self._pool = ProcessPoolExecutor(max_workers=jobs,
+                                         mp_context=multiprocessing.get_context(method))
+        self._pool.submit(int).result()  # starts every process (a fork pool starts them all)
+
+    def __call__(self, tasks: list[Task]) -> list[Part]:
+        if len(tasks) <= 1:
+            return super().__call__(tasks)
         try:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
-                                     mp_context=multiprocessing.get_context(method)) as pool:
-                return list(pool.map(run_task, tasks))
+            return list(self._pool.map(run_task, tasks))
         except BrokenProcessPool:
             raise PartitionError("a build process ended unexpectedly (out of memory?); "
                                  "try fewer --jobs") from None
 
-    return run
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-class DaskCluster:
+class DaskCluster(Runner):
     """Runs the tasks on the Dask cluster at `address` (`pip install 'pkgbooks[dask]'`).
 
     It connects when made, so an unreachable scheduler stops the build before
-    any event is read; `slots` is the number of worker threads.
+    any event is read; `slots` is the number of worker threads. The workers
+    may be other machines: the tasks' events and results go over the network.
     """
+
+    local = False
 
     def __init__(self, address: str) -> None:
         try:
@@ -500,7 +612,7 @@ class Parallel:
             jobs = self.jobs or default_jobs()
             if jobs <= 1 or _size(paths) < SMALL_BOOKS_BYTES:
                 return None
-            runner = process_pool(jobs)
+            runner = ProcessPool(jobs)
         config_text = (books_dir / CONFIG).read_text(encoding="utf-8-sig")
         return PartitionedRun(config, config_text, problems, [str(p) for p in paths], jobs,
                               runner)
@@ -560,28 +672,30 @@ class PartitionedRun:
     def months(self, reads: Iterable[Read], as_of: datetime.date | None,
                text: LedgerText) -> Iterator[tuple[str, str]]:
         try:
-            yield from self._months(reads, as_of, text)
+            with tempfile.TemporaryDirectory(prefix="pkgbooks-partitions-") as spool:
+                yield from self._months(reads, as_of, text, Path(spool))
         finally:
-            close = getattr(self.runner, "close", None)
-            if close is not None:
-                close()
+            self.runner.close()
 
     def _months(self, reads: Iterable[Read], as_of: datetime.date | None,
-                text: LedgerText) -> Iterator[tuple[str, str]]:
+                text: LedgerText, spool: Path) -> Iterator[tuple[str, str]]:
         counts = self.counts  # counted as the events are read (the progress line shows it)
-        routing = Routing(self.config, self.problems, self.files, as_of, counts)
+        routing = Routing(self.config, self.problems, self.files, as_of, spool / "events",
+                          counts)
         routing.read(reads)
         self.end = routing.end
-        if routing.end is None or not routing.records:
+        if routing.end is None or not routing.ids:
             return
         save = self.events_dir is not None
         crossing = routing.cut() if save else None
         parent_counts = dataclasses.replace(counts)
-        partitions = routing.partitions(self.jobs)
-        routing.records.clear()
+        local = self.runner.local
+        partitions = routing.split(self.jobs, spool if local else None)
         tasks = [Task(self.config_text, tuple(self.files), events, routing.end, save,
-                      crossing.key if crossing else None)
-                 for events in partitions]
+                      crossing.key if crossing else None,
+                      str(spool / f"transactions-{i}") if local else None)
+                 for i, events in enumerate(partitions)]
+        del partitions
         parts = self.runner(tasks)
         for part in parts:
             counts.applied += part.counts.applied
@@ -650,7 +764,8 @@ class _Merge:
         cut = self.cut
         month: Month | None = None
         chunks: list[str] = []
-        for key, month_key, body in heapq.merge(*(p.chunks for p in parts), key=itemgetter(0)):
+        for key, month_key, body in heapq.merge(*(p.transactions() for p in parts),
+                                                key=itemgetter(0)):
             if cut is not None and key > cut:
                 self._cut(month, chunks)
                 cut = None
