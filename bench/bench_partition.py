@@ -75,9 +75,8 @@ def _phases(books: Path, jobs: int) -> dict[str, float]:
     parts_events = routing.split(jobs, spool)
     read = clock() - start
     text = (books / CONFIG).read_text(encoding="utf-8")
-    tasks = [partition.Task(text, tuple(str(p) for p in paths), events, routing.end,
-                            out=str(spool / f"transactions-{i}"))
-             for i, events in enumerate(parts_events)]
+    tasks = [partition.Task(text, tuple(str(p) for p in paths), events, routing.end)
+             for events in parts_events]
     task_times = []
     parts = []
     for task in tasks:
@@ -85,7 +84,9 @@ def _phases(books: Path, jobs: int) -> dict[str, float]:
         parts.append(partition.run_task(task))
         task_times.append(clock() - start)
     start = clock()
-    for _month in partition._Merge(LedgerText(config), parts, routing.end, None).months():
+    merge = partition._Merge(LedgerText(config), [iter(p.chunks or ()) for p in parts],
+                             partition._added(p.deltas for p in parts), routing.end, None)
+    for _month in merge.months():
         pass
     merge = clock() - start
     sizes = [sum(1 for _ in partition.spooled(str(t.events))) for t in tasks]

@@ -36,9 +36,10 @@ import marshal
 import multiprocessing
 import os
 import tempfile
+import time
 import tomllib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -97,17 +98,19 @@ class Task:
     # `cut`, where the sequential run would be just after the event of that key.
     save: bool = False
     cut: EventKey | None = None
-    # Where to write the rendered transactions (a spool file), rather than return them
+    # Where to write the rendered transactions rather than return them: each month's in a
+    # spool file `<out>-YYYY-MM` (`MonthFiles`), from the month `start` to the end's
     out: str | None = None
+    start: Month = (1, 1)
 
 
 @dataclass(slots=True)
 class Part:
     """What a partition gives back: rendered transactions by key, and what it counted."""
 
-    # (key, month, text), consecutive transactions of one key joined; with `Task.out`, in
-    # that spool file instead (`chunks()`)
-    chunks: list[tuple[TxnKey, Month, str]] | str
+    # (key, month, text), consecutive transactions of one key joined; None: in the month
+    # files of `Task.out` (`MonthFiles`)
+    chunks: list[tuple[TxnKey, Month, str]] | None
     deltas: dict[Month, dict[str, Decimal]]  # each month's change of every account posted
     counts: Counts
     problems: list[Error]
@@ -117,9 +120,6 @@ class Part:
     states: list[bytes] = field(default_factory=list)
     cut_changes: dict[str, Decimal] = field(default_factory=dict)
 
-    def transactions(self) -> Iterator[tuple[TxnKey, Month, str]]:
-        """The rendered transactions in key order, from memory or their spool file."""
-        return iter(self.chunks) if isinstance(self.chunks, list) else spooled(self.chunks)
 
 
 class Spool:
@@ -150,6 +150,48 @@ class Spool:
             marshal.dump(self._batch, self._handle)
             self._batch.clear()
         self._handle.close()
+
+
+class MonthFiles:
+    """A partition's rendered transactions, one spool file a month, each made whole in turn.
+
+    The file of a month gets its final name (`<prefix>-YYYY-MM`) once every
+    transaction of the month is in it, followed by the month's balance changes
+    (a dict: account -> amount as text), so the parent can merge the months
+    the partitions have done while they go on with the next
+    (`PartitionedRun`). Every month from `start` to `end` has a file, an
+    empty one too.
+    """
+
+    def __init__(self, prefix: str, start: Month, end: Month,
+                 deltas: dict[Month, dict[str, Decimal]]) -> None:
+        self.prefix, self.month, self.end, self.deltas = prefix, start, end, deltas
+        self._spool = Spool(self._path(start) + ".part")
+
+    def _path(self, month: Month) -> str:
+        return month_file(self.prefix, month)
+
+    def add(self, chunk: tuple[TxnKey, Month, str]) -> None:
+        while chunk[1] > self.month:
+            self._finish()
+        self._spool.add(chunk)
+
+    def _finish(self) -> None:
+        changes = self.deltas.get(self.month, {})
+        self._spool.add({account: str(amount) for account, amount in changes.items()})
+        self._spool.close()
+        os.replace(self._spool.path, self._path(self.month))
+        self.month = _next_month(self.month)
+        if self.month <= self.end:
+            self._spool = Spool(self._path(self.month) + ".part")
+
+    def close(self) -> None:
+        while self.month <= self.end:
+            self._finish()
+
+
+def month_file(prefix: str, month: Month) -> str:
+    return f"{prefix}-{month[0]:04d}-{month[1]:02d}"
 
 
 def spooled(path: str) -> Iterator[Any]:
@@ -190,11 +232,12 @@ def _run_task(task: Task) -> Part:
     files = task.files
     currency = config.currency
     chunks: list[tuple[TxnKey, Month, str]] = []
-    spool = Spool(task.out) if task.out is not None else None
-    keep = chunks.append if spool is None else spool.add
     deltas: dict[Month, dict[str, Decimal]] = {}
+    out = (MonthFiles(task.out, task.start, _month_of(task.end), deltas)
+           if task.out is not None else None)
+    keep = chunks.append if out is None else out.add
     pending: list[Any] = []  # the last chunk: [key, month, texts], until the key changes
-    part = Part(chunks if spool is None else spool.path, deltas, engine.counts, problems, {})
+    part = Part(chunks if out is None else None, deltas, engine.counts, problems, {})
 
     def add(t: Txn) -> None:
         txn_key = key_of.get(t.meta.event)
@@ -242,8 +285,8 @@ def _run_task(task: Task) -> Part:
         add(t)
     if pending:
         keep((pending[0], pending[1], "".join(pending[2])))
-    if spool is not None:
-        spool.close()
+    if out is not None:
+        out.close()
     if task.save:
         part.states.append(_saved(engine))
     part.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
@@ -341,6 +384,7 @@ class Routing:
     events: Path
     counts: Counts = field(default_factory=Counts)
     end: datetime.date | None = None
+    first: datetime.date | None = None  # the first event date
     last: datetime.date | None = None  # the latest event date up to the as-of date
     second_date: datetime.date | None = None  # the books' second date (as `checkpoint.Recorder`)
     seen: ReadPlaces = field(default_factory=ReadPlaces)  # where each id was first read
@@ -395,7 +439,7 @@ class Routing:
         counts.duplicates = duplicates.counts.duplicates
         counts.rejected = duplicates.counts.rejected
         self.seen = duplicates._seen
-        self.last = last
+        self.first, self.last = first_date, last
         self.end = as_of or last
 
     def cut(self) -> Crossing | None:
@@ -492,6 +536,15 @@ class Runner:
         """Run the tasks here, one after the other."""
         return [run_task(task) for task in tasks]
 
+    def submit(self, tasks: list[Task]) -> list[Future[Part]]:
+        """Start the tasks; here: run them now, one after the other."""
+        futures = []
+        for part in map(run_task, tasks):
+            future: Future[Part] = Future()
+            future.set_result(part)
+            futures.append(future)
+        return futures
+
     def close(self) -> None:
         """Let go of the processes or the cluster."""
 
@@ -513,13 +566,12 @@ class ProcessPool(Runner):
         self._pool.submit(int).result()  # starts every process (a fork pool starts them all)
 
     def __call__(self, tasks: list[Task]) -> list[Part]:
+        return [result(future) for future in self.submit(tasks)]
+
+    def submit(self, tasks: list[Task]) -> list[Future[Part]]:
         if len(tasks) <= 1:
-            return super().__call__(tasks)
-        try:
-            return list(self._pool.map(run_task, tasks))
-        except BrokenProcessPool:
-            raise PartitionError("a build process ended unexpectedly (out of memory?); "
-                                 "try fewer --jobs") from None
+            return super().submit(tasks)
+        return [self._pool.submit(run_task, task) for task in tasks]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -573,6 +625,15 @@ class DaskCluster(Runner):
         """Leave the cluster (its workers stay up for the next build)."""
         with contextlib.suppress(Exception):
             self.client.close()
+
+
+def result(future: Future[Part]) -> Part:
+    """A task's part, once done; a process that died is one line of error."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise PartitionError("a build process ended unexpectedly (out of memory?); "
+                             "try fewer --jobs") from None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -671,11 +732,11 @@ class PartitionedRun:
 
     def months(self, reads: Iterable[Read], as_of: datetime.date | None,
                text: LedgerText) -> Iterator[tuple[str, str]]:
-        try:
-            with tempfile.TemporaryDirectory(prefix="pkgbooks-partitions-") as spool:
+        with tempfile.TemporaryDirectory(prefix="pkgbooks-partitions-") as spool:
+            try:
                 yield from self._months(reads, as_of, text, Path(spool))
-        finally:
-            self.runner.close()
+            finally:
+                self.runner.close()
 
     def _months(self, reads: Iterable[Read], as_of: datetime.date | None,
                 text: LedgerText, spool: Path) -> Iterator[tuple[str, str]]:
@@ -691,12 +752,26 @@ class PartitionedRun:
         parent_counts = dataclasses.replace(counts)
         local = self.runner.local
         partitions = routing.split(self.jobs, spool if local else None)
+        start = _month_of(routing.first) if routing.first is not None else _month_of(routing.end)
         tasks = [Task(self.config_text, tuple(self.files), events, routing.end, save,
                       crossing.key if crossing else None,
-                      str(spool / f"transactions-{i}") if local else None)
+                      str(spool / f"transactions-{i}") if local else None, start)
                  for i, events in enumerate(partitions)]
         del partitions
-        parts = self.runner(tasks)
+        cut = (*crossing.key, "") if crossing is not None else None
+        if local:  # the months are merged as the partitions finish them
+            futures = self.runner.submit(tasks)
+            deltas: dict[Month, dict[str, Decimal]] = {}
+            streams = [_month_files(task, future, deltas) for task, future in
+                       zip(tasks, futures, strict=True)]
+            merge = _Merge(text, streams, deltas, routing.end, cut)
+            yield from merge.months()
+            parts = [result(future) for future in futures]
+        else:
+            parts = self.runner(tasks)
+            merge = _Merge(text, [iter(p.chunks or ()) for p in parts],
+                           _added(p.deltas for p in parts), routing.end, cut)
+            yield from merge.months()
         for part in parts:
             counts.applied += part.counts.applied
             counts.rejected += part.counts.rejected
@@ -704,9 +779,6 @@ class PartitionedRun:
             counts.transactions += part.counts.transactions
             self.problems.extend(part.problems)
             self.finished.update(part.finished)
-        merge = _Merge(text, parts, routing.end,
-                       (*crossing.key, "") if crossing is not None else None)
-        yield from merge.months()
         if self.events_dir is None:
             return
         self.recorded = recorded = Recorded(routing.second_date)
@@ -739,22 +811,20 @@ class _Merge:
     """The month files of the partitions' transactions merged by key, as
     `LedgerText.months` writes them; where the text stood at a cut, if asked."""
 
-    def __init__(self, text: LedgerText, parts: list[Part], end: datetime.date,
+    def __init__(self, text: LedgerText, streams: list[Iterator[tuple[TxnKey, Month, str]]],
+                 deltas: dict[Month, dict[str, Decimal]], end: datetime.date,
                  cut: TxnKey | None) -> None:
-        self.text, self.parts, self.end, self.cut = text, parts, end, cut
+        """`streams`: each partition's transactions in key order; `deltas`: each month's
+        balance changes, all partitions' added up (filled in by the streams as they go,
+        at the latest when every stream has gone past the month)."""
+        self.text, self.streams, self.deltas, self.end, self.cut = text, streams, deltas, end, cut
         self.balances_before = dict(text.balances)
         # At the cut: (the month being written, its text's length so far, the first month)
         self.at_cut: tuple[Month, int, datetime.date | None] | None = None
 
     def months(self) -> Iterator[tuple[str, str]]:
-        text, parts, end = self.text, self.parts, self.end
+        text, end, deltas = self.text, self.end, self.deltas
         balances = text.balances
-        deltas: dict[Month, dict[str, Decimal]] = {}
-        for part in parts:
-            for month_key, changes in part.deltas.items():
-                total = deltas.setdefault(month_key, {})
-                for account, amount in changes.items():
-                    total[account] = total.get(account, Decimal(0)) + amount
 
         def close(month_key: Month, chunks: list[str]) -> tuple[str, str]:
             for account, amount in deltas.get(month_key, {}).items():
@@ -764,8 +834,7 @@ class _Merge:
         cut = self.cut
         month: Month | None = None
         chunks: list[str] = []
-        for key, month_key, body in heapq.merge(*(p.transactions() for p in parts),
-                                                key=itemgetter(0)):
+        for key, month_key, body in heapq.merge(*self.streams, key=itemgetter(0)):
             if cut is not None and key > cut:
                 self._cut(month, chunks)
                 cut = None
@@ -794,6 +863,50 @@ class _Merge:
         if month is not None and self.cut is not None \
                 and month == _month_of(datetime.date.fromisoformat(self.cut[0])):
             self.at_cut = (month, sum(map(len, chunks)), self.text.first)
+
+
+def _added(all_deltas: Iterable[dict[Month, dict[str, Decimal]]]
+           ) -> dict[Month, dict[str, Decimal]]:
+    """The partitions' balance changes of each month, added up."""
+    total: dict[Month, dict[str, Decimal]] = {}
+    for deltas in all_deltas:
+        for month, changes in deltas.items():
+            into = total.setdefault(month, {})
+            for account, amount in changes.items():
+                into[account] = into.get(account, Decimal(0)) + amount
+    return total
+
+
+def _month_files(task: Task, future: Future[Part], deltas: dict[Month, dict[str, Decimal]]
+                 ) -> Iterator[tuple[TxnKey, Month, str]]:
+    """A partition's transactions from its month files (`MonthFiles`), each read once whole;
+    each month's balance changes added to `deltas` on the way."""
+    assert task.out is not None
+    month, last = task.start, _month_of(task.end)
+    while month <= last:
+        path = month_file(task.out, month)
+        _wait_for(path, future)
+        for item in spooled(path):
+            if type(item) is dict:
+                into = deltas.setdefault(month, {})
+                for account, amount in item.items():
+                    into[account] = into.get(account, Decimal(0)) + Decimal(amount)
+            else:
+                yield item
+        os.unlink(path)
+        month = _next_month(month)
+
+
+def _wait_for(path: str, future: Future[Part]) -> None:
+    """Until the file is there; a task that failed (or ended without it) is an error."""
+    pause = 0.001
+    while not os.path.exists(path):
+        if future.done():
+            result(future)  # raises what the task raised
+            if not os.path.exists(path):
+                raise PartitionError(f"a build process left no {Path(path).name}")
+        time.sleep(pause)
+        pause = min(2 * pause, 0.02)
 
 
 def _name(month: Month) -> str:
