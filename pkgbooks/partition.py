@@ -276,6 +276,7 @@ def _run_task(task: Task) -> Part:
                 at_cut(cut)
                 cut = None
             event = EVENT_ADAPTER.validate_json(raw)
+            key_of.clear()  # the engine is done with the event before: only this one's
             key_of[event.id] = (*key, "")
             yield Read(event, files[key[2]], key[3])
         if cut is not None:
