@@ -572,7 +572,10 @@ class ProcessPool(Runner):
     def submit(self, tasks: list[Task]) -> list[Future[Part]]:
         if len(tasks) <= 1:
             return super().submit(tasks)
-        return [self._pool.submit(run_task, task) for task in tasks]
+        try:
+            return [self._pool.submit(run_task, task) for task in tasks]
+        except BrokenProcessPool:  # a process died at once
+            raise _died() from None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -633,8 +636,12 @@ def result(future: Future[Part]) -> Part:
     try:
         return future.result()
     except BrokenProcessPool:
-        raise PartitionError("a build process ended unexpectedly (out of memory?); "
-                             "try fewer --jobs") from None
+        raise _died() from None
+
+
+def _died() -> PartitionError:
+    return PartitionError("a build process ended unexpectedly (out of memory?); "
+                          "try fewer --jobs")
 
 
 def _one_line(exc: BaseException) -> str:
