@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
-import importlib.util
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -37,16 +35,16 @@ import tempfile
 import time
 from pathlib import Path
 
+# bench/generate.py and bench/timing.py, beside this script (a script's folder is on the path)
+import generate
+import timing
+
 HERE = Path(__file__).resolve().parent
 PKGBOOKS = Path(sys.executable).with_name("pkgbooks")
 
 
 def _generate(out: Path, events: int) -> None:
-    spec = importlib.util.spec_from_file_location("bench_generate", HERE / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(out, events=events, seed=1)
+    generate.generate(out, events=events, seed=1)
 
 
 def set_last_day_aside(books: Path, day_file: Path) -> str:
@@ -65,17 +63,10 @@ JOBS: list[str] = []  # `--jobs N` for every build, or nothing: the default
 
 
 def _build(books: Path, cpu: list[float] | None = None) -> tuple[float, str]:
-    start, before = time.perf_counter(), _children_cpu()
-    done = subprocess.run([str(PKGBOOKS), "build", *JOBS, str(books)],
-                          capture_output=True, text=True, check=True)
+    done = timing.run_ok([str(PKGBOOKS), "build", *JOBS, str(books)])
     if cpu is not None:
-        cpu.append(_children_cpu() - before)
-    return time.perf_counter() - start, done.stdout.strip().rsplit("; ", 1)[-1]
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+        cpu.append(done.cpu)
+    return done.seconds, done.stdout.strip().rsplit("; ", 1)[-1]
 
 
 def _ledger_digest(books: Path) -> str:
