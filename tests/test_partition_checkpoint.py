@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from histories import simulator, today_for
+import simulate  # tools/simulate.py
+from books import today_for
 
 from pkgbooks import checkpoint, partition
 from pkgbooks.build import Rendered, build
@@ -208,9 +209,10 @@ def test_a_damaged_part_makes_a_full_build(books: Path, tmp_path: Path) -> None:
 
 def _steps(seed: int, tmp_path: Path) -> None:
     """A random history in steps (later days, a backdated chain of events), each built with
-    a random number of jobs, each as a full sequential build of the same inputs."""
+    a random number of jobs, each as a full sequential build of the same inputs (with
+    `--keep-going` or `--as-of` now and then)."""
     rng = random.Random(seed)
-    history = simulator().generate(seed, events=rng.choice([200, 300]))
+    history = simulate.generate(seed, events=rng.choice([200, 300]))
     events = history.events
     dates = sorted({e["date"] for e in events})
     books = tmp_path / "books"
@@ -219,6 +221,9 @@ def _steps(seed: int, tmp_path: Path) -> None:
     options: dict[str, Any] = {"today": today_for(history)}
     if rng.random() < 0.3:
         options["keep_going"] = True
+    if rng.random() < 0.3:
+        options["as_of"] = datetime.date.fromisoformat(dates[-1]) - datetime.timedelta(
+            days=rng.randint(0, 20))
     cuts = sorted(rng.sample(dates[len(dates) // 3:], 2))
     held: set[str] = set()
     for sale in events:
