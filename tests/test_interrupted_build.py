@@ -73,10 +73,10 @@ def assert_whole(books: Path, allowed: list[dict[str, bytes]]) -> None:
     _entries, errors, _ = loader.load_file(str(books / "main.beancount"))
     assert not errors
     # The entities' books, and the month-end summaries for the history reports.
-    entity_books = (books / "ledger" / "entities", books / "entities", books / "ledger" / "summary")
+    generated = (books / "ledger" / "entities", books / "entities", books / "ledger" / "summary")
     stray = [p for p in books.rglob("*.beancount")
              if p.parent != books / "ledger" and p != books / "main.beancount"
-             and not any(p.is_relative_to(place) for place in entity_books)]
+             and not any(p.is_relative_to(place) for place in generated)]
     assert not stray, stray
 
 

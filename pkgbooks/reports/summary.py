@@ -76,10 +76,14 @@ def _accounts(roles: Iterable[Role]) -> re.Pattern[str]:
 
 _LIABILITY = _accounts(PACKAGE_LIABILITY)
 _CASH = _accounts(CASH_BY_METHOD.values())
-_META = re.compile(r'^  ([a-z_]+): "(.*)"$', re.MULTILINE)  # the last quote ends the value
+# The metadata the history reports read, and the postings on package liability and cash
+# accounts, as `pkgbooks.ledger.render_txn` writes them (a value ends at its line's last quote).
+_KEYS = ("kind", "target_kind", "instance", "invoice", "package", "location", "customer",
+         "staff", "price", "tax", "item", "line", "quantity")
+_META = re.compile(rf'\n  ({"|".join(_KEYS)}): "([^\n]*)"')
 _POSTING = re.compile(
-    rf"^  ({_LIABILITY.pattern}|{_CASH.pattern}) +(-?[0-9.]+) \S+"
-    r'(?:\n    instance: "(.*)")?$', re.MULTILINE)
+    rf"\n  ({_LIABILITY.pattern}|{_CASH.pattern}) +(-?[0-9.]+) [A-Z][A-Z0-9'._-]*"
+    r'(?:\n    instance: "([^\n]*)")?')
 _ESCAPE = re.compile(r"\\(.)")
 
 Posting = tuple[str, Decimal, str | None]  # account, number, the posting's own instance
@@ -203,12 +207,12 @@ class Summary:
             self._package(instance, month).ends += sign
         paying = "payment" in (kind, target)
         for account, number, own in postings:
-            if _LIABILITY.fullmatch(account):
+            if account.startswith("Liabilities:"):
                 key = own or instance
                 if key:
                     held = self._package(key, month).held
                     held[account] = held.get(account, ZERO) + number
-            elif paying and invoice and _CASH.fullmatch(account):
+            elif paying and invoice:
                 paid = self._invoice(invoice, month).paid
                 paid[account] = paid.get(account, ZERO) + number
 
