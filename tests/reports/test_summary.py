@@ -164,3 +164,19 @@ def test_an_edited_summary_is_not_trusted(tmp_path: Path) -> None:
     summary.unlink()
     part, fast, whole = _fast_and_whole(books, "activity", D("2026-04-01"), D("2026-04-30"))
     assert part.span is None and fast == whole
+
+
+def test_names_with_quotes_and_backslashes_read_back(tmp_path: Path) -> None:
+    odd = 'Ann "Nan" O\\Brien'
+    books = write_books(tmp_path / "books", config_text(CATALOG, redeem_open=True), [
+        {**sale("s1", 2, "K1"), "customer": odd, "staff": 'Bo "B"'},
+        pay("p1", 2, "K1", "50.00"), _at(redeem("r1", 3, "K1"), 2),
+    ])
+    build_ok(books, as_of=D("2026-02-28"))
+    part, fast, whole = _fast_and_whole(books, "customers", None, D("2026-02-28"))
+    assert fast == whole and fast["rows"][0]["customer"] == odd
+    assert _months_read(part) == {"summary/2026-01.beancount", "2026-02.beancount"}
+    part, fast, whole = _fast_and_whole(books, "invoices", None, D("2026-02-28"))
+    assert fast == whole and fast["rows"][0]["customer"] == odd
+    part, fast, whole = _fast_and_whole(books, "activity", D("2026-02-01"), D("2026-02-28"))
+    assert fast == whole and fast["rows"][0]["staff"] == 'Bo "B"'
