@@ -180,3 +180,29 @@ def test_names_with_quotes_and_backslashes_read_back(tmp_path: Path) -> None:
     assert fast == whole and fast["rows"][0]["customer"] == odd
     part, fast, whole = _fast_and_whole(books, "activity", D("2026-02-01"), D("2026-02-28"))
     assert fast == whole and fast["rows"][0]["staff"] == 'Bo "B"'
+
+
+@pytest.mark.slow
+def test_history_reports_on_generated_books_with_voids(tmp_path: Path) -> None:
+    from pkgbooks.build import build
+    from pkgbooks.generate import generate
+
+    books = tmp_path / "books"
+    generate(books, events=4200, per_day=10)  # every event type, voids included
+    assert not build(books).problems
+    config = load_config(books / "pkgbooks.toml")
+    for path in sorted((books / "ledger" / "summary").iterdir()):
+        found = Summary.read(config, path.read_bytes())
+        assert found is not None and found.complete, path.name  # voids are of their own day
+    for name, start, end in [
+        ("activity", D("2025-06-01"), D("2025-06-30")),
+        ("activity", D("2025-11-20"), D("2026-01-10")),
+        ("customers", None, D("2025-09-30")),
+        ("customers", None, D("2026-01-15")),
+        ("invoices", None, D("2025-12-31")),
+        ("invoices", None, D("2026-02-01")),
+    ]:
+        part, fast, whole = _fast_and_whole(books, name, start, end)
+        assert fast == whole, (name, start, end)
+        month = (start or end).strftime("%Y-%m")
+        assert min(_months_read(part)) >= f"{month}.beancount"[:7], "the summary was used"
