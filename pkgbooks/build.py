@@ -167,7 +167,8 @@ def render(
         for name, month_text in months:
             result.months += 1
             yield name, month_text
-            yield summaries.after(name, month_text)
+            summaries.take(name, month_text)
+        yield from summaries.made()  # the month-end summaries, for the history reports
         if split is not None:
             engine.end, engine.counts = split.end, split.counts
         if result.recorder is not None and not result.problems:

@@ -44,10 +44,14 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import multiprocessing
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -405,15 +409,23 @@ def _bool(value: bool) -> str:
 
 
 class Summaries:
-    """The build's side: after each month file, the summary at its end (and its digest).
+    """The build's side: the summary at the end of each month file, and its digest.
 
     `digests` is where the build lists the SHA-256 of what it writes
     (`LedgerText.digests`, written at the end of `accounts.beancount`).
+    Reading the month text again costs about a tenth of a build, so where
+    there is a second core a forked helper makes the summaries while the
+    build goes on (`take`), and hands them over once the months are over
+    (`made`); elsewhere they are made here. The same text either way.
     """
 
     def __init__(self, config: Config, digests: dict[str, str]) -> None:
         self.summary = Summary(config)
         self.digests = digests
+        self._made: list[tuple[str, str]] = []
+        self._pipe: Connection | None = None
+        self._helper: BaseProcess | None = None
+        self._started = False
 
     def going_on(self, month: str, kept: Mapping[str, Path], recorded: Mapping[str, str]) -> None:
         """An incremental build goes on from `month`: start from the summary before it.
@@ -438,8 +450,58 @@ class Summaries:
                 found.month(name, kept[name].read_text(encoding="utf-8"))
         self.summary = found
 
-    def after(self, name: str, text: str) -> tuple[str, str]:
-        """The summary at the end of month file `name` (`text`), its digest listed."""
-        summary, summary_text = self.summary.month(name, text)
-        self.digests[summary] = hashlib.sha256(summary_text.encode("utf-8")).hexdigest()
-        return summary, summary_text
+    def take(self, name: str, text: str) -> None:
+        """Take in month file `name` (its `text`), in order."""
+        if not self._started:
+            self._started = True
+            self._start()
+        if self._pipe is not None:
+            self._pipe.send((name, text))
+        else:
+            self._made.append(self.summary.month(name, text))
+
+    def made(self) -> Iterator[tuple[str, str]]:
+        """The summaries of the months taken in, their digests listed."""
+        if self._pipe is not None and self._helper is not None:
+            self._pipe.send(None)
+            made = self._pipe.recv()
+            self._helper.join()
+            self._pipe.close()
+            self._pipe = None
+            if not isinstance(made, list):
+                raise RuntimeError(f"the month-end summaries could not be made: {made}")
+            self._made = made
+        for name, text in self._made:
+            self.digests[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            yield name, text
+        self._made = []
+
+    def _start(self) -> None:
+        if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        context = multiprocessing.get_context("fork")
+        ours, theirs = context.Pipe()
+        helper = context.Process(target=_helper, args=(self.summary, theirs, ours),
+                                 daemon=True)
+        helper.start()
+        theirs.close()
+        self._pipe, self._helper = ours, helper
+
+
+def _helper(summary: Summary, pipe: Connection, other_end: Connection) -> None:
+    """The forked helper: month texts in, their summaries out once the months are over.
+
+    The build's end of the pipe is closed here, so that a build that stops
+    half-way (its end closed or gone) ends the helper too.
+    """
+    other_end.close()
+    made: list[tuple[str, str]] = []
+    try:
+        while (month := pipe.recv()) is not None:
+            made.append(summary.month(*month))
+    except EOFError:
+        return
+    except Exception as exc:  # noqa: BLE001 - said to the build, which stops
+        pipe.send(repr(exc))
+        return
+    pipe.send(made)
