@@ -206,3 +206,25 @@ def test_history_reports_on_generated_books_with_voids(tmp_path: Path) -> None:
         assert fast == whole, (name, start, end)
         month = (start or end).strftime("%Y-%m")
         assert min(_months_read(part)) >= f"{month}.beancount"[:7], "the summary was used"
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_the_build_writes_the_same_summaries_with_a_helper_or_without(
+    monkeypatch: pytest.MonkeyPatch, cores: int
+) -> None:
+    from pkgbooks.reports import summary
+
+    monkeypatch.setattr(summary.os, "cpu_count", lambda: cores)
+    config = load_config(DEMO / "pkgbooks.toml")
+    digests: dict[str, str] = {}
+    summaries = summary.Summaries(config, digests)
+    for path in sorted((DEMO / "ledger").glob("20*.beancount")):
+        summaries.take(path.name, path.read_text(encoding="utf-8"))
+    assert (summaries._pipe is not None) == (cores > 1)
+    made = dict(summaries.made())
+    on_disk = {f"summary/{p.name}": p.read_text(encoding="utf-8")
+               for p in sorted((DEMO / "ledger" / "summary").iterdir())}
+    assert made == on_disk and set(digests) == set(on_disk)
+    listed = (DEMO / "ledger" / "accounts.beancount").read_text(encoding="utf-8")
+    for name, digest in digests.items():
+        assert f"; sha256 {name} {digest}\n" in listed
