@@ -36,10 +36,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import gc
 import hashlib
 import io
 import json
-import operator
 import os
 import pickle
 import re
@@ -57,10 +57,11 @@ from pkgbooks.engine import Engine, EngineState
 from pkgbooks.entities import EntityBooks, moves
 from pkgbooks.layout import CONFIG, EVENTS
 from pkgbooks.ledger import LEDGER_DIR, LedgerText
+from pkgbooks.plain import Codec
 from pkgbooks.readers import Read, open_event_file, read_events
 from pkgbooks.state import BooksState, PackageState
 
-FORMAT = 1
+FORMAT = 2  # 2: the state in plain form (pkgbooks/plain.py), in two parts
 DIRECTORY = ".pkgbooks"
 FILE = "checkpoint"
 CUTS_KEPT = 3  # the latest saved states kept: the end, and the starts of recent months
@@ -72,6 +73,7 @@ RESAVE_AT_LEAST = 1_000
 _MAGIC = b"pkgbooks checkpoint\n"
 _MONTH_FILE = re.compile(r"^[0-9]{4}-[0-9]{2}\.beancount$")
 _HEADER = struct.Struct(">I Q 32s")  # format, manifest length, manifest sha256
+_PARTS = struct.Struct(">Q")  # a saved state: the length of its first part
 
 Month = tuple[int, int]
 
@@ -275,9 +277,10 @@ def read_manifest(path: Path) -> tuple[Manifest, int]:
 class Saved:
     """One cut's state, as the engine and the ledger text had it.
 
-    The finished packages are pickled apart (`finished`) and read back only
-    if the run looks one up (`LazyFinished`): most of a state's objects are
-    theirs, and a day's events seldom touch a finished package.
+    The finished packages are stored apart (`finished`, their plain form
+    compressed) and read back only if the run looks one up (`LazyFinished`):
+    most of a state's objects are theirs, and a day's events seldom touch a
+    finished package.
     """
 
     engine: EngineState
@@ -286,7 +289,7 @@ class Saved:
 
 
 class LazyFinished(MutableMapping[str, Any]):
-    """A restored state's finished packages, unpickled when the run first looks one up.
+    """A restored state's finished packages, read back when the run first looks one up.
 
     Packages that finish before then are only added (`BooksState.finish`), which
     needs no lookup: they wait in `_added`. The first lookup reads the stored
@@ -306,7 +309,7 @@ class LazyFinished(MutableMapping[str, Any]):
         """The finished packages as a plain dict, now also the state's."""
         if self._real is None:
             assert self._blob is not None
-            real: dict[str, PackageState] = pickle.loads(zlib.decompress(self._blob))
+            real = _finished_back(self._blob)
             real.update(self._added)
             self._real, self._blob, self._added = real, None, {}
             self._state.finished = real
@@ -342,10 +345,12 @@ def read_state(path: Path, start: int, cut: Cut) -> Saved:
 
     The bytes are checked against their digest before they are unpickled.
     """
-    saved = pickle.loads(zlib.decompress(read_blob(path, start, cut)))
-    if not isinstance(saved, Saved):
+    main, finished = _parts(read_blob(path, start, cut))
+    with _no_gc():
+        engine, balances = _decoders().state(pickle.loads(zlib.decompress(main)))
+    if not isinstance(engine, EngineState):
         raise ValueError("not a saved state")
-    return saved
+    return Saved(engine, balances, finished)
 
 
 def read_blob(path: Path, start: int, cut: Cut) -> bytes:
@@ -386,63 +391,76 @@ def remove_checkpoint(books_dir: Path) -> None:
             (books_dir / DIRECTORY / name).unlink()
 
 
-_FROZEN: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
+# --- the saved state's bytes ----------------------------------------------------------------
 
 
-def _frozen_fields(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
-    """For a frozen dataclass whose fields all go to `__init__`: a getter of them, in order.
-
-    Such an object is stored as its class and field values and made again by
-    `__init__`: pickle's own way for frozen slotted dataclasses (a Python
-    `__setstate__` that lists the fields anew for every object) costs most of
-    the time of reading a state back.
-    """
-    if cls not in _FROZEN:
-        getter: Callable[[Any], tuple[Any, ...]] | None = None
-        params = getattr(cls, "__dataclass_params__", None)
-        if params is not None and params.frozen:
-            names = [f.name for f in dataclasses.fields(cls) if f.init]
-            if len(names) == len(dataclasses.fields(cls)) > 1:
-                getter = operator.attrgetter(*names)
-        _FROZEN[cls] = getter
-    return _FROZEN[cls]
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Without the cyclic garbage collector: a state is some hundred thousand new objects
+    (none of them in a cycle), and the collector would walk them again and again."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
-class _Pickler(pickle.Pickler):
-    """Pickles frozen dataclasses by their `__init__` (`_frozen_fields`)."""
+@dataclass(frozen=True, slots=True)
+class _Codecs:
+    """The functions that take a state to its plain form (pkgbooks/plain.py) and back."""
 
-    def reducer_override(self, obj: Any) -> Any:
-        getter = _frozen_fields(type(obj))
-        return NotImplemented if getter is None else (type(obj), getter(obj))
+    engine: Callable[[EngineState], Any]
+    balances: Callable[[dict[str, Decimal]], Any]
+    finished: Callable[[dict[str, PackageState]], Any]
+    engine_back: Callable[[Any], EngineState]
+    balances_back: Callable[[Any], dict[str, Decimal]]
+    finished_back: Callable[[Any], dict[str, PackageState]]
 
-
-class _SortedSet(list[Any]):
-    """A set of the state, stored sorted: the same state gives the same bytes in any
-    process (a set's order follows the string hashes, which differ between processes)."""
-
-
-def _sets_sorted(obj: Any) -> Any:
-    """A shallow copy of a dataclass with its set fields as `_SortedSet`s."""
-    sets = {f.name: _SortedSet(sorted(value)) for f in dataclasses.fields(obj)
-            if isinstance(value := getattr(obj, f.name), set)}
-    return dataclasses.replace(obj, **sets) if sets else obj
+    def state(self, plain: Any) -> tuple[EngineState, dict[str, Decimal]]:
+        engine, balances = plain
+        return self.engine_back(engine), self.balances_back(balances)
 
 
-def _sets_back(obj: Any) -> None:
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if isinstance(value, _SortedSet):
-            setattr(obj, f.name, set(value))
+@cache
+def _decoders() -> _Codecs:
+    codec = Codec()
+    return _Codecs(codec.encoder(EngineState), codec.encoder(dict[str, Decimal]),
+                   codec.encoder(dict[str, PackageState]), codec.decoder(EngineState),
+                   codec.decoder(dict[str, Decimal]), codec.decoder(dict[str, PackageState]))
+
+
+def _finished_back(blob: bytes) -> dict[str, PackageState]:
+    with _no_gc():
+        return _decoders().finished_back(pickle.loads(zlib.decompress(blob)))
+
+
+def finished_blob(finished: dict[str, PackageState]) -> bytes:
+    """The finished packages as `Saved.finished` holds them (compressed plain form)."""
+    with _no_gc():
+        return zlib.compress(_pickled(_decoders().finished(finished)), 1)
+
+
+def _parts(blob: bytes) -> tuple[bytes, bytes]:
+    """A saved state's two parts: the state less its finished packages, and those."""
+    if len(blob) < _PARTS.size:
+        raise ValueError("truncated")
+    (length,) = _PARTS.unpack_from(blob)
+    if _PARTS.size + length > len(blob):
+        raise ValueError("truncated")
+    return blob[_PARTS.size:_PARTS.size + length], blob[_PARTS.size + length:]
 
 
 def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date | None,
          events_dir: Path) -> bytes:
-    """A cut's state as stored: pickled (deterministically), compressed.
+    """A cut's state as stored: in plain form (pkgbooks/plain.py), pickled, compressed.
 
     Events after the as-of date are read but not applied; they are counted
     again by the run that goes on from the cut, so they are not counted here.
     The places where events were read are kept relative to `events/`, so the
-    state does not depend on where the books are.
+    state does not depend on where the books are. The finished packages are a
+    part of their own, read back only when needed (`LazyFinished`).
     """
     counts = dataclasses.replace(engine.counts)
     counts.read -= counts.after_as_of
@@ -452,20 +470,22 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
     finished = engine.state.finished
     if isinstance(finished, LazyFinished):
         finished = finished.load()
-    books = dataclasses.replace(_sets_sorted(engine.state), finished={})
+    books = dataclasses.replace(engine.state, finished={})
     state = dataclasses.replace(engine, counts=counts, seen=seen, state=books)
-    return zlib.compress(_pickled(Saved(state, balances, zlib.compress(_pickled(finished), 1))),
-                         1)
+    codecs = _decoders()
+    with _no_gc():
+        main = zlib.compress(_pickled((codecs.engine(state), codecs.balances(balances))), 1)
+    return _PARTS.pack(len(main)) + main + finished_blob(finished)
 
 
 def _pickled(obj: Any) -> memoryview:
-    """`obj` pickled without pickle's memo: equal values are written out each time, so the
-    bytes do not depend on which equal strings happen to be one object in this process
-    (caches warmed by an earlier build make more of them shared). The state has no
-    cycles, and no mutable object in two places (a package is in one dict, its groups
-    and lines in it), so nothing is lost; zlib takes out the repeats."""
+    """`obj` (plain: builtins only) pickled without pickle's memo: equal values are written
+    out each time, so the bytes do not depend on which equal strings happen to be one
+    object in this process (caches warmed by an earlier build make more of them shared).
+    The plain form has no cycles and nothing mutable in two places, so nothing is lost;
+    zlib takes out the repeats."""
     out = io.BytesIO()
-    pickler = _Pickler(out, protocol=5)
+    pickler = pickle.Pickler(out, protocol=5)
     pickler.fast = True
     pickler.dump(obj)
     return out.getbuffer()
@@ -473,7 +493,6 @@ def _pickled(obj: Any) -> memoryview:
 
 def _placed(saved: Saved, events_dir: Path) -> Saved:
     """A saved state with the places of its events under `events_dir` again."""
-    _sets_back(saved.engine.state)
     state = saved.engine.state
     state.finished = cast(dict[str, PackageState], LazyFinished(saved.finished, state))
     saved.finished = b""

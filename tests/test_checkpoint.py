@@ -13,6 +13,7 @@ import json
 import random
 import shutil
 import sys
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 
 from pkgbooks import checkpoint
 from pkgbooks.build import Rendered, build
+from pkgbooks.state import PackageState
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -304,6 +306,26 @@ def test_a_checkpoint_of_another_format_is_ignored(books: Path, tmp_path: Path) 
     assert result.how.startswith("full build (the checkpoint is damaged or of another format")
 
 
+@pytest.mark.slow
+def test_the_same_inputs_leave_the_same_checkpoint_in_any_process_and_place(
+        books: Path, tmp_path: Path) -> None:
+    """Sets are stored sorted and equal values written out alike, so neither the string
+    hashes of the process (PYTHONHASHSEED) nor where the books are change a byte."""
+    import os
+    import subprocess
+
+    saved = []
+    for seed in ("1", "2"):
+        where = tmp_path / f"books-{seed}" / "books"
+        shutil.copytree(books, where, ignore=shutil.ignore_patterns(checkpoint.DIRECTORY))
+        subprocess.run([sys.executable, "-m", "pkgbooks.cli", "build", "--quiet", "--jobs", "1",
+                        str(where)], check=True, capture_output=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+        saved.append(checkpoint.checkpoint_path(where).read_bytes())
+    assert saved[0] == saved[1]
+    assert saved[0] == checkpoint.checkpoint_path(books).read_bytes(), "as the in-process build"
+
+
 def test_a_checkpoint_from_other_books_is_ignored(books: Path, tmp_path: Path) -> None:
     other = same_inputs(books, tmp_path / "other")
     (other / "pkgbooks.toml").write_text(
@@ -471,22 +493,25 @@ def test_more_random_histories(seed: int, tmp_path: Path) -> None:
 # --- the finished packages read back lazily ----------------------------------------------
 
 
-def test_lazy_finished_packages_read_back_as_if_they_had_been_there_all_along() -> None:
-    import pickle
-    import zlib
+def _package(instance: str) -> PackageState:
+    return PackageState(instance, "P10", "INV-" + instance, "L1", "C1", None,
+                        datetime.date(2025, 1, 2), None, Decimal("100.00"), Decimal("10.00"),
+                        Decimal("0.00"), {})
 
+
+def test_lazy_finished_packages_read_back_as_if_they_had_been_there_all_along() -> None:
     from pkgbooks.state import BooksState
 
-    stored = {"a": "pkg-a", "b": "pkg-b"}
+    a, b, c, d, e = (_package(name) for name in "abcde")
     state = BooksState()
-    lazy = checkpoint.LazyFinished(zlib.compress(pickle.dumps(stored)), state)
+    lazy = checkpoint.LazyFinished(checkpoint.finished_blob({"a": a, "b": b}), state)
     state.finished = lazy  # type: ignore[assignment]
-    lazy["c"] = "pkg-c"  # type: ignore[assignment]  # a package finishes: no reading back
-    lazy["d"] = "pkg-d"  # type: ignore[assignment]
+    lazy["c"] = c  # a package finishes: no reading back
+    lazy["d"] = d
     assert state.finished is lazy
-    assert lazy.get("a") == "pkg-a"  # the first lookup reads them back
-    assert state.finished == {"a": "pkg-a", "b": "pkg-b", "c": "pkg-c", "d": "pkg-d"}
+    assert lazy.get("a") == a  # the first lookup reads them back
+    assert state.finished == {"a": a, "b": b, "c": c, "d": d}
     assert list(state.finished) == ["a", "b", "c", "d"] and type(state.finished) is dict
     del lazy["b"]
-    lazy["e"] = "pkg-e"  # type: ignore[assignment]
+    lazy["e"] = e
     assert list(state.finished) == ["a", "c", "d", "e"] and "e" in lazy and len(lazy) == 4
