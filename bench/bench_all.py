@@ -38,20 +38,19 @@ import calendar
 import datetime
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import timing  # noqa: E402  (bench/timing.py, beside this file)
 from bench_export import export_map  # noqa: E402  (bench/bench_export.py, beside this file)
 
 BIN = Path(sys.executable).parent
@@ -78,16 +77,8 @@ class Run:
 
 def run_once(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
     """(wall seconds, peak RSS MB, exit status, standard error) of one process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    proc.stderr.close()
-    return seconds, usage.ru_maxrss / 1024, proc.returncode, err.decode("utf-8", "replace")
+    done = timing.run(args, env)
+    return done.seconds, done.peak_mib, done.returncode, done.stderr
 
 
 def measure(args: list[str], env: dict[str, str], repeat: int,
@@ -332,30 +323,9 @@ def table(sizes: list[Size]) -> str:
     return "\n".join(lines)
 
 
-def machine(load_before: tuple[float, ...], load_after: tuple[float, ...]) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
-        ram = f"{kb / 1024 / 1024:.1f} GB"
-    except (OSError, IndexError, ValueError):
-        pass
-    commit = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty"],
-                            capture_output=True, text=True).stdout.strip() or "?"
-
-    def load(avg: tuple[float, ...]) -> str:
-        return " / ".join(f"{x:.2f}" for x in avg)
-
-    return (f"{cpu}, {os.cpu_count()} cores, {ram} RAM; Python {platform.python_version()}; "
-            f"commit {commit}; load average (1/5/15 min) {load(load_before)} before, "
-            f"{load(load_after)} after")
+def machine(load_before: str, load_after: str) -> str:
+    return (f"{timing.machine()}; load average (1/5/15 min) {load_before} before, "
+            f"{load_after} after")
 
 
 def section(sizes: list[Size], args: argparse.Namespace, about: str) -> str:
@@ -406,9 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     work = args.dir or Path(tempfile.mkdtemp(prefix="pkgbooks-bench-all-"))
     can = Abilities.ask()
-    load_before = os.getloadavg()
+    load_before = timing.load()
     results = [bench_size(events, args, can, work) for events in sizes]
-    about = machine(load_before, os.getloadavg())
+    about = machine(load_before, timing.load())
     text = section(results, args, about)
     print()
     print(text)

@@ -42,7 +42,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import pstats
 import resource
 import statistics
@@ -58,6 +57,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402  (bench/generate.py, beside this file)
+import timing  # noqa: E402  (bench/timing.py, beside this file)
 
 from pkgbooks.build import CONFIG, EVENTS, build, render  # noqa: E402
 from pkgbooks.config import load_config  # noqa: E402
@@ -195,9 +195,7 @@ def bean_check_ratio(books: Path, repeat: int, events: int) -> None:
 
 
 def _run_timed(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    return timing.run_ok(command).seconds
 
 
 def timed(label: str, repeat: int, events: int, fn: Callable[[], object]) -> dict:
@@ -306,22 +304,7 @@ def profile_build(books: Path, out: Path | None) -> None:
 
 
 def machine() -> str:
-    try:
-        commit = subprocess.run(["git", "-C", str(HERE.parent), "describe", "--always",
-                                 "--dirty"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        commit = "?"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"python {platform.python_version()} ({platform.python_implementation()}), "
-            f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
-            f"pkgbooks at {commit or '?'}")
+    return timing.machine()
 
 
 def main(argv: list[str] | None = None) -> int:

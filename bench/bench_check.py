@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import timing  # noqa: E402  (bench/timing.py, beside this file)
 from bench_build import books_for  # noqa: E402  (bench/bench_build.py, beside this file)
 
 from pkgbooks.build import build  # noqa: E402
@@ -37,12 +37,7 @@ def bean_check(main: Path) -> float:
     """Seconds for one `bean-check` of `main` in a fresh process (no pickle cache)."""
     checker = Path(sys.executable).parent / "bean-check"
     env = dict(os.environ, BEANCOUNT_DISABLE_LOAD_CACHE="1")
-    started = time.perf_counter()
-    result = subprocess.run([str(checker), str(main)], env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"bean-check {main} failed:\n{result.stdout}{result.stderr}")
-    return elapsed
+    return timing.run_ok([str(checker), str(main)], env).seconds
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402  (bench/generate.py, beside this file)
+import timing  # noqa: E402  (bench/timing.py, beside this file)
 
 from pkgbooks.accounts import BETWEEN_LOCATIONS, ROLES  # noqa: E402
 from pkgbooks.build import build  # noqa: E402
@@ -48,9 +47,7 @@ def export_map() -> str:
 
 
 def timed(args: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return timing.run_ok(args).seconds
 
 
 def main() -> int:

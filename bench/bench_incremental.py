@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -35,16 +34,16 @@ import tempfile
 import time
 from pathlib import Path
 
+# bench/generate.py and bench/timing.py, beside this script (a script's folder is on the path)
+import generate
+import timing
+
 HERE = Path(__file__).resolve().parent
 PKGBOOKS = Path(sys.executable).with_name("pkgbooks")
 
 
 def _generate(out: Path, events: int) -> None:
-    spec = importlib.util.spec_from_file_location("bench_generate", HERE / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(out, events=events, seed=1)
+    generate.generate(out, events=events, seed=1)
 
 
 def set_last_day_aside(books: Path, day_file: Path) -> str:
@@ -60,10 +59,8 @@ def set_last_day_aside(books: Path, day_file: Path) -> str:
 
 
 def _build(books: Path) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run([str(PKGBOOKS), "build", "--jobs", "1", str(books)],
-                          capture_output=True, text=True, check=True)
-    return time.perf_counter() - start, done.stdout.strip().rsplit("; ", 1)[-1]
+    done = timing.run_ok([str(PKGBOOKS), "build", "--jobs", "1", str(books)])
+    return done.seconds, done.stdout.strip().rsplit("; ", 1)[-1]
 
 
 def _ledger_digest(books: Path) -> str:

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import timing  # bench/timing.py, beside this script (a script's folder is on the path)
+
 ROOT = Path(__file__).resolve().parent.parent
 PKGBOOKS = Path(sys.executable).parent / "pkgbooks"
 
@@ -39,10 +41,7 @@ def _digest(books: Path) -> str:
 
 
 def _build(books: Path, *options: str) -> float:
-    start = time.perf_counter()
-    subprocess.run([str(PKGBOOKS), "build", str(books), *options], check=True,
-                   stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return timing.run_ok([str(PKGBOOKS), "build", str(books), *options]).seconds
 
 
 def _phases(books: Path, jobs: int) -> dict[str, float]:

@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import timing  # noqa: E402  (bench/timing.py, beside this file)
 from bench_build import books_for  # noqa: E402  (bench/bench_build.py, beside this file)
 
 from pkgbooks.build import build  # noqa: E402
@@ -50,21 +48,10 @@ def timed(command: list[str], env: dict[str, str], label: str) -> float:
     Its processor time (user + system, its helpers included) goes to `CPU`: on
     a shared machine it varies far less with the load than the elapsed time.
     """
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
-    CPU.setdefault(label, []).append(after.ru_utime - before.ru_utime
-                                     + after.ru_stime - before.ru_stime)
-    return elapsed
+    done = timing.run_ok(command, env)
+    CPU.setdefault(label, []).append(done.cpu)
+    return done.seconds
 
-
-def load() -> str:
-    """The load average over 1, 5 and 15 minutes."""
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     names = args.report or list(REPORTS)
     check = [str(BIN / "bean-check"), "-C", str(books / "main.beancount")]
     times: dict[str, list[float]] = {"bean-check -C": []}
-    loads = [load()]
+    loads = [timing.load()]
     try:
         for _ in range(args.repeat):
             times["bean-check -C"].append(timed(check, env, "bean-check -C"))
-            print(f"  bean-check -C: {times['bean-check -C'][-1]:.2f} s (load {load()})",
+            print(f"  bean-check -C: {times['bean-check -C'][-1]:.2f} s (load {timing.load()})",
                   flush=True)
             for name in names:
                 period = (["--to", args.end] if name in AS_OF_REPORTS
@@ -104,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 times.setdefault(f"{name} cold", []).append(timed(command, env, f"{name} cold"))
                 times.setdefault(f"{name} warm", []).append(timed(command, env, f"{name} warm"))
                 print(f"  {name}: cold {times[f'{name} cold'][-1]:.2f} s, warm "
-                      f"{times[f'{name} warm'][-1]:.2f} s (load {load()})", flush=True)
-            loads.append(load())
+                      f"{times[f'{name} warm'][-1]:.2f} s (load {timing.load()})", flush=True)
+            loads.append(timing.load())
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     check_s = statistics.median(times["bean-check -C"])

@@ -1,9 +1,11 @@
-"""Small books written by tests: a config, some events, built for real and read back.
+"""Books written by tests: a config and events, or a random history; built and read back.
 
 `build_ok` writes the ledger to disk as `pkgbooks build` does (for the tests of
 the commands and reports); `build_in_memory` renders the same ledger text and
 loads it with Beancount without writing it (for the rule tests); `load` and
 the helpers over it read whichever was built last for a books directory.
+`write_history` writes a random history of tools/simulate.py; `built_files`
+reads back every file a build wrote, to compare two builds byte for byte.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import simulate  # tools/simulate.py (tests/conftest.py puts tools/ on the path)
 from beancount import loader
 from beancount.core import data
 from beancount.parser import parser
@@ -27,6 +30,9 @@ from pkgbooks.engine import apply_rule, commit
 from pkgbooks.events import EVENT_ADAPTER
 from pkgbooks.ledger import render_main, render_txn
 from pkgbooks.rules import Context, Outcome
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "ledgers" / "demo"
 
 BASE_CONFIG = """
 title = "Test Spa"
@@ -78,11 +84,62 @@ def write_books(path: Path, config: str, events: list[dict[str, Any]]) -> Path:
     _IN_MEMORY.pop(path, None)
     path.mkdir(parents=True, exist_ok=True)
     (path / "pkgbooks.toml").write_text(config, encoding="utf-8")
-    (path / "events").mkdir(exist_ok=True)
-    (path / "events" / "events.jsonl").write_text(
-        "".join(json.dumps(e) + "\n" for e in events), encoding="utf-8"
-    )
+    write_events(path, "events.jsonl", events)
     return path
+
+
+def write_events(books: Path, name: str, events: list[dict[str, Any]]) -> Path:
+    """`events` as the JSONL file `events/NAME` of `books` (beside the files already there)."""
+    _IN_MEMORY.pop(books, None)
+    (books / "events").mkdir(parents=True, exist_ok=True)
+    path = books / "events" / name
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return path
+
+
+def write_history(seed: int, books: Path, events: int | None = None,
+                  move: bool = True) -> Any:
+    """A random history of tools/simulate.py written as a books directory; the history.
+
+    With `move`, the last location moves to another entity halfway through
+    the history (a new entity when the business has only one), which the
+    simulator does not make itself (SPEC 2a): the entity books and the
+    partitioned build meet a dated entity change.
+    """
+    history = simulate.generate(seed, events)
+    text = history.config_text
+    locations = list(history.config["locations"])
+    if move and len(locations) >= 2:
+        mover = locations[-1]
+        spec = history.config["locations"][mover]
+        current = spec.get("entity", mover)
+        others = {history.config["locations"][loc].get("entity", loc) for loc in locations}
+        target = next((e for e in sorted(others) if e != current), "franchise-new")
+        halfway = history.first + (history.last - history.first) / 2
+        spec["changes"] = [{"from": halfway, "entity": target}]
+        text = simulate.toml_text(history.config)
+        history.config_text = text
+    books.mkdir(parents=True, exist_ok=True)
+    (books / "pkgbooks.toml").write_text(text, encoding="utf-8")
+    simulate.write_layout(books, simulate.canonical_layout(history), history.events)
+    return history
+
+
+def today_for(history: Any) -> datetime.date:
+    """A build date after every event of the history (dates are checked against today)."""
+    last: datetime.date = history.last
+    return max(datetime.date.today(), last)
+
+
+def built_files(books: Path) -> dict[str, bytes]:
+    """Every file a build writes, by relative path: main.beancount, all of ledger/ and of
+    entities/ (the entities' books are in both)."""
+    files = {"main.beancount": (books / "main.beancount").read_bytes()}
+    for folder in ("ledger", "entities"):
+        for path in sorted((books / folder).rglob("*")):
+            if path.is_file():
+                files[path.relative_to(books).as_posix()] = path.read_bytes()
+    return files
 
 
 def build_ok(path: Path, as_of: datetime.date | None = None) -> Rendered:

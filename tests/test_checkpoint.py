@@ -8,50 +8,24 @@ two ledgers must be byte-identical, and so must the summary's counts.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import json
 import random
 import shutil
 import sys
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import generate as bench_generate  # bench/generate.py
 import pytest
+import simulate as sim  # tools/simulate.py
+from books import built_files, write_events
 
 from pkgbooks import checkpoint
 from pkgbooks.build import Rendered, build
 from pkgbooks.state import PackageState
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-sim = _load("pkgbooks_simulate", ROOT / "tools" / "simulate.py")
-generator = _load("pkgbooks_bench_generate", ROOT / "bench" / "generate.py")
-
-
 # --- helpers -------------------------------------------------------------------------------
-
-
-def generated(books: Path) -> dict[str, bytes]:
-    """Every file a build writes: main.beancount, all of ledger/ and the entities' books."""
-    files = {"main.beancount": (books / "main.beancount").read_bytes()}
-    for folder in ("ledger", "entities"):
-        for path in sorted((books / folder).rglob("*")):
-            if path.is_file():
-                files[path.relative_to(books).as_posix()] = path.read_bytes()
-    return files
 
 
 def same_inputs(books: Path, where: Path) -> Path:
@@ -85,23 +59,17 @@ def build_both(books: Path, scratch: Path, **options: Any) -> Rendered:
     assert sorted(str(p) for p in result.problems) == theirs
     assert summary(result)[:4] == summary(full)[:4]
     assert result.rewritten == [line.replace(str(scratch), str(books)) for line in full.rewritten]
-    mine, fresh = generated(books), generated(scratch)
+    mine, fresh = built_files(books), built_files(scratch)
     assert sorted(mine) == sorted(fresh)
     for name in mine:
         assert mine[name] == fresh[name], f"{name} differs from a full build's"
     return result
 
 
-def write_events(books: Path, name: str, events: list[dict[str, Any]]) -> None:
-    (books / "events").mkdir(parents=True, exist_ok=True)
-    (books / "events" / name).write_text(
-        "".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-
-
 def generated_books(where: Path, events: int, per_day: int, seed: int = 1) -> Path:
     """bench/generate.py books (monthly JSONL files), the last day moved to `zz-last-day.jsonl`
     and returned separately (the day to append)."""
-    generator.generate(where, events=events, seed=seed, per_day=per_day)
+    bench_generate.generate(where, events=events, seed=seed, per_day=per_day)
     return where
 
 

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from served import plain_fava, running
 
 from pkgbooks.build import build
 from pkgbooks.validate import validate
@@ -64,42 +60,12 @@ def test_demo_covers_every_event_type_and_feature() -> None:
         assert needle in text, needle
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _get(url: str) -> tuple[str, bytes]:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.geturl(), response.read()
-
-
-def test_fava_serves_the_demo_without_errors() -> None:
-    port = _free_port()
-    fava = shutil.which("fava", path=str(Path(sys.executable).parent)) or "fava"
-    server = subprocess.Popen(
-        [fava, "--host", "127.0.0.1", "--port", str(port), str(DEMO / "main.beancount")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                landing, page = _get(base + "/")
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.3)
-        slug = landing.removeprefix(base + "/").split("/")[0]
-        assert b"Glow" in page or slug
-        _, body = _get(f"{base}/{slug}/api/errors")
-        assert json.loads(body)["data"] == []
-        _, body = _get(f"{base}/{slug}/api/query?query_string="
-                       "SELECT%20count(*)%20WHERE%20meta('kind')%20=%20'redemption'")
-        assert json.loads(body)["data"]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def test_fava_serves_the_demo_without_errors(tmp_path: Path) -> None:
+    with running(plain_fava(DEMO / "main.beancount"), DEMO, tmp_path) as served:
+        status, page = served.get("/")
+        assert status == 200 and b"Glow" in page
+        status, body = served.get("/api/errors")
+        assert status == 200 and json.loads(body)["data"] == []
+        status, body = served.get("/api/query?query_string="
+                                  "SELECT%20count(*)%20WHERE%20meta('kind')%20=%20'redemption'")
+        assert status == 200 and json.loads(body)["data"]

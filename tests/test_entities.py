@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from beancount import loader
 from beancount.core import data
-from histories import ROOT, today_for, write_books
+from books import DEMO, today_for, write_history
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,7 +108,7 @@ def check_entity_books(books: Path) -> dict[str, int]:
 
 def test_demo_entity_books(tmp_path: Path) -> None:
     books = tmp_path / "demo"
-    shutil.copytree(ROOT / "ledgers" / "demo", books)
+    shutil.copytree(DEMO, books)
     result = build(books)
     assert not result.problems
     counts = check_entity_books(books)
@@ -119,7 +119,7 @@ def test_demo_entity_books(tmp_path: Path) -> None:
 def test_demo_transfer_of_a_moving_location(tmp_path: Path) -> None:
     """loc-22 joins franchise-1 on 2026-05-01: its balance sheet moves, its income stays."""
     books = tmp_path / "demo"
-    shutil.copytree(ROOT / "ledgers" / "demo", books)
+    shutil.copytree(DEMO, books)
     assert not build(books).problems
     old = [e for e in _load(books / wrapper_path("franchise-2"))
            if isinstance(e, data.Transaction)]
@@ -147,7 +147,7 @@ def test_demo_transfer_of_a_moving_location(tmp_path: Path) -> None:
 @pytest.mark.parametrize("seed", [0, 3, 5])
 def test_random_histories_entity_books(seed: int, tmp_path: Path) -> None:
     books = tmp_path / "books"
-    history = write_books(seed, books)
+    history = write_history(seed, books)
     result = build(books, today=today_for(history))
     assert not result.problems, result.problems[:3]
     check_entity_books(books)
@@ -162,7 +162,7 @@ def test_unsafe_entity_names_become_safe_file_names() -> None:
 def test_a_failed_build_keeps_the_entity_books_of_the_ledger(tmp_path: Path) -> None:
     """The entity books live in ledger/ (swapped whole) and stay with the ledger they match."""
     books = tmp_path / "demo"
-    shutil.copytree(ROOT / "ledgers" / "demo", books)
+    shutil.copytree(DEMO, books)
     assert not build(books).problems
     before = {p: p.read_bytes() for p in sorted(books.rglob("*.beancount"))}
     with open(books / "events" / "zz-bad.jsonl", "w", encoding="utf-8") as handle:
@@ -175,7 +175,7 @@ def test_a_failed_build_keeps_the_entity_books_of_the_ledger(tmp_path: Path) -> 
 
 def test_an_entity_no_longer_in_the_books_loses_its_books(tmp_path: Path) -> None:
     books = tmp_path / "demo"
-    shutil.copytree(ROOT / "ledgers" / "demo", books)
+    shutil.copytree(DEMO, books)
     assert not build(books).problems
     config = books / "pkgbooks.toml"
     config.write_text(config.read_text(encoding="utf-8").replace(
@@ -195,7 +195,7 @@ def test_entity_books_add_up_on_any_history(seed: int, move: bool, tmp_path: Pat
     books = tmp_path / f"books-{seed}-{move}"
     if books.exists():
         shutil.rmtree(books)
-    history = write_books(seed, books, move=move)
+    history = write_history(seed, books, move=move)
     result = build(books, today=today_for(history))
     assert not result.problems, result.problems[:3]
     check_entity_books(books)
@@ -203,7 +203,7 @@ def test_entity_books_add_up_on_any_history(seed: int, move: bool, tmp_path: Pat
 
 def test_validate_catches_a_hand_edit_of_an_entity_book(tmp_path: Path) -> None:
     books = tmp_path / "demo"
-    shutil.copytree(ROOT / "ledgers" / "demo", books)
+    shutil.copytree(DEMO, books)
     assert not build(books).problems
     assert validate(books).errors == []
     month = books / "ledger" / "entities" / "franchise-2" / "2026-02.beancount"
@@ -219,7 +219,7 @@ def test_a_location_that_moves_twice_takes_its_whole_balance_sheet_each_time(
         tmp_path: Path) -> None:
     """loc-22: franchise-2 -> franchise-1 on May 1st -> franchise-2 again on May 15th."""
     books = tmp_path / "demo"
-    shutil.copytree(ROOT / "ledgers" / "demo", books)
+    shutil.copytree(DEMO, books)
     config = books / "pkgbooks.toml"
     text = config.read_text(encoding="utf-8")
     anchor = '[[locations.loc-22.changes]]\nfrom = 2026-05-01\nentity = "franchise-1"\n'

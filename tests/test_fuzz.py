@@ -21,16 +21,14 @@ docs/reliability.md.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import tempfile
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import fuzz  # tools/fuzz.py
 import pytest
 from books import config_text, write_books
 from click.testing import CliRunner
@@ -43,21 +41,6 @@ from pkgbooks.config import load_config
 from pkgbooks.errors import Error, Failed
 from pkgbooks.readers import read_events
 from pkgbooks.validate import validate
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fuzz = _load("pkgbooks_fuzz", ROOT / "tools" / "fuzz.py")
 
 
 @cache

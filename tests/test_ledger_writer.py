@@ -19,6 +19,7 @@ from books import build_ok, config_text, pay, redeem, sale, write_books
 from click.testing import CliRunner
 
 import pkgbooks.ledger
+from pkgbooks import progress
 from pkgbooks.build import build
 from pkgbooks.cli import main
 from pkgbooks.layout import books_lock
@@ -311,14 +312,19 @@ def test_a_second_build_waits_for_the_first(tmp_path: Path) -> None:
     assert not result.problems
 
 
-def test_a_second_build_on_the_command_line_says_it_waits(tmp_path: Path) -> None:
+def test_a_second_build_on_the_command_line_says_it_waits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     books, _before = built(tmp_path)
     outputs: list[Any] = []
+    said = threading.Event()  # the command has said something: it found the lock held
+    note = progress.note
+    monkeypatch.setattr(progress, "note", lambda text: (note(text), said.set()))
     with books_lock(books, exclusive=True):
         second = threading.Thread(target=lambda: outputs.append(
             CliRunner().invoke(main, ["build", str(books)])))
         second.start()
-        time.sleep(1.0)
+        assert said.wait(timeout=60)
+        time.sleep(0.2)
         assert second.is_alive()
     second.join(timeout=60)
     [result] = outputs

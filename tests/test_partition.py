@@ -11,23 +11,20 @@ directory, and the counts, problems, warnings and finished packages.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import os
 import random
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import generate as bench_generate  # bench/generate.py
 import pytest
-from histories import ROOT, simulator, today_for, write_books
+import simulate as sim  # tools/simulate.py
+from books import DEMO, today_for, write_history
 
 from pkgbooks import partition
 from pkgbooks.build import Rendered, build
 from pkgbooks.partition import Parallel
-
-DEMO = ROOT / "ledgers" / "demo"
 
 
 @pytest.fixture(autouse=True)
@@ -84,21 +81,10 @@ def test_demo_as_of_a_date_in_the_middle(tmp_path: Path) -> None:
     assert result.counts.after_as_of > 0
 
 
-def _bench_generator() -> ModuleType:
-    name = "pkgbooks_bench_generate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "generate.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.mark.slow
 def test_generated_books(tmp_path: Path) -> None:
     books = tmp_path / "books"
-    made = _bench_generator().generate(books, events=3000, seed=7, locations=5, per_day=60)
+    made = bench_generate.generate(books, events=3000, seed=7, locations=5, per_day=60)
     # A year after the last event, so that the packages expire in every partition.
     as_of = datetime.date.fromisoformat(str(made["last"])) + datetime.timedelta(days=365)
     result = _same_whatever_the_jobs(books, tmp_path / "builds", as_of=as_of,
@@ -122,8 +108,7 @@ def test_generated_chain_with_voids(tmp_path: Path) -> None:
 
 def _faulty_history(seed: int, books: Path) -> Any:
     """A random history with exact duplicates and refused events of every kind injected."""
-    sim = simulator()
-    history = write_books(seed, books)
+    history = write_history(seed, books)
     rng = random.Random(seed)
     layout = sim.canonical_layout(history)
     sim.add_duplicates(rng, history, layout, rng.randint(1, 8))
@@ -170,7 +155,7 @@ def test_random_histories_refused_without_keep_going(tmp_path: Path, seed: int) 
 @pytest.mark.parametrize("seed", [8, pytest.param(23, marks=pytest.mark.slow)])
 def test_random_histories_as_of(tmp_path: Path, seed: int) -> None:
     books = tmp_path / "books"
-    history = write_books(seed, books)
+    history = write_history(seed, books)
     span = (history.last - history.first).days
     as_of = history.first + datetime.timedelta(days=random.Random(seed).randint(0, span))
     result = _same_whatever_the_jobs(books, tmp_path / "builds", as_of=as_of,
@@ -181,7 +166,7 @@ def test_random_histories_as_of(tmp_path: Path, seed: int) -> None:
 def test_cross_entity_and_void_events_cross_partitions(tmp_path: Path) -> None:
     """The routing sends every event of an invoice or package to its source's partition."""
     books = tmp_path / "books"
-    history = write_books(3, books)
+    history = write_history(3, books)
     from pkgbooks.config import load_config
     from pkgbooks.layout import CONFIG, EVENTS
     from pkgbooks.readers import event_files, read_events

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import random
 import re
@@ -44,7 +43,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+
+import simulate as sim  # tools/simulate.py, beside this script (a script's folder is on the path)
 
 from pkgbooks.build import build
 from pkgbooks.config import load_config
@@ -184,20 +184,8 @@ class Corpus:
     events_jsonl: bytes  # the whole valid history
 
 
-def _simulate_module() -> ModuleType:
-    name = "pkgbooks_simulate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "simulate.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def corpus(seed: int = 3, events: int = 60) -> Corpus:
     """A small valid history (tools/simulate.py's generator) as JSONL and CSV files."""
-    sim = _simulate_module()
     history = sim.generate(seed, events)
     lines = [json.dumps(e, ensure_ascii=False) for e in history.events]
 

@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import importlib.util
 import io
 import json
 import random
@@ -110,15 +109,11 @@ _ORIGINAL: dict[str, Any] = {}
 
 
 def make_demo_module() -> ModuleType:
-    """tools/make_demo.py, imported once (it is a script, not a package module)."""
+    """tools/make_demo.py, set up once for the simulator (a script beside this one: tools/
+    is on the path of a script run from it, and of the tests)."""
     global _make_demo
     if _make_demo is None:
-        spec = importlib.util.spec_from_file_location("pkgbooks_make_demo",
-                                                      ROOT / "tools" / "make_demo.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        import make_demo as module
         _ORIGINAL.update(unit_values=module.unit_values,
                          package_paid_gross=module.package_paid_gross)
         module.SimDemo = _sim_demo_class(module)

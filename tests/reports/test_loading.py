@@ -10,17 +10,16 @@ damaged cache, read-only books, no cache at all.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import os
 import re
 import shutil
 import stat
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import generate as bench_generate  # bench/generate.py
 import pytest
 
 from pkgbooks.build import build
@@ -33,25 +32,16 @@ DEMO = ROOT / "ledgers" / "demo"
 D = datetime.date.fromisoformat
 
 
-def _generate(out: Path, events: int, per_day: int) -> None:
-    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_generate"] = module
-    spec.loader.exec_module(module)
-    module.generate(out, events=events, per_day=per_day)
-
-
-def _same_as_whole(directory: Path, periods: list[tuple[datetime.date, datetime.date]]) -> None:
+def _same_as_whole(directory: Path, name: str,
+                   periods: list[tuple[datetime.date, datetime.date]]) -> None:
     whole = Books.load(directory)
     assert whole.span is None
-    for name in REPORTS:
-        for start, end in periods:
-            first = None if name in AS_OF_REPORTS else start
-            part = Books.load(directory, span_of(name, first, end))
-            assert part.span is not None, "the month files are as built: the fast path is taken"
-            fast = run_report(name, part, first, end).as_json()
-            assert fast == run_report(name, whole, first, end).as_json(), (name, start, end)
+    for start, end in periods:
+        first = None if name in AS_OF_REPORTS else start
+        part = Books.load(directory, span_of(name, first, end))
+        assert part.span is not None, "the month files are as built: the fast path is taken"
+        fast = run_report(name, part, first, end).as_json()
+        assert fast == run_report(name, whole, first, end).as_json(), (name, start, end)
 
 
 DEMO_PERIODS = [
@@ -64,9 +54,11 @@ DEMO_PERIODS = [
 ]
 
 
+# One test per report (each a minute's work on one core), so that parallel workers share them.
 @pytest.mark.slow
-def test_every_report_on_the_demo_is_the_whole_ledgers() -> None:
-    _same_as_whole(DEMO, DEMO_PERIODS)
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_every_report_on_the_demo_is_the_whole_ledgers(name: str) -> None:
+    _same_as_whole(DEMO, name, DEMO_PERIODS)
 
 
 def test_the_liability_of_a_month_of_the_demo_is_the_whole_ledgers() -> None:
@@ -83,16 +75,17 @@ def test_the_liability_of_a_month_of_the_demo_is_the_whole_ledgers() -> None:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Books from the benchmark generator over about 14 months (2025-01 .. 2026-02)."""
     books = tmp_path_factory.mktemp("generated") / "books"
-    _generate(books, events=4200, per_day=10)
+    bench_generate.generate(books, events=4200, per_day=10)
     assert not build(books).problems
     return books
 
 
 @pytest.mark.slow
-def test_every_report_on_generated_books_is_the_whole_ledgers(generated: Path) -> None:
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_every_report_on_generated_books_is_the_whole_ledgers(generated: Path, name: str) -> None:
     months = sorted(p.name for p in (generated / "ledger").glob("20*.beancount"))
     assert months[0] == "2025-01.beancount" and months[-1] >= "2026-01.beancount"
-    _same_as_whole(generated, [
+    _same_as_whole(generated, name, [
         (D("2025-01-01"), D("2025-01-31")),
         (D("2025-06-01"), D("2025-06-30")),
         (D("2025-11-20"), D("2026-01-10")),  # spans the new year
