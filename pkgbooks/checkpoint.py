@@ -292,7 +292,8 @@ class LazyFinished(MutableMapping[str, Any]):
     """A restored state's finished packages, read back when the run first looks one up.
 
     Packages that finish before then are only added (`BooksState.finish`), which
-    needs no lookup: they wait in `_added`. The first lookup reads the stored
+    needs no lookup: they wait in `_added`, and a lookup of one of them is answered
+    from there. The first lookup of another reads the stored
     ones, adds those (a dict in the same order as if they had been there all
     along) and puts the dict in the state in place of this mapping. A package
     instance is never in `_added` and the stored ones at once: it finishes from
@@ -321,14 +322,20 @@ class LazyFinished(MutableMapping[str, Any]):
         else:
             self._real[instance] = pkg
 
+    # A package that finished in this run is in `_added` and not among the stored ones:
+    # looking it up (a redemption that uses a package up keeps its record on it) needs no
+    # reading back.
+
     def __getitem__(self, instance: str) -> PackageState:
-        return self.load()[instance]
+        pkg = self._added.get(instance) if self._real is None else None
+        return pkg if pkg is not None else self.load()[instance]
 
     def get(self, instance: str, default: Any = None) -> Any:
-        return self.load().get(instance, default)
+        pkg = self._added.get(instance) if self._real is None else None
+        return pkg if pkg is not None else self.load().get(instance, default)
 
     def __contains__(self, instance: object) -> bool:
-        return instance in self.load()
+        return (self._real is None and instance in self._added) or instance in self.load()
 
     def __delitem__(self, instance: str) -> None:
         del self.load()[instance]

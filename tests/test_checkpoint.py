@@ -483,3 +483,19 @@ def test_lazy_finished_packages_read_back_as_if_they_had_been_there_all_along() 
     del lazy["b"]
     lazy["e"] = e
     assert list(state.finished) == ["a", "c", "d", "e"] and "e" in lazy and len(lazy) == 4
+
+
+def test_a_package_finished_in_the_run_is_looked_up_without_reading_the_others_back() -> None:
+    """A redemption that uses a package up keeps its record on the finished package: that
+    lookup must not read back every finished package of the books."""
+    from pkgbooks.state import BooksState
+
+    a, b = _package("a"), _package("b")
+    state = BooksState()
+    lazy = checkpoint.LazyFinished(checkpoint.finished_blob({"a": a}), state)
+    state.finished = lazy  # type: ignore[assignment]
+    lazy["b"] = b
+    assert lazy["b"] is b and lazy.get("b") is b and "b" in lazy
+    assert state.finished is lazy, "not read back"
+    assert lazy.get("a") == a and state.finished == {"a": a, "b": b}  # now read back
+    assert "b" in lazy and lazy["b"] is b
