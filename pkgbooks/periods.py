@@ -179,6 +179,12 @@ class Guard:
     def __call__(self, reads: Iterable[Read]) -> Iterator[Read]:
         previous, lock, seen = self.previous, self.locked_through, self.seen
         closed = previous.accepted(lock) if previous is not None and lock is not None else None
+        if closed is None:  # nothing closed: only note the places
+            add = seen.add
+            for read in reads:
+                add(read)
+                yield read
+            return
         for read in reads:
             event = read.event
             event_id, date = event.id, event.date

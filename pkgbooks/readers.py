@@ -4,10 +4,9 @@ Files are read in name order. Events are applied by date, then by kind (sale,
 payment, redemption, refund, expiry, void), then in reading order (file, line).
 A file whose dates never go down (the usual point-of-sale export) is streamed:
 only the events of one date are held at a time. A file out of date order is
-sorted in memory. A first pass over each file decides which: it parses every
-line as JSON (jiter, the parser pydantic itself uses), so a key or value written
-with escapes (`"d\u0061te"`) is the same key or value there as in the event,
-and a key written twice in one object is refused there.
+sorted in memory. A quick first look at each file's bytes decides which
+(`_in_date_order`); each line is then parsed and checked once. A key written
+twice in one object is refused (`_repeated_key`).
 
 Only regular files named `*.jsonl` or `<type>.csv` directly under `events/` are
 read; anything else named like an event file (a directory, a FIFO, a dangling
@@ -28,6 +27,7 @@ import heapq
 import io
 import json
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -37,7 +37,15 @@ import jiter
 from pydantic import ValidationError
 
 from pkgbooks.errors import Error, event_error, file_error, one_line
-from pkgbooks.events import EVENT_ADAPTER, EVENT_TYPES, KIND_ORDER, LINK_SAFE, Event
+from pkgbooks.events import (
+    EVENT_ADAPTER,
+    EVENT_TYPES,
+    KIND_ORDER,
+    LINK_SAFE,
+    Event,
+    Sale,
+    read_event,
+)
 from pkgbooks.wording import describe, field_path
 
 
@@ -72,19 +80,26 @@ class ReadPlaces(Mapping[str, Place]):
         self._places: dict[str, int] = {}
         self._numbers: dict[str, int] = {}  # file name -> number
         self._files: list[str] = []  # number -> file name
+        # The packed (date, file) of the last place added: events come a file and a date
+        # at a time, so most places share it.
+        self._last: tuple[datetime.date, str, int] | None = None
 
     def add(self, read: Read) -> bool:
         """Note where `read`'s id was read, unless it was read before; whether it was new."""
+        event, file, line = read
         places = self._places
-        event = read.event
         if event.id in places:
             return False
-        number = self._numbers.get(read.file)
-        if number is None:
-            number = self._numbers[read.file] = len(self._files)
-            self._files.append(read.file)
-        places[event.id] = ((event.date.toordinal() << _FILE_BITS | number) << _LINE_BITS
-                            | read.line)
+        date = event.date
+        last = self._last
+        if last is None or last[0] != date or last[1] != file:
+            number = self._numbers.get(file)
+            if number is None:
+                number = self._numbers[file] = len(self._files)
+                self._files.append(file)
+            last = self._last = (date, file, (date.toordinal() << _FILE_BITS | number)
+                                 << _LINE_BITS)
+        places[event.id] = last[2] | line
         return True
 
     def _unpack(self, packed: int) -> Place:
@@ -120,8 +135,8 @@ class ReadPlaces(Mapping[str, Place]):
         return moved
 
 
-# (date text, kind rank, file index, line): the application order.
-SortKey = tuple[str, int, int, int]
+# (date, kind rank, file index, line): the application order.
+SortKey = tuple[datetime.date, int, int, int]
 
 # A sale with a few hundred lines is a few tens of KB; a longer line is not an event.
 MAX_LINE_BYTES = 1 << 20
@@ -214,15 +229,48 @@ def open_event_file(path: Path) -> IO[bytes]:
 
 
 def read_events(files: list[Path], problems: list[Error]) -> Iterator[Read]:
-    """All events of `files`, merged in application order; problems are appended."""
+    """All events of `files`, merged in application order; problems are appended as the
+    events are read."""
     streams = []
     for index, path in enumerate(files):
         if path.suffix == ".jsonl":
             streams.append(_jsonl_stream(path, index, problems))
         else:
             streams.append(_csv_stream(path, index, problems))
-    for _key, read in heapq.merge(*streams, key=lambda pair: pair[0]):
+    return _merged(streams)
+
+
+def _merged(streams: list[Iterator[tuple[SortKey, Read]]]) -> Iterator[Read]:
+    """The events of sorted streams, in key order.
+
+    Like `heapq.merge`, but the stream with the smallest key is read on
+    without the heap while its keys stay below every other stream's next
+    key: files of successive months (the usual case) then cost one
+    comparison per event. Keys are unique (file index, line), so the
+    entries compare by key alone.
+    """
+    heads: list[tuple[SortKey, Read, Iterator[tuple[SortKey, Read]]]] = []
+    for stream in streams:
+        for key, read in stream:
+            heads.append((key, read, stream))
+            break
+    heapq.heapify(heads)
+    while len(heads) > 1:
+        _key, read, stream = heads[0]
         yield read
+        limit = min(heads[1][0], heads[2][0]) if len(heads) > 2 else heads[1][0]
+        for key, read in stream:
+            if key > limit:
+                heapq.heapreplace(heads, (key, read, stream))
+                break
+            yield read
+        else:
+            heapq.heappop(heads)
+    if heads:
+        _key, read, stream = heads[0]
+        yield read
+        for _key, read in stream:
+            yield read
 
 
 def sane_dates(
@@ -420,76 +468,131 @@ def _jsonl_stream(
 ) -> Iterator[tuple[SortKey, Read]]:
     """Events of one JSONL file in application order.
 
-    A first pass parses every line as JSON and keeps only the dates, and the
-    lines with a key written twice. In date order (the usual export) the
-    second pass streams, sorting one date's events at a time by kind; out of
-    order, the file's events are held and sorted in memory.
+    In date order (the usual export) the file is streamed, one date at a time:
+    its events are held by kind, each kind in reading order (the application
+    order within a date and a file). Out of order, the file's events are held
+    and sorted in memory.
     """
-    in_date_order, refused = _first_pass(path)
-    events = _parse_jsonl(path, index, refused, problems)
-    if not in_date_order:
-        yield from sorted(events, key=lambda pair: pair[0])
+    events = _parse_jsonl(path, index, problems)
+    if not _in_date_order(path):
+        yield from sorted(events)
         return
-    pending: list[tuple[SortKey, Read]] = []
-    for key, read in events:
-        if pending and key[0] != pending[0][0][0]:
-            if key[0] < pending[0][0][0]:
-                # Cannot happen (both passes read the same JSON); never stream out of order.
+    day: datetime.date | None = None
+    by_kind: list[list[tuple[SortKey, Read]]] = [[] for _kind in KIND_ORDER]
+    for pair in events:
+        date, kind = pair[0][0], pair[0][1]
+        if date != day:
+            if day is not None and date < day:
+                # Cannot happen (`_in_date_order` is never wrong that way); never stream
+                # out of order.
+                read = pair[1]
                 problems.append(event_error(read.file, read.line, read.event.id,
                                         "date: read differently on a second reading"))
                 continue
-            pending.sort(key=lambda pair: pair[0])
-            yield from pending
-            pending = []
-        pending.append((key, read))
-    pending.sort(key=lambda pair: pair[0])
-    yield from pending
+            for held in by_kind:
+                yield from held
+                held.clear()
+            day = date
+        by_kind[kind].append(pair)
+    for held in by_kind:
+        yield from held
 
 
-def _first_pass(path: Path) -> tuple[bool, dict[int, str]]:
-    """(whether the dates never go down, {line: why refused}) for a JSONL file.
+# A `"date"` key with a plain ISO date as its value, in the bytes of a line.
+_DATE_KEY = re.compile(rb'"date"[ \t\r\n]*:[ \t\r\n]*"([0-9]{4}-[0-9]{2}-[0-9]{2})"')
 
-    Each line is parsed as JSON, as the event will be: the date compared is
-    the value JSON gives, escapes and all. A line that is not JSON here is
-    left to the second pass, which says what is wrong with it.
+
+def _in_date_order(path: Path) -> bool:
+    """Whether the dates of the valid events of a JSONL file never go down.
+
+    A look at the bytes, without decoding or parsing JSON: a line with one
+    `"date": "YYYY-MM-DD"` gives that date. It is the event's date if the event
+    is valid: a `"date"` followed by a colon ends a key (a quote inside a
+    string is escaped), and a valid event has one date key and no other key
+    of that name. A line with none or several (an escaped key or value, an
+    invalid event) is parsed as JSON, so `"d\u0061te"` is read as the event
+    will be. Where unsure (a UTF-16 file), the answer is no, and the file is
+    sorted in memory: never wrong the other way.
     """
     last = ""
-    in_date_order = True
-    refused: dict[int, str] = {}
-    for number, text in _text_lines(path, []):
-        if not text.strip():
-            continue
-        try:
-            raw = jiter.from_json(text.encode("utf-8", "surrogatepass"),
-                                  catch_duplicate_keys=True)
-        except ValueError as exc:
-            if str(exc).startswith("Detected duplicate key"):
-                key = str(exc).removeprefix("Detected duplicate key ").split(" at line")[0]
-                refused[number] = (f"the key {key} appears twice in one object "
-                                   "(which value was meant cannot be known)")
-            continue
-        date = raw.get("date") if isinstance(raw, dict) else None
-        if in_date_order and isinstance(date, str):
-            if date < last:
-                in_date_order = False
-            last = date
-    return in_date_order, refused
+    try:
+        with open_event_file(path) as handle:
+            if handle.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+                return False
+            handle.seek(0)
+            while raw := handle.readline(MAX_LINE_BYTES + 1):
+                if len(raw) > MAX_LINE_BYTES:  # refused when parsed
+                    while raw and not raw.endswith(b"\n"):
+                        raw = handle.readline(MAX_LINE_BYTES)
+                    continue
+                found = _DATE_KEY.findall(raw)
+                if len(found) == 1:
+                    date = found[0].decode("ascii")
+                else:
+                    date = _json_date(raw)
+                    if date is None:
+                        continue
+                if date < last:
+                    return False
+                last = date
+    except OSError:
+        return False  # said when the file is parsed
+    return True
+
+
+def _json_date(raw: bytes) -> str | None:
+    """The `date` of one line of bytes parsed as JSON, if it has a text date."""
+    if not raw.strip():
+        return None
+    try:
+        parsed = jiter.from_json(raw.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n"))
+    except ValueError:
+        return None
+    date = parsed.get("date") if isinstance(parsed, dict) else None
+    return date if isinstance(date, str) else None
+
+
+def _keys(event: Event) -> int:
+    """How many keys the JSON object of a valid event has (extra keys are refused)."""
+    keys = len(event.__pydantic_fields_set__)
+    if isinstance(event, Sale):
+        for line in event.lines:
+            keys += len(line.__pydantic_fields_set__)
+    return keys
+
+
+def _repeated_key(text: str) -> str | None:
+    """Why a line is refused for a key written twice in one object, if it is."""
+    try:
+        jiter.from_json(text.encode("utf-8", "surrogatepass"), catch_duplicate_keys=True)
+    except ValueError as exc:
+        if str(exc).startswith("Detected duplicate key"):
+            key = str(exc).removeprefix("Detected duplicate key ").split(" at line")[0]
+            return (f"the key {key} appears twice in one object "
+                    "(which value was meant cannot be known)")
+    return None
 
 
 def _parse_jsonl(
-    path: Path, index: int, refused: dict[int, str], problems: list[Error]
+    path: Path, index: int, problems: list[Error]
 ) -> Iterator[tuple[SortKey, Read]]:
     """Each line of a JSONL file as an event with its sort key; problems appended."""
     name = str(path)
     for number, text in _text_lines(path, problems):
-        if not text.strip():
-            continue
-        if number in refused:
-            problems.append(event_error(name, number, None, refused[number]))
+        if not text or text.isspace():
             continue
         try:
-            event: Event | None = EVENT_ADAPTER.validate_json(text)
+            event: Event | None = read_event(text)
         except ValidationError:
+            event = None
+        # Every key is followed by a colon: a line with no more colons than its event
+        # has keys holds no key twice.
+        if event is None or text.count(":") > _keys(event):
+            repeated = _repeated_key(text)
+            if repeated is not None:
+                problems.append(event_error(name, number, None, repeated))
+                continue
+        if event is None:
             # Read it again the slow way, for the precise message.
             try:
                 raw = json.loads(text)
@@ -500,10 +603,9 @@ def _parse_jsonl(
                 problems.append(event_error(name, number, None, f"not usable JSON: {exc}"[:200]))
                 continue
             event = _validate(raw, name, number, problems)
-        if event is None:
-            continue
-        yield (event.date.isoformat(), KIND_ORDER[event.type], index, number), Read(
-            event, name, number)
+            if event is None:
+                continue
+        yield (event.date, KIND_ORDER[event.type], index, number), Read(event, name, number)
 
 
 def _csv_stream(
@@ -550,9 +652,9 @@ def _csv_stream(
     for number, raw in records:
         event = _validate(raw, name, number, problems)
         if event is not None:
-            events.append(((event.date.isoformat(), KIND_ORDER[kind], index, number),
+            events.append(((event.date, KIND_ORDER[kind], index, number),
                            Read(event, name, number)))
-    events.sort(key=lambda pair: pair[0])
+    events.sort()
     yield from events
 
 

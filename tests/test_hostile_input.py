@@ -197,6 +197,33 @@ def test_a_key_written_twice_inside_a_sale_line_is_refused(tmp_path: Path) -> No
     assert number == 1 and "instance" in what and "twice" in what
 
 
+def test_a_date_key_written_plainly_and_escaped_is_refused_not_dated(tmp_path: Path) -> None:
+    """One plain `"date"` and one escaped: the line holds the key twice, whichever is read."""
+    line = ('{"type": "payment", "id": "p1", "date": "2026-01-09", "d\\u0061te": "2026-01-02", '
+            '"location": "loc-11", "invoice": "INV-K1", "amount": "132.00", "method": "cash"}\n')
+    books = books_with(tmp_path, {"e.jsonl": jsonl(sale("s1", 1, "K1")) + line})
+    [(_file, number, _id, what)] = problems(books)
+    assert number == 2 and "date" in what and "twice" in what
+
+
+def test_text_that_looks_like_keys_and_colons_is_only_text(tmp_path: Path) -> None:
+    """A name holding `"date": "2026-01-01"` and colons neither dates the event nor is a
+    repeated key; the file, in date order by its real dates, is read as written."""
+    looks = 'x "date": "2026-01-01", "amount": "1.00" : y'
+    first = sale("s1", 2, "K1")
+    tricky = {**first, "customer": looks}
+    plain = books_with(tmp_path / "a", {"e.jsonl": jsonl(first, pay("p1", 3, "K1", "100.00"))})
+    books = books_with(tmp_path / "b", {"e.jsonl": jsonl(tricky, pay("p1", 3, "K1", "100.00"))})
+    build_ok(plain)
+    build_ok(books)
+    def booked(path: Path) -> list[tuple[Any, ...]]:
+        return [(t.date, t.meta["kind"], t.meta["event"],
+                 [(p.account, p.units) for p in t.postings]) for t in txns(path)]
+
+    assert booked(books) == booked(plain) and len(booked(plain)) == 2
+    assert [t.meta.get("customer") for t in txns(books) if t.meta["kind"] == "sale"] == [looks]
+
+
 def test_a_column_written_twice_in_a_csv_header_is_refused(tmp_path: Path) -> None:
     books = books_with(tmp_path, {
         "sale.csv": CSV_HEAD + "s1,2026-01-01,loc-11,INV-K1,c,st,cuts-3,K1\n",
