@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time a full build against appending one day of events (an incremental build).
 
-    python bench/bench_incremental.py [--events 100000] [--repeat 3] [--keep DIR]
+    python bench/bench_incremental.py [--events 100000] [--repeat 3] [--keep DIR] [--jobs N]
 
 Generates books with `bench/generate.py` (seed 1), sets the last day's events
 aside in a file of their own, and builds the rest. Then, `--repeat` times,
@@ -11,12 +11,13 @@ interleaved on the same machine load:
   from the checkpoint the previous build left);
 * full: the same books, checkpoint removed, `pkgbooks build` again;
 
-and the books are put back as they were before the day (a full build, not
-timed). Every build is the `pkgbooks build --jobs 1` command in a new
-process, so the times include starting Python (a partitioned full build,
-`--jobs 2`, leaves no checkpoint: docs/incremental.md). Prints the medians,
-their ratio, the checkpoint's size and the load average, as JSON; the two
-ledgers are checked identical.
+and the books are put back as they were before the day (a build, not
+timed). Every build is the `pkgbooks build` command in a new process (with
+`--jobs N` if given, else the default: as many partitions as cores), so the
+times include starting Python; the CPU seconds of each (user and system, its
+processes' and theirs) are measured too. Prints the medians, their ratio, the
+checkpoint's size and the load average, as JSON; the two ledgers are checked
+identical.
 """
 
 from __future__ import annotations
@@ -58,8 +59,13 @@ def set_last_day_aside(books: Path, day_file: Path) -> str:
     return last
 
 
-def _build(books: Path) -> tuple[float, str]:
-    done = timing.run_ok([str(PKGBOOKS), "build", "--jobs", "1", str(books)])
+JOBS: list[str] = []  # `--jobs N` for every build, or nothing: the default
+
+
+def _build(books: Path, cpu: list[float] | None = None) -> tuple[float, str]:
+    done = timing.run_ok([str(PKGBOOKS), "build", *JOBS, str(books)])
+    if cpu is not None:
+        cpu.append(done.cpu)
     return done.seconds, done.stdout.strip().rsplit("; ", 1)[-1]
 
 
@@ -83,16 +89,18 @@ def measure(events: int, repeat: int, keep: Path | None = None) -> dict[str, obj
     appended.unlink(missing_ok=True)
     _build(books)  # the books before the day, with their checkpoint
     incremental, full, hows = [], [], set()
+    incremental_cpu: list[float] = []
+    full_cpu: list[float] = []
     size = 0
     for _ in range(repeat):
         shutil.copyfile(day_file, appended)
-        seconds, how = _build(books)
+        seconds, how = _build(books, incremental_cpu)
         incremental.append(seconds)
         hows.add(how)
         size = (books / ".pkgbooks" / "checkpoint").stat().st_size
         after_incremental = _ledger_digest(books)
         shutil.rmtree(books / ".pkgbooks")
-        seconds, how = _build(books)
+        seconds, how = _build(books, full_cpu)
         full.append(seconds)
         assert how.startswith("full build"), how
         assert _ledger_digest(books) == after_incremental, "incremental != full"
@@ -109,6 +117,10 @@ def measure(events: int, repeat: int, keep: Path | None = None) -> dict[str, obj
         "full_build_s": round(statistics.median(full), 2),
         "incremental_s": round(statistics.median(incremental), 2),
         "ratio": round(statistics.median(incremental) / statistics.median(full), 3),
+        "full_cpu_s": round(statistics.median(full_cpu), 2),
+        "incremental_cpu_s": round(statistics.median(incremental_cpu), 2),
+        "cpu_ratio": round(statistics.median(incremental_cpu) / statistics.median(full_cpu), 3),
+        "jobs": JOBS[1] if JOBS else "default",
         "full_runs": [round(s, 2) for s in full],
         "incremental_runs": [round(s, 2) for s in incremental],
         "incremental_was": sorted(hows),
@@ -124,7 +136,10 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument("--jobs", type=int, help="pkgbooks build --jobs N (default: its own)")
     args = parser.parse_args()
+    if args.jobs is not None:
+        JOBS[:] = ["--jobs", str(args.jobs)]
     print(json.dumps(measure(args.events, args.repeat, args.keep), indent=2))
     return 0
 

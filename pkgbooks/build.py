@@ -31,7 +31,7 @@ from pkgbooks.ledger import (
     LedgerWriter,
     render_main,
 )
-from pkgbooks.partition import Parallel, PartitionError
+from pkgbooks.partition import Parallel, PartitionError, Recorded
 from pkgbooks.periods import (
     CONFIG_COPY,
     REFUSED_FILE,
@@ -69,7 +69,7 @@ class Rendered:
     guard: Guard | None = None
     # Incremental builds (pkgbooks.checkpoint): what was known, what went on from a cut.
     plan: checkpoint.Plan | None = None
-    recorder: checkpoint.Recorder | None = None
+    recorder: checkpoint.Recorder | Recorded | None = None
     spans: dict[str, checkpoint.Span] = field(default_factory=dict)  # path -> event dates
 
     @property
@@ -114,7 +114,7 @@ def render(
     where it can (`pkgbooks.checkpoint`; sequentially, whatever `parallel` says):
     `files` then leaves out the month files before the cut, taken unchanged
     from the disk (`result.plan.resume.kept`), and the states for the next
-    checkpoint are saved as it runs (not by a partitioned run).
+    checkpoint are saved as it runs (by each partition, in a partitioned run).
     Consume `files` completely before reading the summary.
     """
     config = config or load_config(books_dir / CONFIG)
@@ -148,6 +148,8 @@ def render(
         started=resume is not None)
     split = (parallel.run(books_dir, config, result.problems, paths)
              if parallel and resume is None else None)
+    if split is not None and plan is not None:
+        split.events_dir = books_dir / EVENTS  # its states for the next checkpoint
     if split is None:
         progress.watch("events read", lambda: engine.counts.read, rate=True)
         if plan is not None:
@@ -171,7 +173,8 @@ def render(
         yield from summaries.made()  # the month-end summaries, for the history reports
         if split is not None:
             engine.end, engine.counts = split.end, split.counts
-        if result.recorder is not None and not result.problems:
+            result.recorder = split.recorded
+        elif isinstance(result.recorder, checkpoint.Recorder) and not result.problems:
             result.recorder.end()
         if resume is not None:
             result.months += resume.months

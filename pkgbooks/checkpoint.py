@@ -38,6 +38,7 @@ import dataclasses
 import datetime
 import gc
 import hashlib
+import heapq
 import io
 import json
 import os
@@ -197,6 +198,9 @@ class Cut:
     blob: str = ""  # sha256 of the saved state, as stored
     offset: int = 0
     length: int = 0
+    # A partitioned build saves a state in parts (`merged`): the length of each, in order;
+    # empty for a state saved whole.
+    parts: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -225,7 +229,7 @@ class Manifest:
             "second_date": day(self.second_date), "lock_ok": self.lock_ok,
             "cuts": [{"date": c.date.isoformat(), "month": c.month, "prefix": c.prefix,
                       "first": day(c.first), "blob": c.blob, "offset": c.offset,
-                      "length": c.length} for c in self.cuts],
+                      "length": c.length, "parts": c.parts} for c in self.cuts],
         }, sort_keys=True).encode()
 
     @classmethod
@@ -242,7 +246,8 @@ class Manifest:
             date = day(c["date"])
             assert date is not None
             cuts.append(Cut(date, str(c["month"]), int(c["prefix"]), day(c["first"]),
-                            str(c["blob"]), int(c["offset"]), int(c["length"])))
+                            str(c["blob"]), int(c["offset"]), int(c["length"]),
+                            [int(n) for n in c["parts"]]))
         return cls(
             str(data["code"]), str(data["config"]), day(data["as_of"]),
             bool(data["keep_going"]),
@@ -285,7 +290,7 @@ class Saved:
 
     engine: EngineState
     balances: dict[str, Decimal]
-    finished: bytes = b""
+    finished: bytes | list[bytes] = b""  # a list: the finished packages of each part (`merged`)
 
 
 class LazyFinished(MutableMapping[str, Any]):
@@ -300,8 +305,8 @@ class LazyFinished(MutableMapping[str, Any]):
     the live packages, and comes back to life only through a lookup.
     """
 
-    def __init__(self, blob: bytes, state: BooksState) -> None:
-        self._blob: bytes | None = blob
+    def __init__(self, blob: bytes | list[bytes], state: BooksState) -> None:
+        self._blob: list[bytes] | None = blob if isinstance(blob, list) else [blob]
         self._state = state
         self._added: dict[str, PackageState] = {}
         self._real: dict[str, PackageState] | None = None
@@ -310,7 +315,13 @@ class LazyFinished(MutableMapping[str, Any]):
         """The finished packages as a plain dict, now also the state's."""
         if self._real is None:
             assert self._blob is not None
-            real = _finished_back(self._blob)
+            real: dict[str, PackageState] = {}
+            for blob in self._blob:  # one per part of a state saved in parts: disjoint
+                part = _finished_back(blob)
+                if real:
+                    real.update(part)
+                else:
+                    real = part
             real.update(self._added)
             self._real, self._blob, self._added = real, None, {}
             self._state.finished = real
@@ -350,13 +361,69 @@ class LazyFinished(MutableMapping[str, Any]):
 def read_state(path: Path, start: int, cut: Cut) -> Saved:
     """The saved state of `cut`; ValueError if its bytes are not the ones saved.
 
-    The bytes are checked against their digest before they are unpickled.
+    The bytes are checked against their digest before they are unpickled. A
+    state saved in parts (by a partitioned build) is read back as one.
     """
-    main, finished = _parts(read_blob(path, start, cut))
-    with _no_gc():
-        engine, balances = _decoders().state(pickle.loads(zlib.decompress(main)))
-    if not isinstance(engine, EngineState):
-        raise ValueError("not a saved state")
+    blob = read_blob(path, start, cut)
+    if cut.parts and sum(cut.parts) != len(blob):
+        raise ValueError("damaged")
+    pieces, at = [], 0
+    for length in cut.parts or [len(blob)]:
+        pieces.append(blob[at:at + length])
+        at += length
+    parts = []
+    for piece in pieces:
+        main, finished = _parts(piece)
+        with _no_gc():
+            engine, balances = _decoders().state(pickle.loads(zlib.decompress(main)))
+        if not isinstance(engine, EngineState):
+            raise ValueError("not a saved state")
+        parts.append(Saved(engine, balances, finished))
+    return merged(parts)
+
+
+def merged(parts: list[Saved]) -> Saved:
+    """One state from the disjoint states of a partitioned build's partitions.
+
+    A partitioned build (pkgbooks/partition.py) saves the state of each
+    partition at a cut (the packages, invoices, event ids and pending expiries
+    of its sources: no two partitions share one) and the parent's part (the
+    duplicate index, the counts of events read, the latest date and the
+    balances, with an empty books state). Their union is the state the
+    sequential engine has at that cut: only the order of the dictionaries
+    differs, and no rule reads that order. Counts add up, the expiries make
+    one heap, the latest date is the latest.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    state, engine = first.engine.state, first.engine
+    closed = set(state.closed_invoices)
+    finished: list[bytes] = []
+    balances = dict(first.balances)
+    for part in parts:
+        blobs = part.finished if isinstance(part.finished, list) else [part.finished]
+        finished.extend(b for b in blobs if b)
+        if part is first:
+            continue
+        other = part.engine
+        state.packages.update(other.state.packages)
+        state.invoices.update(other.state.invoices)
+        state.events.update(other.state.events)
+        state.voided.update(other.state.voided)
+        closed.update(other.state.closed_invoices)
+        engine.expiries.extend(other.expiries)
+        if len(other.seen) > len(engine.seen):
+            engine.seen = other.seen  # the parent's part holds them all; the others none
+        for count in dataclasses.fields(other.counts):
+            setattr(engine.counts, count.name, getattr(engine.counts, count.name)
+                    + getattr(other.counts, count.name))
+        if other.last is not None and (engine.last is None or other.last > engine.last):
+            engine.last = other.last
+        for account, amount in part.balances.items():
+            balances[account] = balances[account] + amount if account in balances else amount
+    state.closed_invoices = closed
+    heapq.heapify(engine.expiries)
     return Saved(engine, balances, finished)
 
 

@@ -28,14 +28,18 @@ sequential order back, byte for byte.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import functools
 import heapq
+import marshal
 import multiprocessing
 import os
+import tempfile
+import time
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,13 +47,16 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from pkgbooks import checkpoint
 from pkgbooks.config import Config
-from pkgbooks.engine import EXPIRY_RANK, Counts, Engine
+from pkgbooks.engine import EXPIRY_RANK, Counts, Engine, EngineState
 from pkgbooks.errors import Error
 from pkgbooks.events import EVENT_ADAPTER, KIND_ORDER, Payment, Redemption, Refund, Sale, Void
 from pkgbooks.layout import CONFIG
 from pkgbooks.ledger import LedgerText, render_txn
-from pkgbooks.readers import Read
+from pkgbooks.postings import Txn
+from pkgbooks.readers import Read, ReadPlaces
+from pkgbooks.state import BooksState
 
 # The file index of an automatic expiry: after every event of its date and rank.
 AUTOMATIC = 1 << 62
@@ -83,19 +90,119 @@ class Task:
 
     config_text: str
     files: tuple[str, ...]
-    events: list[tuple[EventKey, bytes]]
+    # The events in application order: a list, or the path of a spool file of them
+    # (`Spool`; where the task runs on this machine)
+    events: list[tuple[EventKey, bytes]] | str
     end: datetime.date
+    # With `save`: the partition's state is saved (`checkpoint.save`) at the end and, with a
+    # `cut`, where the sequential run would be just after the event of that key.
+    save: bool = False
+    cut: EventKey | None = None
+    # Where to write the rendered transactions rather than return them: each month's in a
+    # spool file `<out>-YYYY-MM` (`MonthFiles`), from the month `start` to the end's
+    out: str | None = None
+    start: Month = (1, 1)
 
 
 @dataclass(slots=True)
 class Part:
     """What a partition gives back: rendered transactions by key, and what it counted."""
 
-    chunks: list[tuple[TxnKey, Month, str]]  # consecutive transactions of one key joined
+    # (key, month, text), consecutive transactions of one key joined; None: in the month
+    # files of `Task.out` (`MonthFiles`)
+    chunks: list[tuple[TxnKey, Month, str]] | None
     deltas: dict[Month, dict[str, Decimal]]  # each month's change of every account posted
     counts: Counts
     problems: list[Error]
     finished: dict[str, str]  # instance -> used up / expired / refunded / voided
+    # With `Task.save`: the saved states (at the cut, if any, then at the end) and the
+    # balance changes before the cut.
+    states: list[bytes] = field(default_factory=list)
+    cut_changes: dict[str, Decimal] = field(default_factory=dict)
+
+
+
+class Spool:
+    """Items appended to a file (marshalled in batches), read back in order by `spooled`.
+
+    A partitioned build keeps its events and its rendered transactions in
+    such files, not in memory: the parent holds a batch at a time, whatever
+    the size of the books. Text, bytes, numbers and tuples only; read back by
+    the same Python.
+    """
+
+    BATCH = 1024
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._handle = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._batch: list[Any] = []
+
+    def add(self, item: Any) -> None:
+        batch = self._batch
+        batch.append(item)
+        if len(batch) >= self.BATCH:
+            marshal.dump(batch, self._handle)
+            batch.clear()
+
+    def close(self) -> None:
+        if self._batch:
+            marshal.dump(self._batch, self._handle)
+            self._batch.clear()
+        self._handle.close()
+
+
+class MonthFiles:
+    """A partition's rendered transactions, one spool file a month, each made whole in turn.
+
+    The file of a month gets its final name (`<prefix>-YYYY-MM`) once every
+    transaction of the month is in it, followed by the month's balance changes
+    (a dict: account -> amount as text), so the parent can merge the months
+    the partitions have done while they go on with the next
+    (`PartitionedRun`). Every month from `start` to `end` has a file, an
+    empty one too.
+    """
+
+    def __init__(self, prefix: str, start: Month, end: Month,
+                 deltas: dict[Month, dict[str, Decimal]]) -> None:
+        self.prefix, self.month, self.end, self.deltas = prefix, start, end, deltas
+        self._spool = Spool(self._path(start) + ".part")
+
+    def _path(self, month: Month) -> str:
+        return month_file(self.prefix, month)
+
+    def add(self, chunk: tuple[TxnKey, Month, str]) -> None:
+        while chunk[1] > self.month:
+            self._finish()
+        self._spool.add(chunk)
+
+    def _finish(self) -> None:
+        changes = self.deltas.get(self.month, {})
+        self._spool.add({account: str(amount) for account, amount in changes.items()})
+        self._spool.close()
+        os.replace(self._spool.path, self._path(self.month))
+        self.month = _next_month(self.month)
+        if self.month <= self.end:
+            self._spool = Spool(self._path(self.month) + ".part")
+
+    def close(self) -> None:
+        while self.month <= self.end:
+            self._finish()
+
+
+def month_file(prefix: str, month: Month) -> str:
+    return f"{prefix}-{month[0]:04d}-{month[1]:02d}"
+
+
+def spooled(path: str) -> Iterator[Any]:
+    """The items of a `Spool` file, in order."""
+    with open(path, "rb") as handle:
+        while True:
+            try:
+                batch = marshal.load(handle)
+            except EOFError:
+                return
+            yield from batch
 
 
 @functools.lru_cache(maxsize=4)
@@ -123,36 +230,80 @@ def _run_task(task: Task) -> Part:
     engine = Engine(config, problems)
     key_of: dict[str, TxnKey] = {}
     files = task.files
-
-    def reads() -> Iterator[Read]:
-        for key, raw in task.events:
-            event = EVENT_ADAPTER.validate_json(raw)
-            key_of[event.id] = (*key, "")
-            yield Read(event, files[key[2]], key[3])
-
     currency = config.currency
     chunks: list[tuple[TxnKey, Month, str]] = []
     deltas: dict[Month, dict[str, Decimal]] = {}
-    last: tuple[TxnKey, Month] | None = None
-    for t in engine.run(reads(), task.end):
+    out = (MonthFiles(task.out, task.start, _month_of(task.end), deltas)
+           if task.out is not None else None)
+    keep = chunks.append if out is None else out.add
+    pending: list[Any] = []  # the last chunk: [key, month, texts], until the key changes
+    part = Part(chunks if out is None else None, deltas, engine.counts, problems, {})
+
+    def add(t: Txn) -> None:
         txn_key = key_of.get(t.meta.event)
         if txn_key is None:  # an automatic expiry: its id is `expiry:<instance>`
             instance = t.meta.event.removeprefix("expiry:")
             txn_key = (t.date.isoformat(), EXPIRY_RANK, AUTOMATIC, 0, instance)
         month = (t.date.year, t.date.month)
         text = render_txn(t, currency)
-        if last == (txn_key, month):
-            chunks[-1] = (txn_key, month, chunks[-1][2] + text)
+        if pending and pending[0] == txn_key and pending[1] == month:
+            pending[2].append(text)
         else:
-            chunks.append((txn_key, month, text))
-            last = (txn_key, month)
+            if pending:
+                keep((pending[0], pending[1], "".join(pending[2])))
+            pending[:] = [txn_key, month, [text]]
         changes = deltas.get(month)
         if changes is None:
             changes = deltas[month] = {}
         for p in t.postings:
             changes[p.account] = changes.get(p.account, Decimal(0)) + p.amount
-    finished: dict[str, str] = {i: p.status for i, p in engine.ctx.state.finished.items()}
-    return Part(chunks, deltas, engine.counts, problems, finished)
+
+    def at_cut(cut: EventKey) -> None:
+        """As the sequential engine stands just after the event `cut`: the expiries before
+        it run, the state saved, the balance changes so far added up."""
+        for t in engine._expire_until(datetime.date.fromisoformat(cut[0]), cut[1]):
+            add(t)
+        part.states.append(_saved(engine))
+        for changes in deltas.values():
+            for account, amount in changes.items():
+                part.cut_changes[account] = part.cut_changes.get(account, Decimal(0)) + amount
+
+    def reads() -> Iterator[Read]:
+        cut = task.cut if task.save else None
+        events = task.events if isinstance(task.events, list) else spooled(task.events)
+        for key, raw in events:
+            if cut is not None and key > cut:
+                at_cut(cut)
+                cut = None
+            event = EVENT_ADAPTER.validate_json(raw)
+            key_of.clear()  # the engine is done with the event before: only this one's
+            key_of[event.id] = (*key, "")
+            yield Read(event, files[key[2]], key[3])
+        if cut is not None:
+            at_cut(cut)
+
+    for t in engine.run(reads(), task.end):
+        add(t)
+    if pending:
+        keep((pending[0], pending[1], "".join(pending[2])))
+    if out is not None:
+        out.close()
+    if task.save:
+        part.states.append(_saved(engine))
+    part.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}
+    return part
+
+
+def _saved(engine: Engine) -> bytes:
+    """A partition's state as the checkpoint stores it: one part of the state (`merged`).
+
+    The duplicate index and the count of events read are the parent's (its
+    part); the rest is this partition's alone.
+    """
+    snapshot = engine.snapshot()
+    counts = dataclasses.replace(snapshot.counts, read=0, after_as_of=0, duplicates=0)
+    return checkpoint.save(dataclasses.replace(snapshot, seen=ReadPlaces(), counts=counts),
+                           {}, None, Path())
 
 
 # --- the parent: routing --------------------------------------------------------------------
@@ -185,6 +336,30 @@ class _Components:
                 parent[root] = roots[0]
 
 
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """Where the events cross into a new month: after the event `key` (of `date`).
+
+    `counts` and `seen` (how many ids the duplicate index held) are the
+    parent's part of the state there.
+    """
+
+    key: EventKey
+    date: datetime.date
+    into: Month
+    counts: Counts
+    seen: int
+
+
+def _month_of(date: datetime.date) -> Month:
+    return date.year, date.month
+
+
+def _key(read: Read, index: dict[str, int]) -> EventKey:
+    event = read.event
+    return event.date.isoformat(), KIND_ORDER[event.type], index[read.file], read.line
+
+
 def _invoice(invoice: str) -> str:
     return "i\0" + invoice
 
@@ -199,17 +374,28 @@ class Routing:
 
     It does what the sequential engine does before any rule (count, leave out
     the events after `as_of`, skip an event read twice and refuse an id used
-    for another event) and keeps each remaining event as JSON with its key.
+    for another event) and writes each remaining event as JSON with its key to
+    the spool file `events`; it keeps in memory only what routing needs.
     """
 
     config: Config
     problems: list[Error]
     files: list[str]
     as_of: datetime.date | None
+    events: Path
     counts: Counts = field(default_factory=Counts)
     end: datetime.date | None = None
-    # (key, JSON, id, the invoice or instance node it concerns, its location or void target)
-    records: list[tuple[EventKey, bytes, str, str, str]] = field(default_factory=list)
+    first: datetime.date | None = None  # the first event date
+    last: datetime.date | None = None  # the latest event date up to the as-of date
+    second_date: datetime.date | None = None  # the books' second date (as `checkpoint.Recorder`)
+    seen: ReadPlaces = field(default_factory=ReadPlaces)  # where each id was first read
+    # The latest crossing into a new month: the last event before it, as the state there holds
+    crossing: Crossing | None = None
+    # Of each event kept, in order: its id, the invoice or instance node it concerns
+    # ("" for a void), its location or a void's target
+    ids: list[str] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    wheres: list[str] = field(default_factory=list)
     _components: _Components = field(default_factory=_Components)
     _sales: list[tuple[str, str]] = field(default_factory=list)  # (invoice node, location)
 
@@ -217,24 +403,52 @@ class Routing:
         """Take every event; as `Engine.run` before its rules."""
         duplicates = Engine(self.config, self.problems)  # its check of ids read twice
         index = {name: i for i, name in enumerate(self.files)}
-        counts, as_of, records = self.counts, self.as_of, self.records
+        counts, as_of = self.counts, self.as_of
+        ids, nodes, wheres = self.ids, self.nodes, self.wheres
+        spool = Spool(self.events)
         dump = EVENT_ADAPTER.dump_json
         last: datetime.date | None = None
+        before: Read | None = None
+        first_date: datetime.date | None = None
         for read in reads:
             event = read.event
-            counts.read += 1
             if as_of is not None and event.date > as_of:
+                counts.read += 1
                 counts.after_as_of += 1
                 continue
+            if before is None:
+                first_date = event.date
+            elif self.second_date is None and event.date != first_date:
+                self.second_date = event.date
+            if before is not None and _month_of(event.date) > _month_of(before.event.date):
+                self.crossing = Crossing(
+                    _key(before, index), before.event.date, _month_of(event.date),
+                    Counts(read=counts.read, duplicates=duplicates.counts.duplicates,
+                           rejected=duplicates.counts.rejected), len(duplicates._seen))
+            before = read
+            counts.read += 1
             last = event.date if last is None or event.date > last else last
             if duplicates._is_duplicate(read):
                 continue
             key = (event.date.isoformat(), KIND_ORDER[event.type], index[read.file], read.line)
             node, where = self._concerns(event)
-            records.append((key, dump(event), event.id, node, where))
+            spool.add((key, dump(event)))
+            ids.append(event.id)
+            nodes.append(node)
+            wheres.append(where)
+        spool.close()
         counts.duplicates = duplicates.counts.duplicates
         counts.rejected = duplicates.counts.rejected
+        self.seen = duplicates._seen
+        self.first, self.last = first_date, last
         self.end = as_of or last
+
+    def cut(self) -> Crossing | None:
+        """Where to save the state besides the end: the start of the books' last month."""
+        crossing, end = self.crossing, self.end
+        if crossing is None or end is None or crossing.into != _month_of(end):
+            return None
+        return crossing
 
     def _concerns(self, event: Any) -> tuple[str, str]:
         """(the invoice or instance node, the event's location or a void's target)."""
@@ -251,8 +465,8 @@ class Routing:
         location = event.location if isinstance(event, Redemption | Refund) else ""
         return _instance(event.instance), location
 
-    def partitions(self, n: int) -> list[list[tuple[EventKey, bytes]]]:
-        """The events in `n` partitions (empty ones left out), each in application order.
+    def partitions(self, n: int) -> list[int]:
+        """Each event's partition, of `n` (numbered in order, empty ones left out).
 
         A group of sales sharing an invoice or instance belongs to the location
         of its first sale; an event to the group of its invoice or instance (an
@@ -264,8 +478,9 @@ class Routing:
         owner: dict[str, str] = {}
         for node, location in self._sales:
             owner.setdefault(components.find(node), location)
+        self._sales.clear()
         sources: list[str] = []
-        for _key, _raw, _id, node, where in self.records:
+        for node, where in zip(self.nodes, self.wheres, strict=True):
             if node in components.parent:
                 sources.append(owner[components.find(node)])
             else:
@@ -279,51 +494,102 @@ class Routing:
             emptiest = min(range(len(totals)), key=lambda b: (totals[b], b))
             bucket_of[source] = emptiest
             totals[emptiest] += count
-        buckets: list[list[tuple[EventKey, bytes]]] = [[] for _ in totals]
+        buckets: list[int] = []
         bucket_of_id: dict[str, int] = {}
-        for (key, raw, event_id, node, where), source in zip(self.records, sources,
-                                                             strict=True):
+        for event_id, node, where, source in zip(self.ids, self.nodes, self.wheres, sources,
+                                                 strict=True):
             bucket = bucket_of[source] if node else bucket_of_id.get(where, 0)
-            buckets[bucket].append((key, raw))
+            buckets.append(bucket)
             bucket_of_id[event_id] = bucket
-        return [b for b in buckets if b]
+        number = {b: i for i, b in enumerate(sorted(set(buckets)))}
+        return [number[b] for b in buckets]
+
+    def split(self, n: int, spool_dir: Path | None) -> list[list[tuple[EventKey, bytes]] | str]:
+        """The events of each partition (`partitions`) in application order: in spool files
+        in `spool_dir`, or (without one) in lists. Frees what routing kept."""
+        buckets = self.partitions(n)
+        self.ids, self.nodes, self.wheres = [], [], []
+        self._components = _Components()
+        count = max(buckets, default=-1) + 1
+        lists: list[list[tuple[EventKey, bytes]]] = [[] for _ in range(count)]
+        spools = ([Spool(spool_dir / f"events-{i}") for i in range(count)]
+                  if spool_dir is not None else [])
+        adds = [spool.add for spool in spools] if spools else [e.append for e in lists]
+        for event, bucket in zip(spooled(str(self.events)), buckets, strict=True):
+            adds[bucket](event)
+        for spool in spools:
+            spool.close()
+        self.events.unlink(missing_ok=True)
+        return [spool.path for spool in spools] if spools else list(lists)
 
 
 # --- running the tasks ----------------------------------------------------------------------
 
 
-Runner = Callable[[list[Task]], list[Part]]
+class Runner:
+    """Runs partition tasks somewhere; `local`: where they can read and write this
+    machine's files (the tasks' events and transactions then go by spool files)."""
+
+    local = True
+    slots = 1
+
+    def __call__(self, tasks: list[Task]) -> list[Part]:
+        """Run the tasks here, one after the other."""
+        return [run_task(task) for task in tasks]
+
+    def submit(self, tasks: list[Task]) -> list[Future[Part]]:
+        """Start the tasks; here: run them now, one after the other."""
+        futures = []
+        for part in map(run_task, tasks):
+            future: Future[Part] = Future()
+            future.set_result(part)
+            futures.append(future)
+        return futures
+
+    def close(self) -> None:
+        """Let go of the processes or the cluster."""
 
 
-def in_process(tasks: list[Task]) -> list[Part]:
-    """Run the tasks here, one after the other."""
-    return [run_task(task) for task in tasks]
+class ProcessPool(Runner):
+    """Runs the tasks in `jobs` processes of this machine (one task: in this one).
 
+    The processes start at once, before the events are read: forked from a
+    small parent, they share none of its later memory (a process forked after
+    routing would hold every event the parent held, as far as the operating
+    system counts).
+    """
 
-def process_pool(jobs: int) -> Runner:
-    """Run the tasks in `jobs` processes of this machine (one task: in this one)."""
-
-    def run(tasks: list[Task]) -> list[Part]:
-        if len(tasks) <= 1:
-            return in_process(tasks)
+    def __init__(self, jobs: int) -> None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.slots = jobs
+        self._pool = ProcessPoolExecutor(max_workers=jobs,
+                                         mp_context=multiprocessing.get_context(method))
+        self._pool.submit(int).result()  # starts every process (a fork pool starts them all)
+
+    def __call__(self, tasks: list[Task]) -> list[Part]:
+        return [result(future) for future in self.submit(tasks)]
+
+    def submit(self, tasks: list[Task]) -> list[Future[Part]]:
+        if len(tasks) <= 1:
+            return super().submit(tasks)
         try:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
-                                     mp_context=multiprocessing.get_context(method)) as pool:
-                return list(pool.map(run_task, tasks))
-        except BrokenProcessPool:
-            raise PartitionError("a build process ended unexpectedly (out of memory?); "
-                                 "try fewer --jobs") from None
+            return [self._pool.submit(run_task, task) for task in tasks]
+        except BrokenProcessPool:  # a process died at once
+            raise _died() from None
 
-    return run
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-class DaskCluster:
+class DaskCluster(Runner):
     """Runs the tasks on the Dask cluster at `address` (`pip install 'pkgbooks[dask]'`).
 
     It connects when made, so an unreachable scheduler stops the build before
-    any event is read; `slots` is the number of worker threads.
+    any event is read; `slots` is the number of worker threads. The workers
+    may be other machines: the tasks' events and results go over the network.
     """
+
+    local = False
 
     def __init__(self, address: str) -> None:
         try:
@@ -365,6 +631,19 @@ class DaskCluster:
             self.client.close()
 
 
+def result(future: Future[Part]) -> Part:
+    """A task's part, once done; a process that died is one line of error."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise _died() from None
+
+
+def _died() -> PartitionError:
+    return PartitionError("a build process ended unexpectedly (out of memory?); "
+                          "try fewer --jobs")
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -402,7 +681,7 @@ class Parallel:
             jobs = self.jobs or default_jobs()
             if jobs <= 1 or _size(paths) < SMALL_BOOKS_BYTES:
                 return None
-            runner = process_pool(jobs)
+            runner = ProcessPool(jobs)
         config_text = (books_dir / CONFIG).read_text(encoding="utf-8-sig")
         return PartitionedRun(config, config_text, problems, [str(p) for p in paths], jobs,
                               runner)
@@ -421,12 +700,30 @@ def _size(paths: list[Path]) -> int:
 
 
 @dataclass(slots=True)
+class Recorded:
+    """The states a partitioned build saved for the checkpoint, as `checkpoint.Recorder`'s."""
+
+    second_date: datetime.date | None
+    cuts: list[checkpoint.Cut] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+
+    def add(self, cut: checkpoint.Cut, parts: list[bytes]) -> None:
+        """A state saved in parts (`checkpoint.merged` reads them back as one)."""
+        cut.parts = [len(part) for part in parts]
+        self.cuts.append(cut)
+        self.blobs.append(b"".join(parts))
+
+
+@dataclass(slots=True)
 class PartitionedRun:
     """Stands where the sequential `Engine` stands in a build: same `end`, `counts`, `finished`.
 
     `months(reads, as_of, text)` routes the events, runs the partitions with
     `runner` and yields the month files `text.months()` would have yielded
-    from the sequential engine.
+    from the sequential engine. With `events_dir` set, it also saves the
+    states for the next build's checkpoint (`recorded`), as
+    `checkpoint.Recorder` does for the sequential engine: at the end, and at
+    the start of the books' last month.
     """
 
     config: Config
@@ -438,29 +735,51 @@ class PartitionedRun:
     end: datetime.date | None = None
     counts: Counts = field(default_factory=Counts)
     finished: dict[str, str] = field(default_factory=dict)
+    events_dir: Path | None = None
+    recorded: Recorded | None = None
 
     def months(self, reads: Iterable[Read], as_of: datetime.date | None,
                text: LedgerText) -> Iterator[tuple[str, str]]:
-        try:
-            yield from self._months(reads, as_of, text)
-        finally:
-            close = getattr(self.runner, "close", None)
-            if close is not None:
-                close()
+        with tempfile.TemporaryDirectory(prefix="pkgbooks-partitions-") as spool:
+            try:
+                yield from self._months(reads, as_of, text, Path(spool))
+            finally:
+                self.runner.close()
 
     def _months(self, reads: Iterable[Read], as_of: datetime.date | None,
-                text: LedgerText) -> Iterator[tuple[str, str]]:
+                text: LedgerText, spool: Path) -> Iterator[tuple[str, str]]:
         counts = self.counts  # counted as the events are read (the progress line shows it)
-        routing = Routing(self.config, self.problems, self.files, as_of, counts)
+        routing = Routing(self.config, self.problems, self.files, as_of, spool / "events",
+                          counts)
         routing.read(reads)
         self.end = routing.end
-        if routing.end is None or not routing.records:
+        if routing.end is None or not routing.ids:
             return
-        partitions = routing.partitions(self.jobs)
-        routing.records.clear()
-        tasks = [Task(self.config_text, tuple(self.files), events, routing.end)
-                 for events in partitions]
-        parts = self.runner(tasks)
+        save = self.events_dir is not None
+        crossing = routing.cut() if save else None
+        parent_counts = dataclasses.replace(counts)
+        local = self.runner.local
+        partitions = routing.split(self.jobs, spool if local else None)
+        start = _month_of(routing.first) if routing.first is not None else _month_of(routing.end)
+        tasks = [Task(self.config_text, tuple(self.files), events, routing.end, save,
+                      crossing.key if crossing else None,
+                      str(spool / f"transactions-{i}") if local else None, start)
+                 for i, events in enumerate(partitions)]
+        del partitions
+        cut = (*crossing.key, "") if crossing is not None else None
+        if local:  # the months are merged as the partitions finish them
+            futures = self.runner.submit(tasks)
+            deltas: dict[Month, dict[str, Decimal]] = {}
+            streams = [_month_files(task, future, deltas) for task, future in
+                       zip(tasks, futures, strict=True)]
+            merge = _Merge(text, streams, deltas, routing.end, cut)
+            yield from merge.months()
+            parts = [result(future) for future in futures]
+        else:
+            parts = self.runner(tasks)
+            merge = _Merge(text, [iter(p.chunks or ()) for p in parts],
+                           _added(p.deltas for p in parts), routing.end, cut)
+            yield from merge.months()
         for part in parts:
             counts.applied += part.counts.applied
             counts.rejected += part.counts.rejected
@@ -468,45 +787,142 @@ class PartitionedRun:
             counts.transactions += part.counts.transactions
             self.problems.extend(part.problems)
             self.finished.update(part.finished)
-        yield from _merge(text, parts, routing.end)
+        if self.events_dir is None:
+            return
+        self.recorded = recorded = Recorded(routing.second_date)
+        if crossing is not None and merge.at_cut is not None:
+            month, prefix, first = merge.at_cut
+            balances = dict(merge.balances_before)
+            for part in parts:
+                for account, amount in part.cut_changes.items():
+                    balances[account] = balances.get(account, Decimal(0)) + amount
+            mine = self._saved(routing.seen.head(crossing.seen), crossing.counts,
+                               crossing.date, balances, as_of)
+            recorded.add(checkpoint.Cut(_last_day(_month_of(crossing.date)), _name(month),
+                                        prefix, first), [mine, *(p.states[0] for p in parts)])
+        if text.month == _month_of(routing.end):
+            mine = self._saved(routing.seen, parent_counts, routing.last, text.balances, as_of)
+            recorded.add(checkpoint.Cut(routing.end, _name(text.month),
+                                        sum(map(len, text.chunks)), text.first),
+                         [mine, *(p.states[-1] for p in parts)])
+
+    def _saved(self, seen: ReadPlaces, counts: Counts, last: datetime.date | None,
+               balances: dict[str, Decimal], as_of: datetime.date | None) -> bytes:
+        """The parent's part of a saved state: what was decided here, no books state."""
+        assert self.events_dir is not None
+        counts = dataclasses.replace(counts, applied=0, expiries=0, transactions=0)
+        return checkpoint.save(EngineState(BooksState(), seen, [], counts, last), balances,
+                               as_of, self.events_dir)
 
 
-def _merge(text: LedgerText, parts: list[Part], end: datetime.date) -> Iterator[tuple[str, str]]:
-    """The month files of the merged transactions, as `LedgerText.months` writes them."""
-    balances = text.balances
-    deltas: dict[Month, dict[str, Decimal]] = {}
-    for part in parts:
-        for month_key, changes in part.deltas.items():
-            total = deltas.setdefault(month_key, {})
-            for account, amount in changes.items():
-                total[account] = total.get(account, Decimal(0)) + amount
+class _Merge:
+    """The month files of the partitions' transactions merged by key, as
+    `LedgerText.months` writes them; where the text stood at a cut, if asked."""
 
-    def close(month_key: Month, chunks: list[str]) -> tuple[str, str]:
-        for account, amount in deltas.get(month_key, {}).items():
-            balances[account] = balances.get(account, Decimal(0)) + amount
-        return text._close_month(month_key, chunks)
+    def __init__(self, text: LedgerText, streams: list[Iterator[tuple[TxnKey, Month, str]]],
+                 deltas: dict[Month, dict[str, Decimal]], end: datetime.date,
+                 cut: TxnKey | None) -> None:
+        """`streams`: each partition's transactions in key order; `deltas`: each month's
+        balance changes, all partitions' added up (filled in by the streams as they go,
+        at the latest when every stream has gone past the month)."""
+        self.text, self.streams, self.deltas, self.end, self.cut = text, streams, deltas, end, cut
+        self.balances_before = dict(text.balances)
+        # At the cut: (the month being written, its text's length so far, the first month)
+        self.at_cut: tuple[Month, int, datetime.date | None] | None = None
 
-    month: Month | None = None
-    chunks: list[str] = []
-    for _key, month_key, body in heapq.merge(*(p.chunks for p in parts), key=itemgetter(0)):
+    def months(self) -> Iterator[tuple[str, str]]:
+        text, end, deltas = self.text, self.end, self.deltas
+        balances = text.balances
+
+        def close(month_key: Month, chunks: list[str]) -> tuple[str, str]:
+            for account, amount in deltas.get(month_key, {}).items():
+                balances[account] = balances.get(account, Decimal(0)) + amount
+            return text._close_month(month_key, chunks)
+
+        cut = self.cut
+        month: Month | None = None
+        chunks: list[str] = []
+        for key, month_key, body in heapq.merge(*self.streams, key=itemgetter(0)):
+            if cut is not None and key > cut:
+                self._cut(month, chunks)
+                cut = None
+            if month is None:
+                month = text.month = month_key
+                text.first = datetime.date(month[0], month[1], 1)
+                chunks = text.chunks = [text._header(month)]
+            while month_key > month:
+                yield close(month, chunks)
+                month = text.month = _next_month(month)
+                chunks = text.chunks = [text._header(month)]
+            chunks.append(body)
+        if cut is not None:
+            self._cut(month, chunks)
         if month is None:
-            month = month_key
-            text.first = datetime.date(month[0], month[1], 1)
-            chunks.append(text._header(month))
-        while month_key > month:
+            return
+        last = max(month, (end.year, end.month))
+        while True:
             yield close(month, chunks)
-            month = _next_month(month)
-            chunks = [text._header(month)]
-        chunks.append(body)
-    if month is None:
-        return
-    last = max(month, (end.year, end.month))
-    while True:
-        yield close(month, chunks)
-        if month >= last:
-            break
+            if month >= last:
+                break
+            month = text.month = _next_month(month)
+            chunks = text.chunks = [text._header(month)]
+
+    def _cut(self, month: Month | None, chunks: list[str]) -> None:
+        if month is not None and self.cut is not None \
+                and month == _month_of(datetime.date.fromisoformat(self.cut[0])):
+            self.at_cut = (month, sum(map(len, chunks)), self.text.first)
+
+
+def _added(all_deltas: Iterable[dict[Month, dict[str, Decimal]]]
+           ) -> dict[Month, dict[str, Decimal]]:
+    """The partitions' balance changes of each month, added up."""
+    total: dict[Month, dict[str, Decimal]] = {}
+    for deltas in all_deltas:
+        for month, changes in deltas.items():
+            into = total.setdefault(month, {})
+            for account, amount in changes.items():
+                into[account] = into.get(account, Decimal(0)) + amount
+    return total
+
+
+def _month_files(task: Task, future: Future[Part], deltas: dict[Month, dict[str, Decimal]]
+                 ) -> Iterator[tuple[TxnKey, Month, str]]:
+    """A partition's transactions from its month files (`MonthFiles`), each read once whole;
+    each month's balance changes added to `deltas` on the way."""
+    assert task.out is not None
+    month, last = task.start, _month_of(task.end)
+    while month <= last:
+        path = month_file(task.out, month)
+        _wait_for(path, future)
+        for item in spooled(path):
+            if type(item) is dict:
+                into = deltas.setdefault(month, {})
+                for account, amount in item.items():
+                    into[account] = into.get(account, Decimal(0)) + Decimal(amount)
+            else:
+                yield item
+        os.unlink(path)
         month = _next_month(month)
-        chunks = [text._header(month)]
+
+
+def _wait_for(path: str, future: Future[Part]) -> None:
+    """Until the file is there; a task that failed (or ended without it) is an error."""
+    pause = 0.001
+    while not os.path.exists(path):
+        if future.done():
+            result(future)  # raises what the task raised
+            if not os.path.exists(path):
+                raise PartitionError(f"a build process left no {Path(path).name}")
+        time.sleep(pause)
+        pause = min(2 * pause, 0.02)
+
+
+def _name(month: Month) -> str:
+    return f"{month[0]:04d}-{month[1]:02d}"
+
+
+def _last_day(month: Month) -> datetime.date:
+    return datetime.date(*_next_month(month), 1) - datetime.timedelta(days=1)
 
 
 def _next_month(month: Month) -> Month:

@@ -25,6 +25,7 @@ import datetime
 import errno
 import heapq
 import io
+import itertools
 import json
 import os
 import re
@@ -133,6 +134,13 @@ class ReadPlaces(Mapping[str, Place]):
         moved._files = [rename(name) for name in self._files]
         moved._numbers = {name: number for number, name in enumerate(moved._files)}
         return moved
+
+    def head(self, count: int) -> ReadPlaces:
+        """The first `count` ids noted (the index as it stood then: ids are only added)."""
+        head = ReadPlaces()
+        head._places = dict(itertools.islice(self._places.items(), count))
+        head._files, head._numbers = list(self._files), dict(self._numbers)
+        return head
 
 
 # (date, kind rank, file index, line): the application order.

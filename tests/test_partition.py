@@ -174,9 +174,11 @@ def test_cross_entity_and_void_events_cross_partitions(tmp_path: Path) -> None:
     config = load_config(books / CONFIG)
     problems: list[Any] = []
     paths = event_files(books / EVENTS, problems)
-    routing = partition.Routing(config, problems, [str(p) for p in paths], None)
+    routing = partition.Routing(config, problems, [str(p) for p in paths], None,
+                                tmp_path / "events.spool")
     routing.read(read_events(paths, problems))
-    parts = routing.partitions(3)
+    parts = routing.split(3, None)
+    assert all(isinstance(part, list) for part in parts)
     assert len(parts) == 3 and sum(map(len, parts)) == len(history.events)
     sizes = sorted(map(len, parts))
     assert sizes[0] > 0.1 * sizes[-1], sizes  # balanced by event count
