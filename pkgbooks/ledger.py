@@ -145,16 +145,12 @@ class LedgerText:
 
     `months()` yields `(file name, text)` for each month from the first
     transaction's to `as_of`'s, holding one month in memory at a time; then
-<<<<<<< HEAD
-    `accounts()` gives the account file. `balances` is every account's balance.
-    `month` and `chunks` are the month being written and its text so far
-    (without the closing `balance` lines): set them to go on with a month
-    already begun (`pkgbooks.checkpoint`).
-=======
     `accounts()` gives the account file. `balances` is every account's balance;
     `digests` the SHA-256 of every month file's bytes, listed in the account file
     so that a report can tell the month files are still as the build wrote them.
->>>>>>> main
+    `month` and `chunks` are the month being written and its text so far
+    (without the closing `balance` lines): set them to go on with a month
+    already begun (`pkgbooks.checkpoint`).
     """
 
     config: Config
