@@ -45,6 +45,7 @@ from pkgbooks.periods import (
 )
 from pkgbooks.readers import Read, event_files, read_events, sane_dates
 from pkgbooks.reports.directives import query_directives
+from pkgbooks.reports.summary import Summaries
 from pkgbooks.state import BooksState
 
 
@@ -137,6 +138,9 @@ def render(
         source = _after(resume.cut.date, read_events(resume.read, result.problems))
     else:
         source = checkpoint.spans_of(read_events(paths, result.problems), result.spans)
+    summaries = Summaries(config, text.digests)  # for the history reports
+    if resume is not None and plan is not None and plan.manifest is not None:
+        summaries.going_on(resume.cut.month, resume.kept, plan.manifest.ledger)
     dated_out: list[Read] = []
     reads: Iterator[Read] = sane_dates(
         guard(source), result.problems, today=today, future_days=config.dates.future_days,
@@ -165,6 +169,8 @@ def render(
         for name, month_text in months:
             result.months += 1
             yield name, month_text
+            summaries.take(name, month_text)
+        yield from summaries.made()  # the month-end summaries, for the history reports
         if split is not None:
             engine.end, engine.counts = split.end, split.counts
             result.recorder = split.recorded

@@ -72,10 +72,11 @@ def assert_whole(books: Path, allowed: list[dict[str, bytes]]) -> None:
     assert any(on_disk == books_state for books_state in allowed), "the books are damaged"
     _entries, errors, _ = loader.load_file(str(books / "main.beancount"))
     assert not errors
-    entity_books = (books / "ledger" / "entities", books / "entities")
+    # The entities' books, and the month-end summaries for the history reports.
+    generated = (books / "ledger" / "entities", books / "entities", books / "ledger" / "summary")
     stray = [p for p in books.rglob("*.beancount")
              if p.parent != books / "ledger" and p != books / "main.beancount"
-             and not any(p.is_relative_to(place) for place in entity_books)]
+             and not any(p.is_relative_to(place) for place in generated)]
     assert not stray, stray
 
 

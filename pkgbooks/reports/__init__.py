@@ -93,8 +93,16 @@ def report_document(
 
 
 def span_of(name: str, start: datetime.date | None, end: datetime.date) -> Span:
-    """The months report NAME reads: its period, or from the first month for a package's life."""
-    return Span(None if name in HISTORY_REPORTS else start, end)
+    """The months report NAME reads: its period (an as-of report: `--to`'s month).
+
+    A report that needs a package's life before the period (activity,
+    customers, invoices) starts from the build's summary of open packages
+    and invoices (`pkgbooks.reports.summary`), the others from the balances
+    asserted at the end of the month before.
+    """
+    if name in HISTORY_REPORTS:
+        return Span(start or end.replace(day=1), end, history=True)
+    return Span(start, end)
 
 
 @functools.cache

@@ -138,7 +138,8 @@ class Books:
         loaded = None
         if span is not None:
             files = files or read_files(main)
-            loaded = load_span(files, span, Cache.default()) if files is not None else None
+            loaded = (load_span(files, span, Cache.default(), config) if files is not None
+                      else None)
         if loaded is None:
             span = None
             loaded = load_ledger(main)

@@ -34,7 +34,7 @@ import hashlib
 import multiprocessing
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,11 @@ from typing import Any
 from beancount.core import amount, data
 from beancount.parser import parser
 
+from pkgbooks.config import Config
 from pkgbooks.layout import Loaded, books_lock
 from pkgbooks.ledger import ACCOUNTS, LEDGER_DIR, MONTH_DIGEST
 from pkgbooks.reports.cache import Cache
+from pkgbooks.reports.summary import SUMMARY_DIR, Summary, summary_name
 
 MONTH_FILE = re.compile(r"(\d{4})-(\d{2})\.beancount")
 INCLUDE = f"{LEDGER_DIR}/*.beancount"
@@ -66,6 +68,7 @@ class Span:
 
     first: datetime.date | None
     last: datetime.date
+    history: bool = False  # from the summary of open packages before `first`, not balances
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class LedgerFiles:
     months: dict[Month, tuple[Path, bytes, str]]  # (year, month) -> path, bytes, SHA-256
     others: list[tuple[Path, bytes]]  # accounts, queries, refused events ...
     identity: str  # SHA-256 over the names and contents of every file
+    summaries: dict[str, str] = field(default_factory=dict)  # summary/YYYY-MM... -> SHA-256
 
 
 def read_files(main: Path) -> LedgerFiles | None:
@@ -100,18 +104,21 @@ def read_files(main: Path) -> LedgerFiles | None:
         else:
             others.append((path, text))
     accounts = next((text for path, text in others if path.name == ACCOUNTS), b"")
-    recorded = dict(_DIGEST_LINE.findall(accounts.decode("utf-8", "replace")))
+    listed = dict(_DIGEST_LINE.findall(accounts.decode("utf-8", "replace")))
+    recorded = {name: sha for name, sha in listed.items() if "/" not in name}
     on_disk = {path.name: sha for path, _text, sha in months.values()}
     if not recorded or recorded != on_disk:
         return None
-    return LedgerFiles(main, main_text, months, others, identity.hexdigest())
+    summaries = {name: sha for name, sha in listed.items() if name.startswith(f"{SUMMARY_DIR}/")}
+    return LedgerFiles(main, main_text, months, others, identity.hexdigest(), summaries)
 
 
-def load_span(files: LedgerFiles, span: Span, cache: Cache) -> Loaded | None:
+def load_span(files: LedgerFiles, span: Span, cache: Cache, config: Config) -> Loaded | None:
     """The entries of the span's months (and its opening balances), errors and options.
 
     None when `main.beancount` is not the one the build writes (another
-    include, entries of its own): the caller then loads the whole ledger.
+    include, entries of its own) or a summary is not the one it wrote: the
+    caller then loads the whole ledger.
     """
     entries, errors, options = parser.parse_string(files.main_text,
                                                    report_filename=str(files.main))
@@ -123,12 +130,36 @@ def load_span(files: LedgerFiles, span: Span, cache: Cache) -> Loaded | None:
         errors.extend(problems)
     last = (span.last.year, span.last.month)
     first = (span.first.year, span.first.month) if span.first else min(files.months, default=last)
+    before = max((m for m in files.months if m < first), default=None)
+    summary: Summary | None = None
+    if span.history and before is not None:
+        name = summary_name(_month_name(before))
+        if name in files.summaries:
+            summary = _summary(files, name, config)
+            if summary is None:
+                return None
+        if summary is None or not summary.complete:
+            # No summary (books built before them) or one that cannot say what some
+            # package or invoice held: the history is read from the first month.
+            first, before, summary = min(files.months), None, None
     wanted = [files.months[month] for month in sorted(files.months) if first <= month <= last]
     for found, problems in _months_entries(wanted, cache):
         entries.extend(found)
         errors.extend(problems)
-    before = max((m for m in files.months if m < first), default=None)
-    if before is not None:
+    if summary is not None:
+        assert before is not None
+        path = files.main.parent / LEDGER_DIR / summary_name(_month_name(before))
+        earlier: list[Any] = summary.entries(_month_name(before), str(path))
+        if not summary.takes_in(_month_name(first), entries):
+            # A month of the span changes a package or invoice the summary left out:
+            # the months before the span are read instead.
+            earlier = []
+            before_span = [files.months[month] for month in sorted(files.months) if month < first]
+            for found, problems in _months_entries(before_span, cache):
+                earlier.extend(found)
+                errors.extend(problems)
+        entries.extend(earlier)
+    if before is not None and not span.history:
         path, text, _sha = files.months[before]
         opening = _opening(path, text, datetime.date(first[0], first[1], 1))
         if opening is None:
@@ -136,6 +167,26 @@ def load_span(files: LedgerFiles, span: Span, cache: Cache) -> Loaded | None:
         entries.append(opening)
     entries.sort(key=data.entry_sortkey)
     return entries, errors, options
+
+
+def _month_name(month: Month) -> str:
+    return f"{month[0]:04d}-{month[1]:02d}"
+
+
+def _summary(files: LedgerFiles, name: str, config: Config) -> Summary | None:
+    """The summary `name` (of open packages and invoices), as the build wrote it.
+
+    None: the file is not the one `accounts.beancount` lists (edited by hand,
+    or from another build), or not a summary.
+    """
+    path = files.main.parent / LEDGER_DIR / name
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return None
+    if hashlib.sha256(text).hexdigest() != files.summaries[name]:
+        return None
+    return Summary.read(config, text, str(path))
 
 
 def _months_entries(
