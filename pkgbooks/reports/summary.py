@@ -463,13 +463,18 @@ class Summaries:
     def made(self) -> Iterator[tuple[str, str]]:
         """The summaries of the months taken in, their digests listed."""
         if self._pipe is not None and self._helper is not None:
-            self._pipe.send(None)
-            made = self._pipe.recv()
+            try:
+                self._pipe.send(None)
+                made = self._pipe.recv()
+            except (EOFError, OSError):
+                made = "its process ended before they were made"
             self._helper.join()
             self._pipe.close()
             self._pipe = None
             if not isinstance(made, list):
-                raise RuntimeError(f"the month-end summaries could not be made: {made}")
+                # An OSError, so the command says it in one line and the build writes
+                # nothing (the old books stay as they were).
+                raise ChildProcessError(f"the month-end summaries could not be made: {made}")
             self._made = made
         for name, text in self._made:
             self.digests[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()

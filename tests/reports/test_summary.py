@@ -12,6 +12,7 @@ trusted.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import shutil
 from pathlib import Path
@@ -228,3 +229,31 @@ def test_the_build_writes_the_same_summaries_with_a_helper_or_without(
     listed = (DEMO / "ledger" / "accounts.beancount").read_text(encoding="utf-8")
     for name, digest in digests.items():
         assert f"; sha256 {name} {digest}\n" in listed
+
+
+def test_a_summary_helper_that_ends_early_stops_the_build_and_keeps_the_old_books(
+    monkeypatch: pytest.MonkeyPatch, late_void: Path
+) -> None:
+    # The helper (forked) ends without its summaries, as if killed: the build writes
+    # nothing, and the command says so in one line (an OSError), never a traceback.
+    import os
+
+    from click.testing import CliRunner
+
+    from pkgbooks.cli import main
+    from pkgbooks.reports import summary
+
+    build_ok(late_void)
+    before = {p: p.read_bytes() for p in sorted((late_void / "ledger").rglob("*"))
+              if p.is_file()}
+    monkeypatch.setattr(summary.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(summary.Summary, "month", lambda *_: os._exit(0))
+    with (late_void / "events.jsonl").open("a", encoding="utf-8") as events:
+        events.write(json.dumps(_at(redeem("r9", 9, "K2"), 4)) + "\n")
+    result = CliRunner().invoke(main, ["build", str(late_void), "--jobs", "1", "--quiet"])
+    assert result.exit_code == 1
+    assert "the month-end summaries could not be made" in result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    after = {p: p.read_bytes() for p in sorted((late_void / "ledger").rglob("*"))
+             if p.is_file()}
+    assert after == before
