@@ -328,7 +328,8 @@ class Summary:
                     if instance in found.packages:
                         return None
                     pkg = found.packages[instance] = OpenPackage(
-                        complete, date if complete else None, *map(_text, tokens[5:10]),
+                        complete, date if complete else None, _text(tokens[5]),
+                        _text(tokens[6]), _text(tokens[7]), _text(tokens[8]), _text(tokens[9]),
                         _truth(tokens[10]), int(_bare(tokens[11])), _text(tokens[12]))
                     rest = 13
                     while rest < len(tokens):
