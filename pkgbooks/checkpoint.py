@@ -316,6 +316,23 @@ class LazyFinished(MutableMapping[str, Any]):
         self._state = state
         self._added: dict[str, PackageState] = {}
         self._real: dict[str, PackageState] | None = None
+        self._past_expiry: list[str] = []  # `past_expiry_later`, in order
+
+    def past_expiry_later(self, instance: str) -> bool:
+        """Shrink a stored package past its expiry date when they are read back, not now.
+
+        `BooksState.past_expiry` asks this first: most automatic expiries of a
+        restored run fall on packages that finished long before, and reading
+        every finished package back for them would cost more than the day's
+        events. Nothing can look such a package up in between without reading
+        them all back first (which does the waiting shrinks before answering),
+        so the state is the same as if each had been shrunk at once. False if
+        they are read back already, or the package finished in this run.
+        """
+        if self._real is not None or instance in self._added:
+            return False
+        self._past_expiry.append(instance)
+        return True
 
     def load(self) -> dict[str, PackageState]:
         """The finished packages as a plain dict, now also the state's."""
@@ -331,6 +348,9 @@ class LazyFinished(MutableMapping[str, Any]):
             real.update(self._added)
             self._real, self._blob, self._added = real, None, {}
             self._state.finished = real
+            for instance in self._past_expiry:
+                self._state.past_expiry(instance)
+            self._past_expiry = []
         return self._real
 
     def __setitem__(self, instance: str, pkg: PackageState) -> None:

@@ -7,6 +7,7 @@ two ledgers must be byte-identical, and so must the summary's counts.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import random
@@ -529,3 +530,39 @@ def test_a_package_finished_in_the_run_is_looked_up_without_reading_the_others_b
     assert state.finished is lazy, "not read back"
     assert lazy.get("a") == a and state.finished == {"a": a, "b": b}  # now read back
     assert "b" in lazy and lazy["b"] is b
+
+
+def test_packages_past_their_expiry_shrink_when_read_back_as_they_would_at_once() -> None:
+    """An automatic expiry of a package finished long ago (most of a restored run's) must not
+    read every finished package back; the shrink waits, and the state read back is the one
+    shrinking at once gives."""
+    from pkgbooks.state import PAST_EXPIRY, BooksState, Done
+
+    def finished() -> dict[str, PackageState]:
+        pkgs = {name: _package(name) for name in "abc"}
+        for pkg in pkgs.values():
+            pkg.expires = datetime.date(2025, 6, 30)
+            pkg.status = "used up"
+            pkg.history = {f"r-{pkg.instance}": Done(f"r-{pkg.instance}", "redemption", (), (),
+                                                     False)}
+        return pkgs
+
+    at_once = BooksState()
+    at_once.finished = finished()
+    state = BooksState()
+    lazy = checkpoint.LazyFinished(checkpoint.finished_blob(finished()), state)
+    state.finished = lazy  # type: ignore[assignment]
+    d = _package("d")
+    d.expires, d.status = datetime.date(2025, 6, 30), "used up"
+    d.history = {"r-d": Done("r-d", "redemption", (), (), False)}
+    lazy["d"] = d  # finished in this run: shrunk at once, nothing read back
+    at_once.finished["d"] = dataclasses.replace(d, history=dict(d.history))
+    for instance in ("a", "c", "d", "x"):  # x: never sold
+        state.past_expiry(instance)
+        at_once.past_expiry(instance)
+    assert state.finished is lazy, "nothing read back for the expiries"
+    assert d.history == {"r-d": PAST_EXPIRY}
+    assert lazy.get("b") is not None  # a lookup reads them back, the shrinks done first
+    assert state.finished == at_once.finished
+    assert state.finished["a"].history == {"r-a": PAST_EXPIRY}
+    assert state.finished["b"].history != {"r-b": PAST_EXPIRY}
