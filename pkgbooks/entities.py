@@ -163,6 +163,8 @@ class EntityBooks:
     _held: dict[str, dict[tuple[str, str | None], Decimal]] = field(default_factory=dict)
     _entity_cache: dict[tuple[str, str], str] = field(default_factory=dict)
     _by_segment: dict[str, str] = field(init=False)
+    # account segment -> entity, of the locations whose entity never changes
+    _fixed_entity: dict[str, str] = field(init=False)
     _transfer_accounts: dict[str, set[str]] = field(default_factory=dict)
     first: datetime.date | None = None  # the first day of the first month
 
@@ -170,6 +172,8 @@ class EntityBooks:
         self._moves = moves(self.config)
         self._held = {m.location: {} for m in self._moves}
         self._by_segment = {spec.account: loc for loc, spec in self.config.locations.items()}
+        self._fixed_entity = {spec.account: self.config.entity_of(loc)
+                              for loc, spec in self.config.locations.items() if not spec.changes}
 
     def month(self, name: str, text: str) -> list[tuple[str, str]]:
         """The entities' files for the consolidated month file `name` (`YYYY-MM.beancount`)."""
@@ -177,6 +181,7 @@ class EntityBooks:
         month = name[:7]
         if self.first is None:
             self.first = datetime.date(int(month[:4]), int(month[5:7]), 1)
+        fixed, segments_of = self._fixed_entity, _SEGMENT.findall
         for block in text.split("\n\n"):
             if not block or block[0] == ";" or block[11:13] != "* ":
                 continue
@@ -184,11 +189,19 @@ class EntityBooks:
             if self._next_move < len(self._moves) \
                     and self._moves[self._next_move].date.isoformat() <= date:
                 self._transfer(date, chunks)
-            location = self._location(block)
-            entity = self._entity(location, date)
-            chunks.setdefault(entity, []).append(block + "\n\n")
-            if location in self._held:
-                self._hold(location, block)
+            # Most transactions: every posting to one location that never changes entity.
+            segments = segments_of(block)
+            entity = fixed.get(segments[0]) if segments else None
+            if entity is None or segments.count(segments[0]) != len(segments):
+                location = self._location(block)
+                entity = self._entity(location, date)
+                if location in self._held:
+                    self._hold(location, block)
+            blocks = chunks.get(entity)
+            if blocks is None:
+                blocks = chunks[entity] = []
+            blocks.append(block)
+            blocks.append("\n\n")
         last_day = _last_day(month)
         if self._next_move < len(self._moves) \
                 and self._moves[self._next_move].date.isoformat() <= last_day:

@@ -23,7 +23,9 @@ import errno
 import hashlib
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -330,7 +332,14 @@ class LedgerWriter:
     with `ledger/` (two renames where the system has no exchange), so
     `ledger/` always holds one whole build. `step(name)` is called between
     the steps that change the disk (tests inject crashes there).
+
+    The generated files are written and synced by one thread beside the
+    build (the system calls let the build go on meanwhile), at most
+    `WRITING` of them at a time; a file that cannot be written stops the
+    build at the next `add` or at `commit`, before anything is swapped in.
     """
+
+    WRITING = 2
 
     def __init__(self, books_dir: Path, step: Callable[[str], None] = _no_crash) -> None:
         self.books_dir = books_dir
@@ -339,6 +348,9 @@ class LedgerWriter:
         self.temp = staging_dir(books_dir)
         self.main_part = books_dir / _MAIN_PART
         self.parts: list[Path] = []
+        # The files being written (name, its write), in order; the thread that writes them
+        self._writing: deque[tuple[str, Future[Path]]] = deque()
+        self._writer: ThreadPoolExecutor | None = None
         try:
             self._check_live()
             self.recover()
@@ -376,13 +388,40 @@ class LedgerWriter:
 
     def add(self, name: str, text: str) -> None:
         """Write one generated file; it keeps a `.part` name until the build commits."""
+        self._written(self.WRITING - 1)
         try:
             if "/" in name:  # a file in a folder of the ledger (the entities' books)
                 (self.temp / name).parent.mkdir(parents=True, exist_ok=True)
-            self.parts.append(_write_part(self.temp / name, text))
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="pkgbooks-write")
+            self._writing.append((name, self._writer.submit(_write_part, self.temp / name,
+                                                            text)))
         except OSError as exc:
             raise _write_error(exc, self.temp / name) from None
         self.step(f"wrote {name}")
+
+    def _written(self, at_most: int = 0) -> None:
+        """Wait until at most `at_most` files are being written; raise a write's error."""
+        writing = self._writing
+        while len(writing) > at_most:
+            name, future = writing[0]
+            try:
+                part = future.result()
+            except OSError as exc:
+                self._stop_writing()
+                raise _write_error(exc, self.temp / name) from None
+            writing.popleft()
+            self.parts.append(part)
+        if not writing and self._writer is not None and at_most == 0:
+            self._writer.shutdown()
+            self._writer = None
+
+    def _stop_writing(self) -> None:
+        """Let the files being written finish (whatever becomes of them), and the thread end."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True, cancel_futures=True)
+            self._writer = None
+        self._writing.clear()
 
     def link(self, name: str, source: Path) -> None:
         """Take a file of the current ledger as it is (a hard link; a copy where there is none).
@@ -414,6 +453,7 @@ class LedgerWriter:
         `main.beancount` (path under the books directory -> text: the entities'
         books), written the same way; `stale` ones are removed after the swap.
         """
+        self._written()
         wanted = {MAIN: main_text, **(beside or {})}
         try:
             changed: list[tuple[Path, Path]] = []
@@ -460,6 +500,7 @@ class LedgerWriter:
 
     def abandon(self) -> None:
         """Drop a build that will not be committed: its staging directory goes."""
+        self._stop_writing()
         self._remove_staging()
 
     def _beside_parts(self) -> list[Path]:

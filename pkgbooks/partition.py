@@ -51,7 +51,16 @@ from pkgbooks import checkpoint
 from pkgbooks.config import Config
 from pkgbooks.engine import EXPIRY_RANK, Counts, Engine, EngineState
 from pkgbooks.errors import Error
-from pkgbooks.events import EVENT_ADAPTER, KIND_ORDER, Payment, Redemption, Refund, Sale, Void
+from pkgbooks.events import (
+    EVENT_ADAPTER,
+    KIND_ORDER,
+    Payment,
+    Redemption,
+    Refund,
+    Sale,
+    Void,
+    read_event,
+)
 from pkgbooks.layout import CONFIG
 from pkgbooks.ledger import LedgerText, render_txn
 from pkgbooks.money import from_cents
@@ -84,7 +93,8 @@ class PartitionError(Exception):
 class Task:
     """One partition's work, as cheap to pickle as it can be: text and bytes.
 
-    `events` are (key, the event as JSON) in application order; `files` names
+    `events` are (key, the event as JSON: the line it was read from, or written
+    again for an event read from CSV) in application order; `files` names
     the event files by the index the keys hold; `end` is the books' end date,
     to which every partition runs its automatic expiries.
     """
@@ -93,7 +103,7 @@ class Task:
     files: tuple[str, ...]
     # The events in application order: a list, or the path of a spool file of them
     # (`Spool`; where the task runs on this machine)
-    events: list[tuple[EventKey, bytes]] | str
+    events: list[tuple[EventKey, str | bytes]] | str
     end: datetime.date
     # With `save`: the partition's state is saved (`checkpoint.save`) at the end and, with a
     # `cut`, where the sequential run would be just after the event of that key.
@@ -276,7 +286,7 @@ def _run_task(task: Task) -> Part:
             if cut is not None and key > cut:
                 at_cut(cut)
                 cut = None
-            event = EVENT_ADAPTER.validate_json(raw)
+            event = read_event(raw)
             key_of.clear()  # the engine is done with the event before: only this one's
             key_of[event.id] = (*key, "")
             yield Read(event, files[key[2]], key[3])
@@ -433,7 +443,7 @@ class Routing:
                 continue
             key = (event.date.isoformat(), KIND_ORDER[event.type], index[read.file], read.line)
             node, where = self._concerns(event)
-            spool.add((key, dump(event)))
+            spool.add((key, read.text if read.text is not None else dump(event)))
             ids.append(event.id)
             nodes.append(node)
             wheres.append(where)
@@ -505,14 +515,15 @@ class Routing:
         number = {b: i for i, b in enumerate(sorted(set(buckets)))}
         return [number[b] for b in buckets]
 
-    def split(self, n: int, spool_dir: Path | None) -> list[list[tuple[EventKey, bytes]] | str]:
+    def split(self, n: int, spool_dir: Path | None
+              ) -> list[list[tuple[EventKey, str | bytes]] | str]:
         """The events of each partition (`partitions`) in application order: in spool files
         in `spool_dir`, or (without one) in lists. Frees what routing kept."""
         buckets = self.partitions(n)
         self.ids, self.nodes, self.wheres = [], [], []
         self._components = _Components()
         count = max(buckets, default=-1) + 1
-        lists: list[list[tuple[EventKey, bytes]]] = [[] for _ in range(count)]
+        lists: list[list[tuple[EventKey, str | bytes]]] = [[] for _ in range(count)]
         spools = ([Spool(spool_dir / f"events-{i}") for i in range(count)]
                   if spool_dir is not None else [])
         adds = [spool.add for spool in spools] if spools else [e.append for e in lists]

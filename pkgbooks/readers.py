@@ -51,11 +51,16 @@ from pkgbooks.wording import describe, field_path
 
 
 class Read(NamedTuple):
-    """An event and where it was read."""
+    """An event and where it was read; `text`: the JSON line it was read from, if any.
+
+    A partitioned build hands `text` on to its partitions as it is, rather than
+    writing each event as JSON again (pkgbooks/partition.py).
+    """
 
     event: Event
     file: str
     line: int
+    text: str | None = None
 
     @property
     def place(self) -> str:
@@ -87,7 +92,7 @@ class ReadPlaces(Mapping[str, Place]):
 
     def add(self, read: Read) -> bool:
         """Note where `read`'s id was read, unless it was read before; whether it was new."""
-        event, file, line = read
+        event, file, line = read.event, read.file, read.line
         places = self._places
         if event.id in places:
             return False
@@ -613,7 +618,9 @@ def _parse_jsonl(
             event = _validate(raw, name, number, problems)
             if event is None:
                 continue
-        yield (event.date, KIND_ORDER[event.type], index, number), Read(event, name, number)
+            yield (event.date, KIND_ORDER[event.type], index, number), Read(event, name, number)
+            continue
+        yield (event.date, KIND_ORDER[event.type], index, number), Read(event, name, number, text)
 
 
 def _csv_stream(
