@@ -495,6 +495,8 @@ class Summaries:
 
         The kept months' summaries are kept too (their digests are `recorded`);
         without the one before `month`, the kept month files are read again.
+        Reading it back is the helper's first work, started here, while the
+        build reads its saved state back (`_starting_summary`).
         """
         for name in kept:
             if name.startswith(f"{SUMMARY_DIR}/") and name in recorded:
@@ -502,22 +504,18 @@ class Summaries:
         months = sorted(name for name in kept if "/" not in name and name[:7] < month)
         if not months:
             return
-        before = kept.get(summary_name(months[-1][:7]))
-        found = None
-        if before is not None:
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                found = Summary.read(self.summary.config, before.read_text(encoding="utf-8"))
-        if found is None:
-            found = Summary(self.summary.config)
-            for name in months:
-                found.month(name, kept[name].read_text(encoding="utf-8"))
-        self.summary = found
+        start = _Start(self.summary.config, kept.get(summary_name(months[-1][:7])),
+                       [kept[name] for name in months])
+        self._started = True
+        self._start(start)
+        if self._pipe is None:
+            self.summary = start()
 
     def take(self, name: str, text: str) -> None:
         """Take in month file `name` (its `text`), in order."""
         if not self._started:
             self._started = True
-            self._start()
+            self._start(self.summary)
         if self._pipe is not None:
             with contextlib.suppress(OSError):  # the helper is gone: `made` says so
                 self._pipe.send(name)
@@ -563,36 +561,60 @@ class Summaries:
             pipe.close()  # first: a helper still sending (the build stopped) ends
             helper.join()
 
-    def _start(self) -> None:
+    def _start(self, summary: Summary | _Start) -> None:
         if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return
         context = multiprocessing.get_context("fork")
         ours, theirs = context.Pipe()
-        helper = context.Process(target=_helper, args=(self.summary, theirs, ours),
+        helper = context.Process(target=_helper, args=(summary, theirs, ours),
                                  daemon=True)
         helper.start()
         theirs.close()
         self._pipe, self._helper = ours, helper
 
 
-def _helper(summary: Summary, pipe: Connection, other_end: Connection) -> None:
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """Where an incremental build's summaries start: the summary at the end of the last kept
+    month (`before`, if it is there), else the kept month files (`months`) read again."""
+
+    config: Config
+    before: Path | None
+    months: list[Path]
+
+    def __call__(self) -> Summary:
+        found = None
+        if self.before is not None:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                found = Summary.read(self.config, self.before.read_text(encoding="utf-8"))
+        if found is None:
+            found = Summary(self.config)
+            for path in self.months:
+                found.month(path.name, path.read_text(encoding="utf-8"))
+        return found
+
+
+def _helper(summary: Summary | _Start, pipe: Connection, other_end: Connection) -> None:
     """The forked helper: month texts in, their summaries out once the months are over.
 
-    A month comes as its name, then its text in pieces (UTF-8), then an empty
-    piece; a None ends the months. The summaries go back one at a time, then a
-    None. The build's end of the pipe is closed here, so that a build that
-    stops half-way (its end closed or gone) ends the helper too.
+    An incremental build's helper first reads back where its summaries start
+    (`_Start`), while the build reads its own state back. A month comes as its
+    name, then its text in pieces (UTF-8), then an empty piece; a None ends
+    the months. The summaries go back one at a time, then a None. The build's
+    end of the pipe is closed here, so that a build that stops half-way (its
+    end closed or gone) ends the helper too.
     """
     other_end.close()
     made: list[tuple[str, str]] = []
     try:
+        current = summary() if isinstance(summary, _Start) else summary
         while (name := pipe.recv()) is not None:
             pieces: list[bytes] = []
             while piece := pipe.recv_bytes():
                 pieces.append(piece)
             text = b"".join(pieces).decode("utf-8")
             del pieces
-            made.append(summary.month(name, text))
+            made.append(current.month(name, text))
             del text
     except EOFError:
         return
