@@ -489,6 +489,8 @@ class Summaries:
 
         The kept months' summaries are kept too (their digests are `recorded`);
         without the one before `month`, the kept month files are read again.
+        Reading it back is the helper's first work, started here, while the
+        build reads its saved state back (`_starting_summary`).
         """
         for name in kept:
             if name.startswith(f"{SUMMARY_DIR}/") and name in recorded:
@@ -496,22 +498,18 @@ class Summaries:
         months = sorted(name for name in kept if "/" not in name and name[:7] < month)
         if not months:
             return
-        before = kept.get(summary_name(months[-1][:7]))
-        found = None
-        if before is not None:
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                found = Summary.read(self.summary.config, before.read_text(encoding="utf-8"))
-        if found is None:
-            found = Summary(self.summary.config)
-            for name in months:
-                found.month(name, kept[name].read_text(encoding="utf-8"))
-        self.summary = found
+        start = _Start(self.summary.config, kept.get(summary_name(months[-1][:7])),
+                       [kept[name] for name in months])
+        self._started = True
+        self._start(start)
+        if self._pipe is None:
+            self.summary = start()
 
     def take(self, name: str, text: str) -> None:
         """Take in month file `name` (its `text`), in order."""
         if not self._started:
             self._started = True
-            self._start()
+            self._start(self.summary)
         if self._pipe is not None:
             self._pipe.send((name, text))
         else:
@@ -538,29 +536,53 @@ class Summaries:
             yield name, text
         self._made = []
 
-    def _start(self) -> None:
+    def _start(self, summary: Summary | _Start) -> None:
         if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return
         context = multiprocessing.get_context("fork")
         ours, theirs = context.Pipe()
-        helper = context.Process(target=_helper, args=(self.summary, theirs, ours),
+        helper = context.Process(target=_helper, args=(summary, theirs, ours),
                                  daemon=True)
         helper.start()
         theirs.close()
         self._pipe, self._helper = ours, helper
 
 
-def _helper(summary: Summary, pipe: Connection, other_end: Connection) -> None:
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """Where an incremental build's summaries start: the summary at the end of the last kept
+    month (`before`, if it is there), else the kept month files (`months`) read again."""
+
+    config: Config
+    before: Path | None
+    months: list[Path]
+
+    def __call__(self) -> Summary:
+        found = None
+        if self.before is not None:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                found = Summary.read(self.config, self.before.read_text(encoding="utf-8"))
+        if found is None:
+            found = Summary(self.config)
+            for path in self.months:
+                found.month(path.name, path.read_text(encoding="utf-8"))
+        return found
+
+
+def _helper(summary: Summary | _Start, pipe: Connection, other_end: Connection) -> None:
     """The forked helper: month texts in, their summaries out once the months are over.
 
-    The build's end of the pipe is closed here, so that a build that stops
-    half-way (its end closed or gone) ends the helper too.
+    An incremental build's helper first reads back where its summaries start
+    (`_Start`), while the build reads its own state back. The build's end of
+    the pipe is closed here, so that a build that stops half-way (its end
+    closed or gone) ends the helper too.
     """
     other_end.close()
     made: list[tuple[str, str]] = []
     try:
+        current = summary() if isinstance(summary, _Start) else summary
         while (month := pipe.recv()) is not None:
-            made.append(summary.month(*month))
+            made.append(current.month(*month))
     except EOFError:
         return
     except Exception as exc:  # noqa: BLE001 - said to the build, which stops

@@ -231,6 +231,31 @@ def test_the_build_writes_the_same_summaries_with_a_helper_or_without(
         assert f"; sha256 {name} {digest}\n" in listed
 
 
+@pytest.mark.parametrize("cores", [1, 2])
+@pytest.mark.parametrize("with_summary", [True, False])
+def test_an_incremental_build_goes_on_with_the_summaries_a_full_build_makes(
+    monkeypatch: pytest.MonkeyPatch, cores: int, with_summary: bool
+) -> None:
+    """Going on from April: the helper reads the March summary back (or, without it, the
+    months before April again) while the build reads its state, then takes April."""
+    from pkgbooks.reports import summary
+
+    monkeypatch.setattr(summary.os, "cpu_count", lambda: cores)
+    config = load_config(DEMO / "pkgbooks.toml")
+    ledger = DEMO / "ledger"
+    kept = {p.name: p for p in sorted(ledger.glob("2026-0[1-3].beancount"))}
+    if with_summary:
+        kept.update({f"summary/{p.name}": p
+                     for p in sorted((ledger / "summary").glob("2026-0[1-3].beancount"))})
+    summaries = summary.Summaries(config, {})
+    summaries.going_on("2026-04", kept, {})
+    assert (summaries._pipe is not None) == (cores > 1)
+    summaries.take("2026-04.beancount", (ledger / "2026-04.beancount").read_text("utf-8"))
+    made = dict(summaries.made())
+    assert made == {"summary/2026-04.beancount":
+                    (ledger / "summary" / "2026-04.beancount").read_text("utf-8")}
+
+
 def test_a_summary_helper_that_ends_early_stops_the_build_and_keeps_the_old_books(
     monkeypatch: pytest.MonkeyPatch, late_void: Path
 ) -> None:
