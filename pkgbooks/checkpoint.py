@@ -48,6 +48,7 @@ import re
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -846,10 +847,25 @@ def plan(
             if first is not None and last is not None:
                 found.spans[name] = Span(first, last)
     found.manifest, found.start = manifest, start
-    why = _stale(books_dir, manifest, found.scan, as_of, keep_going, locked)
+    why = _stale(manifest, found.scan, as_of, keep_going, locked)
     if why:
         found.why_full = why
         return found
+    # Every file of ledger/ is hashed (C code that lets other threads run) on another core
+    # while the rest is decided and the state read back; then checked first, as if before.
+    with ThreadPoolExecutor(1) as pool:
+        ledger = pool.submit(ledger_digests, books_dir / LEDGER_DIR)
+        _choose_cut(found, books_dir, paths, changed, gone, today, future_days)
+        if ledger.result() != manifest.ledger:
+            found.why_full, found.resume = "ledger/ is not as the last build wrote it", None
+    return found
+
+
+def _choose_cut(found: Plan, books_dir: Path, paths: list[Path], changed: list[str],
+                gone: list[str], today: datetime.date, future_days: int) -> None:
+    """The latest cut the changed inputs allow, its state read back (`found.resume`)."""
+    manifest, start, path = found.manifest, found.start, checkpoint_path(books_dir)
+    assert manifest is not None
     # The new and changed files are read once here for their dates (they are small:
     # a day's export), and again by the build.
     new_spans: dict[str, Span] = {}
@@ -867,32 +883,35 @@ def plan(
               and c.date <= today + datetime.timedelta(days=future_days)]
     if not usable:
         found.why_full = "the changes reach back before the saved states"
-        return found
+        return
     cut = max(usable, key=lambda c: c.date)
     try:
         saved = _placed(read_state(path, start, cut), books_dir / EVENTS)
     except Exception:  # noqa: BLE001 - a state that cannot be read back is not used
         found.why_full = "the checkpoint is damaged"
-        return found
+        return
     ledger = books_dir / LEDGER_DIR
     if f"{cut.month}.beancount" not in manifest.ledger:
         found.why_full = "the ledger has no month file for the saved state"
-        return found
-    text = (ledger / f"{cut.month}.beancount").read_text(encoding="utf-8")
+        return
+    try:
+        text = (ledger / f"{cut.month}.beancount").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):  # gone or not text: the digests differ too
+        found.why_full = "ledger/ is not as the last build wrote it"
+        return
     kept = {n: ledger / n for n in manifest.ledger
             if _MONTH_FILE.match(base := n.rsplit("/", 1)[-1]) and base[:7] < cut.month}
     read = [p for p in paths if p.name in found.spans and found.spans[p.name].last > cut.date
             or p.name not in found.spans]
     found.resume = Resume(cut, saved, read, kept, text[:cut.prefix],
                           {n: manifest.ledger[n] for n in kept if "/" not in n})
-    return found
 
 
 def _stale(
-    books_dir: Path, manifest: Manifest, found: Scan, as_of: datetime.date | None,
-    keep_going: bool, locked: bool,
+    manifest: Manifest, found: Scan, as_of: datetime.date | None, keep_going: bool,
+    locked: bool,
 ) -> str | None:
-    """Why the checkpoint cannot be gone on from, or None."""
+    """Why the checkpoint cannot be gone on from, or None (the ledger's files aside)."""
     if manifest.config != found.config:
         return "pkgbooks.toml changed since the last build"
     if manifest.as_of != as_of:
@@ -901,8 +920,6 @@ def _stale(
         return "--keep-going differs from the last build's"
     if locked and not manifest.lock_ok:
         return "events in the closed period are not in the ledger"
-    if ledger_digests(books_dir / LEDGER_DIR) != manifest.ledger:
-        return "ledger/ is not as the last build wrote it"
     return None
 
 

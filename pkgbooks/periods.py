@@ -118,7 +118,7 @@ class Previous:
 
     def month_text(self, name: str) -> str:
         path = self.months.get(name)
-        return path.read_text(encoding="utf-8") if path is not None else ""
+        return _read(path) if path is not None else ""
 
 
 def config_copy(text: str) -> str:
@@ -132,8 +132,11 @@ def config_from_copy(copy: str) -> str:
 
 
 def _read(path: Path) -> str:
+    """A file of the ledger on disk as text; "" if it is gone. Bytes that are not UTF-8 (a
+    damaged file) read as U+FFFD, so the file compares as changed rather than stopping the
+    build with a traceback."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
 

@@ -344,6 +344,21 @@ def test_a_hand_edited_month_file_makes_a_full_build(books: Path, tmp_path: Path
     assert result.how == "full build (ledger/ is not as the last build wrote it)"
 
 
+@pytest.mark.parametrize("damage", ["removed", "not text"])
+def test_a_missing_or_unreadable_last_month_file_makes_a_full_build(
+        books: Path, tmp_path: Path, damage: str) -> None:
+    """The month a saved state goes on in is read while the ledger's files are still being
+    checked: a missing or garbled one makes a full build, never a traceback."""
+    last = sorted((books / "ledger").glob("20*.beancount"))[-1]
+    if damage == "removed":
+        last.unlink()
+    else:
+        last.write_bytes(b"\xff\xfe" + last.read_bytes())
+    append_day(books)
+    result = build_both(books, tmp_path / "full")
+    assert result.how == "full build (ledger/ is not as the last build wrote it)"
+
+
 def test_a_removed_event_file_rebuilds_from_before_its_first_event(
         books: Path, tmp_path: Path) -> None:
     append_day(books)

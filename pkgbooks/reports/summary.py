@@ -306,9 +306,12 @@ class Summary:
 
         The lines are read as `text()` writes them, token by token, rather than
         by Beancount's parser: the same values (a test holds the two to it), in
-        a tenth of the time, and both an incremental build and every history
-        report read a summary. Anything else than such lines (or another
-        currency) makes it None, and the caller reads the month files instead.
+        about a third of the time, and both an incremental build and every
+        history report read a summary. Anything else than such lines (or
+        another currency) makes it None, and the caller reads the month files
+        instead. Each line read is kept as the record's text (`line`): the text
+        is one pkgbooks wrote (the caller has checked its digest), so `text()`
+        writes it out again only once the record changes.
         """
         if isinstance(text, bytes):
             try:
@@ -334,6 +337,7 @@ class Summary:
                         complete, date if complete else None, _text(tokens[5]),
                         _text(tokens[6]), _text(tokens[7]), _text(tokens[8]), _text(tokens[9]),
                         _truth(tokens[10]), int(_bare(tokens[11])), _text(tokens[12]))
+                    pkg.line = line + "\n"  # as `text()` wrote it, until it changes
                     rest = 13
                     while rest < len(tokens):
                         if tokens[rest][1]:  # an account, its amount and currency
@@ -349,6 +353,7 @@ class Summary:
                     inv = found.invoices[invoice] = OpenInvoice(
                         complete, date if complete else None, _text(tokens[5]),
                         _text(tokens[6]), _amount(tokens, 7, currency), _text(tokens[9]))
+                    inv.line = line + "\n"
                     for rest in range(10, len(tokens), 3):
                         inv.paid[_bare(tokens[rest])] = _amount(tokens, rest + 1, currency)
                 else:

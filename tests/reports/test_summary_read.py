@@ -61,6 +61,13 @@ def read_by_beancount(config: Config, text: str) -> Summary | None:
     return found
 
 
+def written_again(summary: Summary, month: str) -> str:
+    """The summary's text with every line made anew (not the lines as read)."""
+    for record in [*summary.packages.values(), *summary.invoices.values()]:
+        record.line = ""
+    return summary.text(month)
+
+
 def same(a: Summary | None, b: Summary | None) -> bool:
     """The same packages and invoices (their cached `line` of text aside)."""
     def records(s: Summary) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -77,7 +84,7 @@ def test_the_demo_summaries_read_as_beancount_reads_them(tmp_path: Path) -> None
         text = path.read_text(encoding="utf-8")
         found = Summary.read(config, text)
         assert same(found, read_by_beancount(config, text)), path.name
-        assert found is not None and found.text(path.stem) == text
+        assert found is not None and written_again(found, path.stem) == text
         assert same(Summary.read(config, path.read_bytes()), found)
 
 
@@ -93,7 +100,7 @@ def test_generated_summaries_read_as_beancount_reads_them(tmp_path: Path) -> Non
         text = path.read_text(encoding="utf-8")
         found = Summary.read(config, text)
         assert same(found, read_by_beancount(config, text)), path.name
-        assert found is not None and found.text(path.stem) == text
+        assert found is not None and written_again(found, path.stem) == text
 
 
 NAMES = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1,
@@ -138,7 +145,8 @@ def test_any_summary_reads_back_as_written_and_as_beancount_reads_it(
     text = Summary(config, pkgs, invs).text("2026-01")
     found = Summary.read(config, text)
     assert same(found, read_by_beancount(config, text))
-    assert found is not None and found.text("2026-01") == text
+    assert found is not None and found.text("2026-01") == text  # the lines as read
+    assert written_again(found, "2026-01") == text
     expected = Summary(config, {k: _unwritten(p) for k, p in pkgs.items()},
                        {k: _unwritten(i) for k, i in invs.items()})
     assert same(found, expected)
