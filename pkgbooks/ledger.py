@@ -251,11 +251,18 @@ class LedgerWriteError(Exception):
         self.reason = reason
 
 
+_WRITE_PIECE = 1 << 20  # characters encoded and written at a time
+
+
 def _write_part(path: Path, text: str) -> Path:
-    """Write, flush and fsync `text` under the temporary name `path.part`."""
+    """Write, flush and fsync `text` under the temporary name `path.part`.
+
+    Written a piece at a time: the whole text encoded at once would be a
+    second copy of a month (tens of megabytes at a million events)."""
     part = path.with_name(path.name + ".part")
     with open(part, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
+        for at in range(0, len(text), _WRITE_PIECE):
+            handle.write(text[at:at + _WRITE_PIECE])
         handle.flush()
         os.fsync(handle.fileno())
     return part
