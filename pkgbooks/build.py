@@ -170,6 +170,7 @@ def render(
             result.months += 1
             yield name, month_text
             summaries.take(name, month_text)
+            del month_text  # not kept while the next month is made
         yield from summaries.made()  # the month-end summaries, for the history reports
         if split is not None:
             engine.end, engine.counts = split.end, split.counts
@@ -255,6 +256,7 @@ def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, confi
                                                 else files, result.balances, entity_books):
                 writer.add(name, text)
                 written[name] = checkpoint.text_digest(text)
+                del text  # not kept while the next file is made
         current = _config_table(books_dir)
         if comparison is not None:
             _compare_with_disk(books_dir, result, comparison, current)

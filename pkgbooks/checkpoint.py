@@ -40,6 +40,7 @@ import gc
 import hashlib
 import heapq
 import io
+import itertools
 import json
 import os
 import pickle
@@ -61,9 +62,9 @@ from pkgbooks.layout import CONFIG, EVENTS
 from pkgbooks.ledger import LEDGER_DIR, LedgerText
 from pkgbooks.plain import Codec
 from pkgbooks.readers import Read, open_event_file, read_events
-from pkgbooks.state import BooksState, PackageState
+from pkgbooks.state import BooksState, InvoiceState, PackageState
 
-FORMAT = 2  # 2: the state in plain form (pkgbooks/plain.py), in two parts
+FORMAT = 3  # 2: the state in plain form (pkgbooks/plain.py), in two parts; 3: each in slices
 DIRECTORY = ".pkgbooks"
 FILE = "checkpoint"
 CUTS_KEPT = 3  # the latest saved states kept: the end, and the starts of recent months
@@ -73,9 +74,14 @@ CUTS_KEPT = 3  # the latest saved states kept: the end, and the starts of recent
 RESAVE_SHARE = 50
 RESAVE_AT_LEAST = 1_000
 _MAGIC = b"pkgbooks checkpoint\n"
+_TEXT_PIECE = 1 << 20  # characters encoded at a time to digest a text
 _MONTH_FILE = re.compile(r"^[0-9]{4}-[0-9]{2}\.beancount$")
 _HEADER = struct.Struct(">I Q 32s")  # format, manifest length, manifest sha256
 _PARTS = struct.Struct(">Q")  # a saved state: the length of its first part
+# The live packages, open invoices and finished packages are encoded, pickled and
+# compressed this many at a time: their plain form is never made whole (it is some hundred
+# megabytes for a million events).
+SLICE = 2_000
 
 Month = tuple[int, int]
 
@@ -395,11 +401,7 @@ def read_state(path: Path, start: int, cut: Cut) -> Saved:
     parts = []
     for piece in pieces:
         main, finished = _parts(piece)
-        with _no_gc():
-            engine, balances = _decoders().state(pickle.loads(zlib.decompress(main)))
-        if not isinstance(engine, EngineState):
-            raise ValueError("not a saved state")
-        parts.append(Saved(engine, balances, finished))
+        parts.append(Saved(*_state_back(main), finished))
     return merged(parts)
 
 
@@ -508,10 +510,13 @@ class _Codecs:
 
     engine: Callable[[EngineState], Any]
     balances: Callable[[dict[str, Decimal]], Any]
-    finished: Callable[[dict[str, PackageState]], Any]
+    packages: Callable[[dict[str, PackageState]], Any]  # live or finished
+    invoices: Callable[[dict[str, InvoiceState]], Any]
     engine_back: Callable[[Any], EngineState]
     balances_back: Callable[[Any], dict[str, Decimal]]
     finished_back: Callable[[Any], dict[str, PackageState]]
+    packages_back: Callable[[Any], dict[str, PackageState]]
+    invoices_back: Callable[[Any], dict[str, InvoiceState]]
 
     def state(self, plain: Any) -> tuple[EngineState, dict[str, Decimal]]:
         engine, balances = plain
@@ -521,20 +526,44 @@ class _Codecs:
 @cache
 def _decoders() -> _Codecs:
     codec = Codec()
-    return _Codecs(codec.encoder(EngineState), codec.encoder(dict[str, Decimal]),
-                   codec.encoder(dict[str, PackageState]), codec.decoder(EngineState),
-                   codec.decoder(dict[str, Decimal]), codec.decoder(dict[str, PackageState]))
+    return _Codecs(
+        engine=codec.encoder(EngineState), balances=codec.encoder(dict[str, Decimal]),
+        packages=codec.encoder(dict[str, PackageState]),
+        invoices=codec.encoder(dict[str, InvoiceState]),
+        engine_back=codec.decoder(EngineState), balances_back=codec.decoder(dict[str, Decimal]),
+        finished_back=codec.decoder(dict[str, PackageState]),
+        packages_back=codec.decoder(dict[str, PackageState]),
+        invoices_back=codec.decoder(dict[str, InvoiceState]))
 
 
 def _finished_back(blob: bytes) -> dict[str, PackageState]:
     with _no_gc():
-        return _decoders().finished_back(pickle.loads(zlib.decompress(blob)))
+        pickles = _unpickled(blob)
+        return _slices_back(pickles, _decoders().finished_back)
 
 
 def finished_blob(finished: dict[str, PackageState]) -> bytes:
-    """The finished packages as `Saved.finished` holds them (compressed plain form)."""
+    """The finished packages as `Saved.finished` holds them (compressed plain form, in slices)."""
+    out = _Deflating()
     with _no_gc():
-        return zlib.compress(_pickled(_decoders().finished(finished)), 1)
+        _slices(out, finished, _decoders().packages)
+    return out.close()
+
+
+def _state_back(main: bytes) -> tuple[EngineState, dict[str, Decimal]]:
+    """A saved state's first part read back: the engine state, its live packages and open
+    invoices put back in, and the balances."""
+    codecs = _decoders()
+    with _no_gc():
+        pickles = _unpickled(main)
+        engine, balances = codecs.state(next(pickles))
+        if not isinstance(engine, EngineState):
+            raise ValueError("not a saved state")
+        engine.state.packages = _slices_back(pickles, codecs.packages_back)
+        engine.state.invoices = _slices_back(pickles, codecs.invoices_back)
+        if next(pickles, None) is not None:
+            raise ValueError("not a saved state")
+    return engine, balances
 
 
 def _parts(blob: bytes) -> tuple[bytes, bytes]:
@@ -565,25 +594,74 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
     finished = engine.state.finished
     if isinstance(finished, LazyFinished):
         finished = finished.load()
-    books = dataclasses.replace(engine.state, finished={})
+    books = dataclasses.replace(engine.state, packages={}, invoices={}, finished={})
     state = dataclasses.replace(engine, counts=counts, seen=seen, state=books)
     codecs = _decoders()
+    out = _Deflating()
     with _no_gc():
-        main = zlib.compress(_pickled((codecs.engine(state), codecs.balances(balances))), 1)
+        out.dump((codecs.engine(state), codecs.balances(balances)))
+        _slices(out, engine.state.packages, codecs.packages)
+        _slices(out, engine.state.invoices, codecs.invoices)
+    main = out.close()
     return _PARTS.pack(len(main)) + main + finished_blob(finished)
 
 
-def _pickled(obj: Any) -> memoryview:
-    """`obj` (plain: builtins only) pickled without pickle's memo: equal values are written
-    out each time, so the bytes do not depend on which equal strings happen to be one
-    object in this process (caches warmed by an earlier build make more of them shared).
-    The plain form has no cycles and nothing mutable in two places, so nothing is lost;
-    zlib takes out the repeats."""
-    out = io.BytesIO()
-    pickler = pickle.Pickler(out, protocol=5)
-    pickler.fast = True
-    pickler.dump(obj)
-    return out.getbuffer()
+class _Deflating:
+    """Plain values pickled one after another into one zlib stream, as they come.
+
+    Pickled without pickle's memo: equal values are written out each time, so
+    the bytes do not depend on which equal strings happen to be one object in
+    this process (caches warmed by an earlier build make more of them shared).
+    The plain form has no cycles and nothing mutable in two places, so nothing
+    is lost; zlib takes out the repeats. Only the compressed bytes are kept.
+    """
+
+    def __init__(self) -> None:
+        self._zlib = zlib.compressobj(1)
+        self._out: list[bytes] = []
+        self._pickler = pickle.Pickler(self, protocol=5)
+        self._pickler.fast = True
+
+    def write(self, data: bytes) -> int:
+        """Take pickled bytes (the pickler writes here)."""
+        self._out.append(self._zlib.compress(data))
+        return len(data)
+
+    def dump(self, obj: Any) -> None:
+        self._pickler.dump(obj)
+
+    def close(self) -> bytes:
+        """The compressed stream, whole."""
+        self._out.append(self._zlib.flush())
+        return b"".join(self._out)
+
+
+def _slices(out: _Deflating, values: dict[str, Any], encode: Callable[[Any], Any]) -> None:
+    """`values` (in their order) encoded and pickled `SLICE` at a time, then a None."""
+    items = iter(values.items())
+    while piece := dict(itertools.islice(items, SLICE)):
+        out.dump(encode(piece))
+    out.dump(None)
+
+
+def _unpickled(blob: bytes) -> Iterator[Any]:
+    """The values `_Deflating` pickled into `blob`, in order."""
+    data = zlib.decompress(blob)
+    end, raw = len(data), io.BytesIO(data)
+    unpickler = pickle.Unpickler(raw)
+    while raw.tell() < end:
+        yield unpickler.load()
+
+
+def _slices_back(pickles: Iterator[Any], decode: Callable[[Any], dict[str, Any]]
+                 ) -> dict[str, Any]:
+    """A dict `_slices` stored, read up to its None."""
+    whole: dict[str, Any] = {}
+    for piece in pickles:
+        if piece is None:
+            return whole
+        whole.update(decode(piece))
+    raise ValueError("truncated")
 
 
 def _placed(saved: Saved, events_dir: Path) -> Saved:
@@ -863,7 +941,11 @@ def ledger_digests(ledger: Path) -> dict[str, str]:
 
 
 def text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 of `text` in UTF-8, encoded a piece at a time (a month is tens of megabytes)."""
+    digest = hashlib.sha256()
+    for at in range(0, len(text), _TEXT_PIECE):
+        digest.update(text[at:at + _TEXT_PIECE].encode("utf-8"))
+    return digest.hexdigest()
 
 
 def new_manifest(

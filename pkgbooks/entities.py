@@ -359,4 +359,5 @@ def with_entity_books(
         yield name, text
         if _MONTH_FILE.match(name):
             yield from books.month(name, text)
+        del text  # not kept while the next file is made
     yield from books.accounts(balances)

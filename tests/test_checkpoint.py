@@ -295,6 +295,36 @@ def test_the_same_inputs_leave_the_same_checkpoint_in_any_process_and_place(
     assert saved[0] == checkpoint.checkpoint_path(books).read_bytes(), "as the in-process build"
 
 
+def test_a_state_saved_a_few_packages_at_a_time_reads_back_as_saved(
+        books: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live packages, open invoices and finished packages are stored in slices (their
+    plain form is never made whole): slices of three give the state the default slices
+    give, and a day appended goes on from it to a full build's bytes."""
+    path = checkpoint.checkpoint_path(books)
+    manifest, start = checkpoint.read_manifest(path)
+    saved = checkpoint.read_state(path, start, manifest.cuts[-1])
+    monkeypatch.setattr(checkpoint, "SLICE", 3)
+    shutil.rmtree(path.parent)
+    assert build(books).how == "full build (no checkpoint)"
+    manifest, start = checkpoint.read_manifest(path)
+    sliced = checkpoint.read_state(path, start, manifest.cuts[-1])
+    assert sliced.balances == saved.balances
+    mine, theirs = sliced.engine, saved.engine
+    assert len(mine.state.packages) > 3 and len(mine.state.invoices) > 3
+    for part in ("packages", "invoices", "closed_invoices", "events", "voided"):
+        assert getattr(mine.state, part) == getattr(theirs.state, part), part
+    assert list(mine.state.packages) == list(theirs.state.packages), "in the order saved"
+    finished = [dict(checkpoint.LazyFinished(s.finished, s.engine.state))
+                for s in (sliced, saved)]
+    assert len(finished[0]) > 3 and finished[0] == finished[1]
+    assert list(finished[0]) == list(finished[1])
+    assert (mine.expiries, mine.counts, mine.last) == (theirs.expiries, theirs.counts,
+                                                       theirs.last)
+    assert [(i, mine.seen[i]) for i in mine.seen] == [(i, theirs.seen[i]) for i in theirs.seen]
+    append_day(books)
+    assert build_both(books, tmp_path / "full").how.startswith("rebuilt from")
+
+
 def test_a_checkpoint_from_other_books_is_ignored(books: Path, tmp_path: Path) -> None:
     other = same_inputs(books, tmp_path / "other")
     (other / "pkgbooks.toml").write_text(

@@ -67,6 +67,9 @@ GRACE = 2  # month ends a finished package or paid invoice stays listed after it
 PACKAGE, HELD, USED = "pkgbooks-package", "pkgbooks-package-held", "pkgbooks-package-used"
 INVOICE, PAID = "pkgbooks-invoice", "pkgbooks-invoice-paid"
 BALANCING = "Equity:Opening-Balances"
+# A month text goes to the summaries' helper process this many characters at a time: pickled
+# whole, a month of a million-event book would be a second copy of some 50 MB at once.
+PIECE = 1 << 20
 
 
 def _accounts(roles: Iterable[Role]) -> re.Pattern[str]:
@@ -478,7 +481,10 @@ class Summaries:
     Reading the month text again costs about a tenth of a build, so where
     there is a second core a forked helper makes the summaries while the
     build goes on (`take`), and hands them over once the months are over
-    (`made`); elsewhere they are made here. The same text either way.
+    (`made`); elsewhere they are made here. The same text either way. The
+    month texts go to the helper in pieces, and the summaries come back one
+    at a time: neither is ever pickled whole, and the build holds one
+    summary at a time, not all of them.
     """
 
     def __init__(self, config: Config, digests: dict[str, str]) -> None:
@@ -516,30 +522,49 @@ class Summaries:
             self._started = True
             self._start(self.summary)
         if self._pipe is not None:
-            self._pipe.send((name, text))
+            with contextlib.suppress(OSError):  # the helper is gone: `made` says so
+                self._pipe.send(name)
+                for at in range(0, len(text), PIECE):
+                    self._pipe.send_bytes(text[at:at + PIECE].encode("utf-8"))
+                self._pipe.send_bytes(b"")
         else:
             self._made.append(self.summary.month(name, text))
 
     def made(self) -> Iterator[tuple[str, str]]:
         """The summaries of the months taken in, their digests listed."""
         if self._pipe is not None and self._helper is not None:
-            try:
-                self._pipe.send(None)
-                made = self._pipe.recv()
-            except (EOFError, OSError):
-                made = "its process ended before they were made"
-            self._helper.join()
-            self._pipe.close()
+            yield from self._from_helper(self._pipe, self._helper)
             self._pipe = None
-            if not isinstance(made, list):
-                # An OSError, so the command says it in one line and the build writes
-                # nothing (the old books stay as they were).
-                raise ChildProcessError(f"the month-end summaries could not be made: {made}")
-            self._made = made
         for name, text in self._made:
             self.digests[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()
             yield name, text
         self._made = []
+
+    def _from_helper(self, pipe: Connection, helper: BaseProcess) -> Iterator[tuple[str, str]]:
+        """The helper's summaries, as it sends them (one at a time), their digests listed."""
+        gone = "its process ended before they were made"
+        try:
+            with contextlib.suppress(OSError):  # the helper is gone: nothing to receive
+                pipe.send(None)
+            while True:
+                try:
+                    made = pipe.recv()
+                except (EOFError, OSError):
+                    made = gone
+                if made is None:
+                    return
+                if not isinstance(made, tuple):
+                    # An OSError, so the command says it in one line and the build writes
+                    # nothing (the old books stay as they were).
+                    raise ChildProcessError(
+                        f"the month-end summaries could not be made: {made}")
+                name, text = made
+                del made  # the summary is not kept while the next one comes
+                self.digests[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                yield name, text
+        finally:
+            pipe.close()  # first: a helper still sending (the build stopped) ends
+            helper.join()
 
     def _start(self, summary: Summary | _Start) -> None:
         if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
@@ -578,19 +603,30 @@ def _helper(summary: Summary | _Start, pipe: Connection, other_end: Connection) 
     """The forked helper: month texts in, their summaries out once the months are over.
 
     An incremental build's helper first reads back where its summaries start
-    (`_Start`), while the build reads its own state back. The build's end of
-    the pipe is closed here, so that a build that stops half-way (its end
-    closed or gone) ends the helper too.
+    (`_Start`), while the build reads its own state back. A month comes as its
+    name, then its text in pieces (UTF-8), then an empty piece; a None ends
+    the months. The summaries go back one at a time, then a None. The build's
+    end of the pipe is closed here, so that a build that stops half-way (its
+    end closed or gone) ends the helper too.
     """
     other_end.close()
     made: list[tuple[str, str]] = []
     try:
         current = summary() if isinstance(summary, _Start) else summary
-        while (month := pipe.recv()) is not None:
-            made.append(current.month(*month))
+        while (name := pipe.recv()) is not None:
+            pieces: list[bytes] = []
+            while piece := pipe.recv_bytes():
+                pieces.append(piece)
+            text = b"".join(pieces).decode("utf-8")
+            del pieces
+            made.append(current.month(name, text))
+            del text
     except EOFError:
         return
     except Exception as exc:  # noqa: BLE001 - said to the build, which stops
         pipe.send(repr(exc))
         return
-    pipe.send(made)
+    with contextlib.suppress(OSError):  # the build stopped before taking them
+        for one in made:
+            pipe.send(one)
+        pipe.send(None)

@@ -231,6 +231,32 @@ def test_the_build_writes_the_same_summaries_with_a_helper_or_without(
         assert f"; sha256 {name} {digest}\n" in listed
 
 
+def test_month_texts_sent_in_pieces_make_the_summaries_of_the_whole_texts(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper gets each month text in pieces (never pickled whole) and sends the
+    summaries back one at a time: the same summaries as made here from the whole texts,
+    a piece boundary inside a character of more than one byte included."""
+    from pkgbooks.reports import summary
+
+    monkeypatch.setattr(summary.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(summary, "PIECE", 997)  # pieces end anywhere, mid-character too
+    config = load_config(DEMO / "pkgbooks.toml")
+    texts = [(path.name, path.read_text(encoding="utf-8").replace("Moreau", "Moreau Zoë Ünal"))
+             for path in sorted((DEMO / "ledger").glob("20*.beancount"))]
+    assert any(len(text) > 10 * 997 for _name, text in texts) and "ë" in texts[-1][1]
+    here = Summary(config)
+    expected = [here.month(name, text) for name, text in texts]
+    assert "Zoë Ünal" in expected[-1][1]
+    digests: dict[str, str] = {}
+    summaries = summary.Summaries(config, digests)
+    for name, text in texts:
+        summaries.take(name, text)
+    assert summaries._pipe is not None, "made by the helper"
+    assert list(summaries.made()) == expected
+    assert sorted(digests) == sorted(name for name, _text in expected)
+
+
 @pytest.mark.parametrize("cores", [1, 2])
 @pytest.mark.parametrize("with_summary", [True, False])
 def test_an_incremental_build_goes_on_with_the_summaries_a_full_build_makes(
