@@ -15,7 +15,6 @@ from pkgbooks.errors import Error, Failed, plain_error
 from pkgbooks.events import LAST_DATE
 from pkgbooks.exporters.journals import GROUPS
 from pkgbooks.exporters.run import EXPORTERS, Request, export, write
-from pkgbooks.generate import generate
 from pkgbooks.layout import books_lock
 from pkgbooks.partition import Parallel, default_jobs
 from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, cached_report, run_report
@@ -302,6 +301,8 @@ def generate_cmd(out_dir: Path, events: int, locations: int, entities: int | Non
     if out_dir.exists() and any(out_dir.iterdir()):
         _fail([plain_error(f"{out_dir}: not empty: generate writes new books into a new "
                            "or empty directory")], "nothing generated")
+    from pkgbooks.generate import generate  # only here: other commands need not load it
+
     summary = generate(out_dir, events, seed, locations, entities=entities)
     plural = {"expiry": "expiries"}
     kinds = ", ".join(f"{n:,} {plural.get(kind, kind + 's')}"

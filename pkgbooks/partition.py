@@ -175,8 +175,9 @@ class MonthFiles:
     """
 
     def __init__(self, prefix: str, start: Month, end: Month,
-                 deltas: dict[Month, dict[str, Decimal]]) -> None:
-        self.prefix, self.month, self.end, self.deltas = prefix, start, end, deltas
+                 cents: dict[Month, dict[str, int]]) -> None:
+        """`cents`: each month's balance changes in cents (filled in as the months go)."""
+        self.prefix, self.month, self.end, self.cents = prefix, start, end, cents
         self._spool = Spool(self._path(start) + ".part")
 
     def _path(self, month: Month) -> str:
@@ -188,8 +189,8 @@ class MonthFiles:
         self._spool.add(chunk)
 
     def _finish(self) -> None:
-        changes = self.deltas.get(self.month, {})
-        self._spool.add({account: str(amount) for account, amount in changes.items()})
+        changes = self.cents.get(self.month, {})
+        self._spool.add({account: str(from_cents(amount)) for account, amount in changes.items()})
         self._spool.close()
         os.replace(self._spool.path, self._path(self.month))
         self.month = _next_month(self.month)
@@ -243,12 +244,14 @@ def _run_task(task: Task) -> Part:
     files = task.files
     currency = config.currency
     chunks: list[tuple[TxnKey, Month, str]] = []
-    deltas: dict[Month, dict[str, Decimal]] = {}
-    out = (MonthFiles(task.out, task.start, _month_of(task.end), deltas)
+    # Each month's change of every account posted, in cents (made Decimal at the end: an
+    # int added per posting costs an eighth of a Decimal)
+    cents: dict[Month, dict[str, int]] = {}
+    out = (MonthFiles(task.out, task.start, _month_of(task.end), cents)
            if task.out is not None else None)
     keep = chunks.append if out is None else out.add
     pending: list[Any] = []  # the last chunk: [key, month, texts], until the key changes
-    part = Part(chunks if out is None else None, deltas, engine.counts, problems, {})
+    part = Part(chunks if out is None else None, {}, engine.counts, problems, {})
 
     def add(t: Txn) -> None:
         txn_key = key_of.get(t.meta.event)
@@ -263,11 +266,11 @@ def _run_task(task: Task) -> Part:
             if pending:
                 keep((pending[0], pending[1], "".join(pending[2])))
             pending[:] = [txn_key, month, [text]]
-        changes = deltas.get(month)
+        changes = cents.get(month)
         if changes is None:
-            changes = deltas[month] = {}
-        for p in t.postings:
-            changes[p.account] = changes.get(p.account, Decimal(0)) + from_cents(p.amount)
+            changes = cents[month] = {}
+        for account, amount, _instance in t.postings:
+            changes[account] = changes.get(account, 0) + amount
 
     def at_cut(cut: EventKey) -> None:
         """As the sequential engine stands just after the event `cut`: the expiries before
@@ -275,9 +278,10 @@ def _run_task(task: Task) -> Part:
         for t in engine._expire_until(datetime.date.fromisoformat(cut[0]), cut[1]):
             add(t)
         part.states.append(_saved(engine))
-        for changes in deltas.values():
+        for changes in cents.values():
             for account, amount in changes.items():
-                part.cut_changes[account] = part.cut_changes.get(account, Decimal(0)) + amount
+                part.cut_changes[account] = (part.cut_changes.get(account, Decimal(0))
+                                             + from_cents(amount))
 
     def reads() -> Iterator[Read]:
         cut = task.cut if task.save else None
@@ -299,6 +303,8 @@ def _run_task(task: Task) -> Part:
         keep((pending[0], pending[1], "".join(pending[2])))
     if out is not None:
         out.close()
+    part.deltas = {month: {account: from_cents(amount) for account, amount in changes.items()}
+                   for month, changes in cents.items()}
     if task.save:
         part.states.append(_saved(engine))
     part.finished = {i: p.status for i, p in engine.ctx.state.finished.items()}

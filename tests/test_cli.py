@@ -328,3 +328,18 @@ def test_an_unexpected_system_error_is_one_line(books: Path,
     result = CliRunner().invoke(main, ["validate", str(books)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output == f"pkgbooks: {books / 'ledger'}: Input/output error\n"
+
+
+def test_a_build_loads_neither_the_export_templates_nor_the_generator(books: Path) -> None:
+    """Starting the command costs its imports: a build needs no Jinja and no generator."""
+    script = ("import sys\n"
+              "from pkgbooks.cli import main\n"
+              "try:\n"
+              f"    main(['build', '--quiet', '--jobs', '1', {str(books)!r}])\n"
+              "except SystemExit:\n"
+              "    pass\n"
+              "print(sorted(m for m in ('jinja2', 'pkgbooks.generate') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert "full build" in done.stdout
+    assert done.stdout.splitlines()[-1] == "[]"

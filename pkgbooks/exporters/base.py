@@ -13,14 +13,15 @@ import abc
 import json
 import re
 from functools import lru_cache
-from typing import Any, ClassVar
-
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pkgbooks.config import Config
 from pkgbooks.errors import Error
 from pkgbooks.exporters.journals import AccountMap, GLAccount, Journal
 from pkgbooks.money import fmt
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _IIF_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029\"]")
@@ -49,6 +50,9 @@ def json_value(value: object) -> str:
 
 @lru_cache(maxsize=4)
 def _environment(newline: str) -> Environment:
+    # Imported here: a command that writes no export (`build`) need not load Jinja.
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
     env = Environment(
         loader=PackageLoader("pkgbooks.exporters", "templates"),
         autoescape=False,
