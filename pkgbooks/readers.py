@@ -488,7 +488,9 @@ def _jsonl_stream(
     """
     events = _parse_jsonl(path, index, problems)
     if not _in_date_order(path):
-        yield from sorted(events)
+        # Held whole to be sorted: without their lines' text, which only saves a
+        # partitioned build writing them as JSON again.
+        yield from sorted((key, read._replace(text=None)) for key, read in events)
         return
     day: datetime.date | None = None
     by_kind: list[list[tuple[SortKey, Read]]] = [[] for _kind in KIND_ORDER]
