@@ -64,7 +64,9 @@ from pkgbooks.plain import Codec
 from pkgbooks.readers import Read, open_event_file, read_events
 from pkgbooks.state import BooksState, InvoiceState, PackageState
 
-FORMAT = 3  # 2: the state in plain form (pkgbooks/plain.py), in two parts; 3: each in slices
+# 2: the state in plain form (pkgbooks/plain.py), in two parts; 3: each in slices; 4: the index
+# of applied events a third part
+FORMAT = 4
 DIRECTORY = ".pkgbooks"
 FILE = "checkpoint"
 CUTS_KEPT = 3  # the latest saved states kept: the end, and the starts of recent months
@@ -77,7 +79,7 @@ _MAGIC = b"pkgbooks checkpoint\n"
 _TEXT_PIECE = 1 << 20  # characters encoded at a time to digest a text
 _MONTH_FILE = re.compile(r"^[0-9]{4}-[0-9]{2}\.beancount$")
 _HEADER = struct.Struct(">I Q 32s")  # format, manifest length, manifest sha256
-_PARTS = struct.Struct(">Q")  # a saved state: the length of its first part
+_PARTS = struct.Struct(">QQ")  # a saved state: the lengths of its first two parts
 # The live packages, open invoices and finished packages are encoded, pickled and
 # compressed this many at a time: their plain form is never made whole (it is some hundred
 # megabytes for a million events).
@@ -292,32 +294,106 @@ class Saved:
     The finished packages are stored apart (`finished`, their plain form
     compressed) and read back only if the run looks one up (`LazyFinished`):
     most of a state's objects are theirs, and a day's events seldom touch a
-    finished package.
+    finished package. The index of applied events (one entry per event of
+    the history) likewise (`LazyEvents`): only a void looks it up.
     """
 
     engine: EngineState
     balances: dict[str, Decimal]
     finished: bytes | list[bytes] = b""  # a list: the finished packages of each part (`merged`)
+    # The applied events' (kind, invoice or instance), which only a void reads: likewise
+    events: bytes | list[bytes] = b""
 
 
-class LazyFinished(MutableMapping[str, Any]):
-    """A restored state's finished packages, read back when the run first looks one up.
+class Lazy(MutableMapping[str, Any]):
+    """A restored state's dict, read back only when the run first looks a key up.
 
-    Packages that finish before then are only added (`BooksState.finish`), which
-    needs no lookup: they wait in `_added`, and a lookup of one of them is answered
-    from there. The first lookup of another reads the stored
-    ones, adds those (a dict in the same order as if they had been there all
-    along) and puts the dict in the state in place of this mapping. A package
-    instance is never in `_added` and the stored ones at once: it finishes from
-    the live packages, and comes back to life only through a lookup.
+    Keys added before then (`__setitem__`, which needs no lookup) wait in
+    `_added`, and a lookup of one of them is answered from there. The first
+    lookup of another reads the stored ones back (`_read_back`, a dict per
+    blob: the parts of a state saved in parts are disjoint), adds those added
+    (a dict in the same order as if they had been there all along) and puts
+    the dict in the state in place of this mapping (`_install`). A key is
+    never in `_added` and among the stored ones at once: each is new to the run
+    or comes back only through a lookup.
+    """
+
+    def __init__(self, blob: bytes | list[bytes]) -> None:
+        self._blob: list[bytes] | None = blob if isinstance(blob, list) else [blob]
+        self._added: dict[str, Any] = {}
+        self._real: dict[str, Any] | None = None
+
+    def _read_back(self, blob: bytes) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _install(self, real: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def load(self) -> dict[str, Any]:
+        """The stored and added entries as a plain dict, now also the state's."""
+        if self._real is None:
+            assert self._blob is not None
+            real: dict[str, Any] = {}
+            for blob in self._blob:
+                part = self._read_back(blob) if blob else {}
+                if real:
+                    real.update(part)
+                else:
+                    real = part
+            real.update(self._added)
+            self._real, self._blob, self._added = real, None, {}
+            self._install(real)
+        return self._real
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self._real is None:
+            self._added[key] = value
+        else:
+            self._real[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._added.get(key) if self._real is None else None
+        return value if value is not None else self.load()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._added.get(key) if self._real is None else None
+        return value if value is not None else self.load().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return (self._real is None and key in self._added) or key in self.load()
+
+    def __delitem__(self, key: str) -> None:
+        del self.load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.load())
+
+    def __len__(self) -> int:
+        return len(self.load())
+
+
+class LazyFinished(Lazy):
+    """A restored state's finished packages (`Lazy`), read back when the run first looks
+    one up.
+
+    Packages that finish before then are only added (`BooksState.finish`). A
+    package that finished in this run is looked up without reading the others
+    back (a redemption that uses a package up keeps its record on it).
     """
 
     def __init__(self, blob: bytes | list[bytes], state: BooksState) -> None:
-        self._blob: list[bytes] | None = blob if isinstance(blob, list) else [blob]
+        super().__init__(blob)
         self._state = state
-        self._added: dict[str, PackageState] = {}
-        self._real: dict[str, PackageState] | None = None
         self._past_expiry: list[str] = []  # `past_expiry_later`, in order
+
+    def _read_back(self, blob: bytes) -> dict[str, Any]:
+        return _finished_back(blob)
+
+    def _install(self, real: dict[str, Any]) -> None:
+        self._state.finished = real
+        for instance in self._past_expiry:
+            self._state.past_expiry(instance)
+        self._past_expiry = []
 
     def past_expiry_later(self, instance: str) -> bool:
         """Shrink a stored package past its expiry date when they are read back, not now.
@@ -335,54 +411,21 @@ class LazyFinished(MutableMapping[str, Any]):
         self._past_expiry.append(instance)
         return True
 
-    def load(self) -> dict[str, PackageState]:
-        """The finished packages as a plain dict, now also the state's."""
-        if self._real is None:
-            assert self._blob is not None
-            real: dict[str, PackageState] = {}
-            for blob in self._blob:  # one per part of a state saved in parts: disjoint
-                part = _finished_back(blob)
-                if real:
-                    real.update(part)
-                else:
-                    real = part
-            real.update(self._added)
-            self._real, self._blob, self._added = real, None, {}
-            self._state.finished = real
-            for instance in self._past_expiry:
-                self._state.past_expiry(instance)
-            self._past_expiry = []
-        return self._real
 
-    def __setitem__(self, instance: str, pkg: PackageState) -> None:
-        if self._real is None:
-            self._added[instance] = pkg
-        else:
-            self._real[instance] = pkg
+class LazyEvents(Lazy):
+    """A restored state's index of applied events (`BooksState.events`, `Lazy`): every
+    event adds to it, only a void looks it up."""
 
-    # A package that finished in this run is in `_added` and not among the stored ones:
-    # looking it up (a redemption that uses a package up keeps its record on it) needs no
-    # reading back.
+    def __init__(self, blob: bytes | list[bytes], state: BooksState) -> None:
+        super().__init__(blob)
+        self._state = state
 
-    def __getitem__(self, instance: str) -> PackageState:
-        pkg = self._added.get(instance) if self._real is None else None
-        return pkg if pkg is not None else self.load()[instance]
+    def _read_back(self, blob: bytes) -> dict[str, Any]:
+        with _no_gc():
+            return _slices_back(_unpickled(blob), dict)
 
-    def get(self, instance: str, default: Any = None) -> Any:
-        pkg = self._added.get(instance) if self._real is None else None
-        return pkg if pkg is not None else self.load().get(instance, default)
-
-    def __contains__(self, instance: object) -> bool:
-        return (self._real is None and instance in self._added) or instance in self.load()
-
-    def __delitem__(self, instance: str) -> None:
-        del self.load()[instance]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.load())
-
-    def __len__(self) -> int:
-        return len(self.load())
+    def _install(self, real: dict[str, Any]) -> None:
+        self._state.events = real
 
 
 def read_state(path: Path, start: int, cut: Cut) -> Saved:
@@ -400,8 +443,8 @@ def read_state(path: Path, start: int, cut: Cut) -> Saved:
         at += length
     parts = []
     for piece in pieces:
-        main, finished = _parts(piece)
-        parts.append(Saved(*_state_back(main), finished))
+        main, finished, events = _parts(piece)
+        parts.append(Saved(*_state_back(main), finished, events))
     return merged(parts)
 
 
@@ -423,16 +466,16 @@ def merged(parts: list[Saved]) -> Saved:
     state, engine = first.engine.state, first.engine
     closed = set(state.closed_invoices)
     finished: list[bytes] = []
+    events: list[bytes] = []
     balances = dict(first.balances)
     for part in parts:
-        blobs = part.finished if isinstance(part.finished, list) else [part.finished]
-        finished.extend(b for b in blobs if b)
+        for blobs, into in ((part.finished, finished), (part.events, events)):
+            into.extend(b for b in (blobs if isinstance(blobs, list) else [blobs]) if b)
         if part is first:
             continue
         other = part.engine
         state.packages.update(other.state.packages)
         state.invoices.update(other.state.invoices)
-        state.events.update(other.state.events)
         state.voided.update(other.state.voided)
         closed.update(other.state.closed_invoices)
         engine.expiries.extend(other.expiries)
@@ -447,7 +490,7 @@ def merged(parts: list[Saved]) -> Saved:
             balances[account] = balances[account] + amount if account in balances else amount
     state.closed_invoices = closed
     heapq.heapify(engine.expiries)
-    return Saved(engine, balances, finished)
+    return Saved(engine, balances, finished, events)
 
 
 def read_blob(path: Path, start: int, cut: Cut) -> bytes:
@@ -566,14 +609,16 @@ def _state_back(main: bytes) -> tuple[EngineState, dict[str, Decimal]]:
     return engine, balances
 
 
-def _parts(blob: bytes) -> tuple[bytes, bytes]:
-    """A saved state's two parts: the state less its finished packages, and those."""
+def _parts(blob: bytes) -> tuple[bytes, bytes, bytes]:
+    """A saved state's three parts: the state less its finished packages and its index of
+    applied events, those packages, and that index."""
     if len(blob) < _PARTS.size:
         raise ValueError("truncated")
-    (length,) = _PARTS.unpack_from(blob)
-    if _PARTS.size + length > len(blob):
+    main, finished = _PARTS.unpack_from(blob)
+    if _PARTS.size + main + finished > len(blob):
         raise ValueError("truncated")
-    return blob[_PARTS.size:_PARTS.size + length], blob[_PARTS.size + length:]
+    at = _PARTS.size + main
+    return blob[_PARTS.size:at], blob[at:at + finished], blob[at + finished:]
 
 
 def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date | None,
@@ -584,17 +629,21 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
     again by the run that goes on from the cut, so they are not counted here.
     The places where events were read are kept relative to `events/`, so the
     state does not depend on where the books are. The finished packages are a
-    part of their own, read back only when needed (`LazyFinished`).
+    part of their own, read back only when needed (`LazyFinished`), and so is
+    the index of applied events (`LazyEvents`).
     """
     counts = dataclasses.replace(engine.counts)
     counts.read -= counts.after_as_of
     counts.after_as_of = 0
     cut = len(str(events_dir)) + 1
     seen = engine.seen.moved(lambda file: file[cut:])
-    finished = engine.state.finished
+    finished, applied = engine.state.finished, engine.state.events
     if isinstance(finished, LazyFinished):
         finished = finished.load()
-    books = dataclasses.replace(engine.state, packages={}, invoices={}, finished={})
+    if isinstance(applied, LazyEvents):
+        applied = applied.load()
+    books = dataclasses.replace(engine.state, packages={}, invoices={}, finished={},
+                                events={})
     state = dataclasses.replace(engine, counts=counts, seen=seen, state=books)
     codecs = _decoders()
     out = _Deflating()
@@ -603,7 +652,16 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
         _slices(out, engine.state.packages, codecs.packages)
         _slices(out, engine.state.invoices, codecs.invoices)
     main = out.close()
-    return _PARTS.pack(len(main)) + main + finished_blob(finished)
+    stored = finished_blob(finished)
+    return _PARTS.pack(len(main), len(stored)) + main + stored + _events_blob(applied)
+
+
+def _events_blob(applied: dict[str, tuple[str, str]]) -> bytes:
+    """The index of applied events as `Saved.events` holds it (plain already: in slices)."""
+    out = _Deflating()
+    with _no_gc():
+        _slices(out, applied, dict)
+    return out.close()
 
 
 class _Deflating:
@@ -668,7 +726,8 @@ def _placed(saved: Saved, events_dir: Path) -> Saved:
     """A saved state with the places of its events under `events_dir` again."""
     state = saved.engine.state
     state.finished = cast(dict[str, PackageState], LazyFinished(saved.finished, state))
-    saved.finished = b""
+    state.events = cast(dict[str, tuple[str, str]], LazyEvents(saved.events, state))
+    saved.finished = saved.events = b""
     root = str(events_dir) + os.sep
     saved.engine.seen = saved.engine.seen.moved(lambda name: root + name)
     return saved

@@ -581,3 +581,27 @@ def test_packages_past_their_expiry_shrink_when_read_back_as_they_would_at_once(
     assert state.finished == at_once.finished
     assert state.finished["a"].history == {"r-a": PAST_EXPIRY}
     assert state.finished["b"].history != {"r-b": PAST_EXPIRY}
+
+
+def test_the_index_of_applied_events_is_read_back_only_when_a_void_looks_it_up() -> None:
+    from pkgbooks.state import BooksState
+
+    stored = {"s1": ("sale", "INV-1"), "r1": ("redemption", "P-1")}
+    state = BooksState()
+    lazy = checkpoint.LazyEvents(checkpoint._events_blob(stored), state)
+    state.events = lazy  # type: ignore[assignment]
+    lazy["r2"] = ("redemption", "P-1")  # each applied event: no reading back
+    assert lazy.get("r2") == ("redemption", "P-1") and state.events is lazy
+    assert lazy.get("r1") == ("redemption", "P-1")  # a void of an earlier event reads it back
+    assert state.events == {**stored, "r2": ("redemption", "P-1")}
+    assert list(state.events) == ["s1", "r1", "r2"] and type(state.events) is dict
+
+
+def test_a_saved_state_reads_back_with_the_same_index_of_applied_events(
+        books: Path) -> None:
+    path = checkpoint.checkpoint_path(books)
+    manifest, start = checkpoint.read_manifest(path)
+    saved = checkpoint.read_state(path, start, manifest.cuts[-1])
+    index = checkpoint.LazyEvents(saved.events, saved.engine.state).load()
+    assert len(index) == saved.engine.counts.applied + saved.engine.counts.expiries
+    assert {kind for kind, _ in index.values()} >= {"sale", "payment", "redemption"}
