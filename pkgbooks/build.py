@@ -124,10 +124,15 @@ def render(
     guard = result.guard = Guard(previous, config.locked_through, result.problems)
     paths = event_files(books_dir / EVENTS, result.problems, result.warnings)
     text = LedgerText(config, result.balances)
+    summaries = Summaries(config, text.digests)  # for the history reports
     plan = result.plan = checkpoint.plan(
         books_dir, paths, as_of, list_refused, today, config.dates.future_days,
-        config.locked_through is not None) if incremental else None
+        config.locked_through is not None, chosen=summaries.going_on) if incremental else None
     resume = plan.resume if plan is not None else None
+    if resume is None:
+        summaries.abandon()  # if the plan went on from a cut, then found it unusable
+    # The summaries' helper is forked now, before the build starts any thread.
+    summaries.begin()
     if resume is not None:
         engine.resume(resume.saved.engine)
         result.balances.update(resume.saved.balances)
@@ -138,9 +143,6 @@ def render(
         source = _after(resume.cut.date, read_events(resume.read, result.problems))
     else:
         source = checkpoint.spans_of(read_events(paths, result.problems), result.spans)
-    summaries = Summaries(config, text.digests)  # for the history reports
-    if resume is not None and plan is not None and plan.manifest is not None:
-        summaries.going_on(resume.cut.month, resume.kept, plan.manifest.ledger)
     dated_out: list[Read] = []
     reads: Iterator[Read] = sane_dates(
         guard(source), result.problems, today=today, future_days=config.dates.future_days,

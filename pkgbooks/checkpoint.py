@@ -47,7 +47,7 @@ import pickle
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -880,11 +880,24 @@ class Plan:
         return _month(max(known)) if known else None
 
 
+# Told the cut an incremental build will go on from, and the month files it keeps, before
+# the cut's state is read back (so that work which needs only those can start beside it).
+Chosen = Callable[[str, Mapping[str, Path], Mapping[str, str]], None]
+
+
 def plan(
     books_dir: Path, paths: list[Path], as_of: datetime.date | None, keep_going: bool,
-    today: datetime.date, future_days: int, locked: bool,
+    today: datetime.date, future_days: int, locked: bool, chosen: Chosen | None = None,
 ) -> Plan:
-    """Scan the inputs and decide: a full build, or which cut to go on from."""
+    """Scan the inputs and decide: a full build, or which cut to go on from.
+
+    `chosen(month, kept, recorded)` is called once the cut is chosen: its
+    month, the ledger files kept as they are, the digests the last build
+    recorded. It is called before any thread of this function starts (so it
+    may fork) and before the state is read back; the plan may still turn
+    out a full build (`Plan.resume` None) if that state or the ledger fails
+    its checks.
+    """
     found = Plan(scan(books_dir, paths), None, {})
     path = checkpoint_path(books_dir)
     if not path.exists():
@@ -910,20 +923,28 @@ def plan(
     if why:
         found.why_full = why
         return found
+    cut = _choose_cut(found, paths, changed, gone, today, future_days)
+    if cut is None:
+        return found
+    ledger_dir = books_dir / LEDGER_DIR
+    kept = {n: ledger_dir / n for n in manifest.ledger
+            if _MONTH_FILE.match(base := n.rsplit("/", 1)[-1]) and base[:7] < cut.month}
+    if chosen is not None:
+        chosen(cut.month, kept, manifest.ledger)
     # Every file of ledger/ is hashed (C code that lets other threads run) on another core
-    # while the rest is decided and the state read back; then checked first, as if before.
+    # while the state is read back; then checked first, as if before.
     with ThreadPoolExecutor(1) as pool:
-        ledger = pool.submit(ledger_digests, books_dir / LEDGER_DIR)
-        _choose_cut(found, books_dir, paths, changed, gone, today, future_days)
+        ledger = pool.submit(ledger_digests, ledger_dir)
+        _go_on_from(found, cut, kept, books_dir, paths)
         if ledger.result() != manifest.ledger:
             found.why_full, found.resume = "ledger/ is not as the last build wrote it", None
     return found
 
 
-def _choose_cut(found: Plan, books_dir: Path, paths: list[Path], changed: list[str],
-                gone: list[str], today: datetime.date, future_days: int) -> None:
-    """The latest cut the changed inputs allow, its state read back (`found.resume`)."""
-    manifest, start, path = found.manifest, found.start, checkpoint_path(books_dir)
+def _choose_cut(found: Plan, paths: list[Path], changed: list[str], gone: list[str],
+                today: datetime.date, future_days: int) -> Cut | None:
+    """The latest cut the changed inputs allow (None: a full build, `found.why_full` says why)."""
+    manifest = found.manifest
     assert manifest is not None
     # The new and changed files are read once here for their dates (they are small:
     # a day's export), and again by the build.
@@ -942,24 +963,28 @@ def _choose_cut(found: Plan, books_dir: Path, paths: list[Path], changed: list[s
               and c.date <= today + datetime.timedelta(days=future_days)]
     if not usable:
         found.why_full = "the changes reach back before the saved states"
-        return
-    cut = max(usable, key=lambda c: c.date)
+        return None
+    return max(usable, key=lambda c: c.date)
+
+
+def _go_on_from(found: Plan, cut: Cut, kept: dict[str, Path], books_dir: Path,
+                paths: list[Path]) -> None:
+    """The cut's state read back and the month text it stands in (`found.resume`)."""
+    manifest, start, path = found.manifest, found.start, checkpoint_path(books_dir)
+    assert manifest is not None
     try:
         saved = _placed(read_state(path, start, cut), books_dir / EVENTS)
     except Exception:  # noqa: BLE001 - a state that cannot be read back is not used
         found.why_full = "the checkpoint is damaged"
         return
-    ledger = books_dir / LEDGER_DIR
     if f"{cut.month}.beancount" not in manifest.ledger:
         found.why_full = "the ledger has no month file for the saved state"
         return
     try:
-        text = (ledger / f"{cut.month}.beancount").read_text(encoding="utf-8")
+        text = (books_dir / LEDGER_DIR / f"{cut.month}.beancount").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):  # gone or not text: the digests differ too
         found.why_full = "ledger/ is not as the last build wrote it"
         return
-    kept = {n: ledger / n for n in manifest.ledger
-            if _MONTH_FILE.match(base := n.rsplit("/", 1)[-1]) and base[:7] < cut.month}
     read = [p for p in paths if p.name in found.spans and found.spans[p.name].last > cut.date
             or p.name not in found.spans]
     found.resume = Resume(cut, saved, read, kept, text[:cut.prefix],

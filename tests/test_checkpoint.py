@@ -258,6 +258,33 @@ def test_a_damaged_checkpoint_is_ignored(books: Path, tmp_path: Path, damage: st
     assert result.how.startswith("full build (the checkpoint is damaged"), result.how
 
 
+def test_the_plan_names_its_cut_before_it_reads_the_state_back(
+        books: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """So that the summaries' helper reads its starting summary beside the state (and is
+    forked before the plan starts its hashing thread)."""
+    import threading
+
+    told: list[tuple[str, list[str], int]] = []
+    reading = checkpoint.read_state
+
+    def read_state(*args: Any) -> checkpoint.Saved:
+        told.append(("read", [], threading.active_count()))
+        return reading(*args)
+
+    monkeypatch.setattr(checkpoint, "read_state", read_state)
+    append_day(books)
+    paths = sorted((books / "events").glob("*.jsonl"))
+    found = checkpoint.plan(
+        books, paths, None, False, datetime.date(2100, 1, 1), 0, False,
+        chosen=lambda month, kept, recorded: told.append(
+            (month, sorted(kept), threading.active_count())))
+    assert found.resume is not None
+    month, kept, threads = told[0]
+    assert month == found.resume.cut.month and kept == sorted(found.resume.kept)
+    assert threads == 1, "told before the plan started a thread"
+    assert told[1][0] == "read" and len(told) == 2
+
+
 def test_a_checkpoint_of_another_pkgbooks_version_is_ignored(
         books: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checkpoint, "code_digest", lambda: "another version")

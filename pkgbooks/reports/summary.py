@@ -494,18 +494,21 @@ class Summaries:
         self._pipe: Connection | None = None
         self._helper: BaseProcess | None = None
         self._started = False
+        self._recorded: dict[str, str] = {}  # the kept summaries' digests (`going_on`)
 
     def going_on(self, month: str, kept: Mapping[str, Path], recorded: Mapping[str, str]) -> None:
         """An incremental build goes on from `month`: start from the summary before it.
 
         The kept months' summaries are kept too (their digests are `recorded`);
         without the one before `month`, the kept month files are read again.
-        Reading it back is the helper's first work, started here, while the
-        build reads its saved state back (`_starting_summary`).
+        Reading it back is the helper's first work (`_Start`), started here,
+        while the build reads its saved state back: `checkpoint.plan` calls
+        this once it has chosen the cut, before it reads the state, and
+        `abandon()` undoes it if the build turns out a full one after all.
         """
-        for name in kept:
-            if name.startswith(f"{SUMMARY_DIR}/") and name in recorded:
-                self.digests[name] = recorded[name]
+        self._recorded = {name: recorded[name] for name in kept
+                          if name.startswith(f"{SUMMARY_DIR}/") and name in recorded}
+        self.digests.update(self._recorded)
         months = sorted(name for name in kept if "/" not in name and name[:7] < month)
         if not months:
             return
@@ -516,11 +519,31 @@ class Summaries:
         if self._pipe is None:
             self.summary = start()
 
-    def take(self, name: str, text: str) -> None:
-        """Take in month file `name` (its `text`), in order."""
+    def abandon(self) -> None:
+        """Back to a full build's start: no summary gone on from, its helper ended."""
+        for name in self._recorded:
+            self.digests.pop(name, None)
+        self._recorded = {}
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        if self._helper is not None:  # reading back a summary no longer wanted
+            self._helper.terminate()
+            self._helper.join()
+            self._helper = None
+        self.summary = Summary(self.summary.config)
+        self._started = False
+
+    def begin(self) -> None:
+        """Start the helper now, if there is to be one (before the build starts any thread:
+        it is forked)."""
         if not self._started:
             self._started = True
             self._start(self.summary)
+
+    def take(self, name: str, text: str) -> None:
+        """Take in month file `name` (its `text`), in order."""
+        self.begin()
         if self._pipe is not None:
             with contextlib.suppress(OSError):  # the helper is gone: `made` says so
                 self._pipe.send(name)

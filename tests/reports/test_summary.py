@@ -282,6 +282,37 @@ def test_an_incremental_build_goes_on_with_the_summaries_a_full_build_makes(
                     (ledger / "summary" / "2026-04.beancount").read_text("utf-8")}
 
 
+@pytest.mark.parametrize("cores", [1, 2])
+def test_summaries_that_went_on_from_a_cut_start_over_when_the_build_is_a_full_one(
+    monkeypatch: pytest.MonkeyPatch, cores: int
+) -> None:
+    """The build tells the summaries the cut before it reads the state back; if that state
+    then fails its checks, the build is a full one and so are its summaries: none of the
+    kept ones listed, all made from the first month."""
+    from pkgbooks.reports import summary
+
+    monkeypatch.setattr(summary.os, "cpu_count", lambda: cores)
+    config = load_config(DEMO / "pkgbooks.toml")
+    ledger = DEMO / "ledger"
+    months = sorted(ledger.glob("2026-0[1-4].beancount"))
+    kept = {p.name: p for p in months[:3]}
+    kept.update({f"summary/{p.name}": ledger / "summary" / p.name for p in months[:3]})
+    digests: dict[str, str] = {"2026-01.beancount": "listed by the build"}
+    summaries = summary.Summaries(config, digests)
+    summaries.going_on("2026-04", kept, {name: "recorded" for name in kept})
+    assert sorted(digests) == sorted(["2026-01.beancount", *(n for n in kept if "/" in n)])
+    summaries.abandon()
+    assert digests == {"2026-01.beancount": "listed by the build"}
+    assert summaries._pipe is None
+    summaries.begin()
+    assert (summaries._pipe is not None) == (cores > 1)
+    for path in months:
+        summaries.take(path.name, path.read_text("utf-8"))
+    made = dict(summaries.made())
+    assert made == {f"summary/{p.name}": (ledger / "summary" / p.name).read_text("utf-8")
+                    for p in months}
+
+
 def test_a_summary_helper_that_ends_early_stops_the_build_and_keeps_the_old_books(
     monkeypatch: pytest.MonkeyPatch, late_void: Path
 ) -> None:
