@@ -428,6 +428,82 @@ class LazyEvents(Lazy):
         self._state.events = real
 
 
+_NOT_THERE = object()
+
+
+class LazyValues(dict[str, Any]):
+    """A restored state's live packages or open invoices, each made again when first looked up.
+
+    It holds every key in the order saved, with the stored plain form (a tuple,
+    pkgbooks/plain.py) as the value until a lookup makes the object (`decode`)
+    and puts it in that key's place: the order, and so what a later save
+    writes, is that of a dict read back whole. A day's events touch a few
+    hundred of the tens of thousands of packages, each with the records a void
+    would need, so most are never made again; a save writes those as they were
+    read (`stored_items`). A live package or open invoice is a dataclass, never
+    a tuple, so the two cannot be mistaken for each other. Whatever reads values
+    in bulk (`values`, `items`, comparing) makes them all.
+    """
+
+    __slots__ = ("_decode",)
+
+    def __init__(self, stored: dict[str, Any], decode: Callable[[Any], Any]) -> None:
+        super().__init__(stored)
+        self._decode = decode
+
+    def _made(self, key: str, value: Any) -> Any:
+        if type(value) is tuple:
+            value = self._decode(value)
+            dict.__setitem__(self, key, value)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._made(key, dict.__getitem__(self, key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = dict.get(self, key, _NOT_THERE)
+        return default if value is _NOT_THERE else self._made(key, value)
+
+    def pop(self, key: str, default: Any = _NOT_THERE) -> Any:
+        if key in self:
+            value = self[key]
+            dict.pop(self, key)
+            return value
+        if default is _NOT_THERE:
+            raise KeyError(key)
+        return default
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        self[key] = default
+        return default
+
+    def popitem(self) -> tuple[str, Any]:
+        key, value = dict.popitem(self)
+        return key, self._decode(value) if type(value) is tuple else value
+
+    def values(self) -> Any:
+        return [self[key] for key in self]
+
+    def items(self) -> Any:
+        return [(key, self[key]) for key in self]
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self.items())
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self.items()) == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+
+    def stored_items(self) -> Iterator[tuple[str, Any]]:
+        """(key, the value as it stands: made, or still its stored plain form), in order."""
+        return iter(dict.items(self))
+
+
 def read_state(path: Path, start: int, cut: Cut) -> Saved:
     """The saved state of `cut`; ValueError if its bytes are not the ones saved.
 
@@ -558,8 +634,10 @@ class _Codecs:
     engine_back: Callable[[Any], EngineState]
     balances_back: Callable[[Any], dict[str, Decimal]]
     finished_back: Callable[[Any], dict[str, PackageState]]
-    packages_back: Callable[[Any], dict[str, PackageState]]
-    invoices_back: Callable[[Any], dict[str, InvoiceState]]
+    package: Callable[[PackageState], Any]  # one live package (`LazyValues`)
+    invoice: Callable[[InvoiceState], Any]
+    package_back: Callable[[Any], PackageState]
+    invoice_back: Callable[[Any], InvoiceState]
 
     def state(self, plain: Any) -> tuple[EngineState, dict[str, Decimal]]:
         engine, balances = plain
@@ -575,8 +653,8 @@ def _decoders() -> _Codecs:
         invoices=codec.encoder(dict[str, InvoiceState]),
         engine_back=codec.decoder(EngineState), balances_back=codec.decoder(dict[str, Decimal]),
         finished_back=codec.decoder(dict[str, PackageState]),
-        packages_back=codec.decoder(dict[str, PackageState]),
-        invoices_back=codec.decoder(dict[str, InvoiceState]))
+        package=codec.encoder(PackageState), invoice=codec.encoder(InvoiceState),
+        package_back=codec.decoder(PackageState), invoice_back=codec.decoder(InvoiceState))
 
 
 def _finished_back(blob: bytes) -> dict[str, PackageState]:
@@ -602,8 +680,8 @@ def _state_back(main: bytes) -> tuple[EngineState, dict[str, Decimal]]:
         engine, balances = codecs.state(next(pickles))
         if not isinstance(engine, EngineState):
             raise ValueError("not a saved state")
-        engine.state.packages = _slices_back(pickles, codecs.packages_back)
-        engine.state.invoices = _slices_back(pickles, codecs.invoices_back)
+        engine.state.packages = LazyValues(_slices_back(pickles, dict), codecs.package_back)
+        engine.state.invoices = LazyValues(_slices_back(pickles, dict), codecs.invoice_back)
         if next(pickles, None) is not None:
             raise ValueError("not a saved state")
     return engine, balances
@@ -649,8 +727,8 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
     out = _Deflating()
     with _no_gc():
         out.dump((codecs.engine(state), codecs.balances(balances)))
-        _slices(out, engine.state.packages, codecs.packages)
-        _slices(out, engine.state.invoices, codecs.invoices)
+        _slices(out, engine.state.packages, codecs.packages, codecs.package)
+        _slices(out, engine.state.invoices, codecs.invoices, codecs.invoice)
     main = out.close()
     stored = finished_blob(finished)
     return _PARTS.pack(len(main), len(stored)) + main + stored + _events_blob(applied)
@@ -694,11 +772,23 @@ class _Deflating:
         return b"".join(self._out)
 
 
-def _slices(out: _Deflating, values: dict[str, Any], encode: Callable[[Any], Any]) -> None:
-    """`values` (in their order) encoded and pickled `SLICE` at a time, then a None."""
-    items = iter(values.items())
-    while piece := dict(itertools.islice(items, SLICE)):
-        out.dump(encode(piece))
+def _slices(out: _Deflating, values: dict[str, Any], encode: Callable[[Any], Any],
+            encode_one: Callable[[Any], Any] | None = None) -> None:
+    """`values` (in their order) encoded and pickled `SLICE` at a time, then a None.
+
+    A restored dict (`LazyValues`) is written with its values never made again
+    as they were stored, the others each encoded by `encode_one`: the same
+    plain form as `encode` of the dict it stands for.
+    """
+    if isinstance(values, LazyValues) and encode_one is not None:
+        stored = values.stored_items()
+        while piece := list(itertools.islice(stored, SLICE)):
+            out.dump({key: value if type(value) is tuple else encode_one(value)
+                      for key, value in piece})
+    else:
+        items = iter(values.items())
+        while whole := dict(itertools.islice(items, SLICE)):
+            out.dump(encode(whole))
     out.dump(None)
 
 
