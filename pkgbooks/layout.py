@@ -38,6 +38,23 @@ def inputs_digest(books_dir: Path, files: list[Path] | None = None) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+# The descriptors of the locks this process holds (`books_lock`). A process forked while
+# one is held (the summaries' helper, the partitions' processes) closes its copies at once:
+# an flock holds while any copy of its descriptor is open, so a helper that outlived a
+# stopped build would otherwise keep the books locked.
+_held: set[int] = set()
+
+
+def _release_in_child() -> None:
+    for fd in _held:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_release_in_child)
+
+
 @contextlib.contextmanager
 def books_lock(
     books_dir: Path, *, exclusive: bool, waiting: Callable[[], None] | None = None
@@ -56,6 +73,7 @@ def books_lock(
     except OSError:
         yield
         return
+    _held.add(fd)
     try:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
@@ -66,6 +84,7 @@ def books_lock(
             fcntl.flock(fd, mode)
         yield
     finally:
+        _held.discard(fd)
         os.close(fd)  # releases the lock
 
 

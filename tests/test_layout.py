@@ -55,3 +55,34 @@ def test_a_rebuild_is_seen(tmp_path: Path) -> None:
                 [sale("s1", 5, "K1"), pay("p1", 5, "K1", "60.00")])
     build_ok(path)
     assert load_ledger(main) is not first
+
+
+def test_a_process_forked_under_the_books_lock_does_not_hold_it(tmp_path: Path) -> None:
+    """A build forks helpers while it holds the lock; one that outlives the build (a build
+    stopped half-way) must not keep the books locked: it closes its copy at once."""
+    import fcntl
+    import multiprocessing
+    import os
+
+    from pkgbooks.layout import books_lock
+
+    def helper() -> None:
+        theirs.send("running")
+        theirs.recv()  # until told to end
+
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe()
+    with books_lock(tmp_path, exclusive=True):
+        child = context.Process(target=helper, daemon=True)
+        child.start()
+    assert ours.recv() == "running"
+    try:
+        other = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if held
+        finally:
+            os.close(other)
+        assert child.is_alive()
+    finally:
+        ours.send(None)
+        child.join()
