@@ -67,6 +67,8 @@ class Rendered:
     closed_period: list[Error] = field(default_factory=list)  # a closed month would change
     rewritten: list[str] = field(default_factory=list)  # months on disk the build changed
     guard: Guard | None = None
+    # Ends what the run started beside it (the summaries' helper) if `files` is left unread
+    stop: Callable[[], None] = lambda: None
     # Incremental builds (pkgbooks.checkpoint): what was known, what went on from a cut.
     plan: checkpoint.Plan | None = None
     recorder: checkpoint.Recorder | Recorded | None = None
@@ -133,6 +135,7 @@ def render(
         summaries.abandon()  # if the plan went on from a cut, then found it unusable
     # The summaries' helper is forked now, before the build starts any thread.
     summaries.begin()
+    result.stop = summaries.close
     if resume is not None:
         engine.resume(resume.saved.engine)
         result.balances.update(resume.saved.balances)
@@ -277,6 +280,7 @@ def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, confi
         writer.commit(render_main(config), beside, stale_wrappers(books_dir, beside))
     except BaseException:
         writer.abandon()
+        result.stop()  # a build stopped half-way leaves no helper behind
         raise
     _leave_checkpoint(books_dir, result, as_of, keep_going, written)
     return result

@@ -262,27 +262,32 @@ def test_the_plan_names_its_cut_before_it_reads_the_state_back(
         books: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """So that the summaries' helper reads its starting summary beside the state (and is
     forked before the plan starts its hashing thread)."""
-    import threading
-
-    told: list[tuple[str, list[str], int]] = []
-    reading = checkpoint.read_state
+    told: list[str] = []
+    reading, pool = checkpoint.read_state, checkpoint.ThreadPoolExecutor
 
     def read_state(*args: Any) -> checkpoint.Saved:
-        told.append(("read", [], threading.active_count()))
+        told.append("state read")
         return reading(*args)
 
+    def threads(*args: Any) -> Any:
+        told.append("thread started")
+        return pool(*args)
+
     monkeypatch.setattr(checkpoint, "read_state", read_state)
+    monkeypatch.setattr(checkpoint, "ThreadPoolExecutor", threads)
     append_day(books)
     paths = sorted((books / "events").glob("*.jsonl"))
-    found = checkpoint.plan(
-        books, paths, None, False, datetime.date(2100, 1, 1), 0, False,
-        chosen=lambda month, kept, recorded: told.append(
-            (month, sorted(kept), threading.active_count())))
+    chosen: list[tuple[str, list[str]]] = []
+
+    def tell(month: str, kept: Any, recorded: Any) -> None:
+        told.append("cut named")
+        chosen.append((month, sorted(kept)))
+
+    found = checkpoint.plan(books, paths, None, False, datetime.date(2100, 1, 1), 0, False,
+                            chosen=tell)
     assert found.resume is not None
-    month, kept, threads = told[0]
-    assert month == found.resume.cut.month and kept == sorted(found.resume.kept)
-    assert threads == 1, "told before the plan started a thread"
-    assert told[1][0] == "read" and len(told) == 2
+    assert told == ["cut named", "thread started", "state read"]
+    assert chosen == [(found.resume.cut.month, sorted(found.resume.kept))]
 
 
 def test_a_checkpoint_of_another_pkgbooks_version_is_ignored(

@@ -524,15 +524,19 @@ class Summaries:
         for name in self._recorded:
             self.digests.pop(name, None)
         self._recorded = {}
+        self.close()
+        self.summary = Summary(self.summary.config)
+        self._started = False
+
+    def close(self) -> None:
+        """End the helper, if it still runs (the build stopped before `made`)."""
         if self._pipe is not None:
             self._pipe.close()
             self._pipe = None
-        if self._helper is not None:  # reading back a summary no longer wanted
+        if self._helper is not None:
             self._helper.terminate()
             self._helper.join()
             self._helper = None
-        self.summary = Summary(self.summary.config)
-        self._started = False
 
     def begin(self) -> None:
         """Start the helper now, if there is to be one (before the build starts any thread:
@@ -588,6 +592,7 @@ class Summaries:
         finally:
             pipe.close()  # first: a helper still sending (the build stopped) ends
             helper.join()
+            self._helper = None
 
     def _start(self, summary: Summary | _Start) -> None:
         if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
