@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 from pathlib import Path
 
@@ -74,6 +75,35 @@ def main() -> None:
     """Books for businesses that sell prepaid packages: events in, Beancount out."""
 
 
+# Set by a command whose process may end at once when it is done (`run`).
+_quick_exit = False
+
+
+def _may_exit_at_once() -> None:
+    """This command leaves no thread, child process or open file behind when it ends (its
+    books are written, fsynced and renamed into place first), so `run` may end the process
+    without tearing its objects down one by one: a built state of 100k events is about a
+    million objects, some 0.3 s to take apart for nothing."""
+    global _quick_exit
+    _quick_exit = True
+
+
+def run() -> None:
+    """The `pkgbooks` program: `main`, ended at once after a command that allows it."""
+    try:
+        main()
+    except SystemExit as done:
+        if not _quick_exit:
+            raise
+        code = done.code
+        if code is not None and not isinstance(code, int):
+            print(code, file=sys.stderr)  # as Python prints a SystemExit message
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+
+
 @main.command("build")
 @books_dir
 @click.option("--as-of", callback=_as_of, metavar="DATE",
@@ -92,6 +122,7 @@ def main() -> None:
 def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = False,
               jobs: int | None = None, dask: str | None = None, quiet: bool = False) -> None:
     """Turn DIR's events into DIR/main.beancount and its monthly files."""
+    _may_exit_at_once()
     if dask is None:
         jobs = jobs or default_jobs()
     parallel = Parallel(jobs, dask) if dask is not None or (jobs or 1) > 1 else None
@@ -322,4 +353,4 @@ def _fail(errors: list[Error], summary: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run()
