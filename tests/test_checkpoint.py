@@ -357,6 +357,43 @@ def test_a_state_saved_a_few_packages_at_a_time_reads_back_as_saved(
     assert build_both(books, tmp_path / "full").how.startswith("rebuilt from")
 
 
+def test_a_restored_state_makes_its_live_packages_again_only_when_looked_up(
+        books: Path) -> None:
+    """The live packages and open invoices read back stay in their stored form until a lookup;
+    looked up, changed, removed and added, they behave as the dict read back whole, keep its
+    order, and save to the same bytes."""
+    path = checkpoint.checkpoint_path(books)
+    manifest, start = checkpoint.read_manifest(path)
+    events = books / "events"
+    lazy = checkpoint._placed(checkpoint.read_state(path, start, manifest.cuts[-1]), events)
+    whole = checkpoint._placed(checkpoint.read_state(path, start, manifest.cuts[-1]), events)
+    packages = lazy.engine.state.packages
+    assert isinstance(packages, checkpoint.LazyValues)
+    whole.engine.state.packages = dict(whole.engine.state.packages.items())
+    whole.engine.state.invoices = dict(whole.engine.state.invoices.items())
+    plain = whole.engine.state.packages
+    assert not isinstance(plain, checkpoint.LazyValues) and len(plain) > 10
+    keys = list(plain)
+    for state in (lazy.engine.state, whole.engine.state):
+        mine = state.packages
+        assert mine.get(keys[3]) is mine[keys[3]], "made once"
+        assert mine.get("no such package") is None and "no such package" not in mine
+        mine[keys[5]].redeemed_open += 1  # changed in place
+        moved = mine.pop(keys[1])
+        mine[keys[1]] = moved  # now the last
+        del mine[keys[2]]
+        mine["new"] = dataclasses.replace(mine[keys[7]], instance="new")
+    assert list(packages) == list(plain)
+    assert sum(type(v) is not tuple for _k, v in packages.stored_items()) == 5
+    assert packages == plain and plain == packages
+    saved = [checkpoint.save(s.engine, s.balances, None, events) for s in (lazy, whole)]
+    assert saved[0] == saved[1]
+    back = checkpoint.LazyValues(dict(packages.stored_items()), lambda v: v)
+    assert back.pop("no such package", "none") == "none"
+    with pytest.raises(KeyError):
+        back.pop("no such package")
+
+
 def test_a_checkpoint_from_other_books_is_ignored(books: Path, tmp_path: Path) -> None:
     other = same_inputs(books, tmp_path / "other")
     (other / "pkgbooks.toml").write_text(

@@ -261,6 +261,12 @@ def test_the_installed_command_runs(books: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert f"{books / 'events' / 'bad.jsonl'}:1: " in done.stderr
+    # The build command ends its process at once when done: its exit status and every line
+    # it wrote come through as they would otherwise.
+    done = subprocess.run([*command, "build", "--keep-going", str(books)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 3, done.stderr
+    assert "events read" in done.stdout and "1 event(s) set aside" in done.stderr
 
 
 MIXED = """
