@@ -228,7 +228,9 @@ def build(
     build, with the previous books unchanged. With `parallel`, the events are
     applied in partitions (`--jobs`, `--dask`), with the same output.
     """
-    with books_lock(books_dir, exclusive=True, waiting=waiting):
+    # Without the collector throughout (`no_collector`): a saved state read back, or the
+    # engine's, is a few hundred thousand new objects that a collection would walk for nothing.
+    with books_lock(books_dir, exclusive=True, waiting=waiting), no_collector():
         config = load_config(books_dir / CONFIG)
         try:
             return _build(books_dir, as_of, keep_going, config, today, parallel)
@@ -248,20 +250,19 @@ def _build(books_dir: Path, as_of: datetime.date | None, keep_going: bool, confi
     writer = LedgerWriter(books_dir)
     written: dict[str, str] = {}  # file name -> digest, for the next checkpoint
     try:
-        with no_collector():
-            resume = result.plan.resume if result.plan is not None else None
-            entity_books = EntityBooks(config)
-            if resume is not None:
-                for name, path in resume.kept.items():
-                    writer.link(name, path)
-                if comparison is not None:
-                    comparison.unchanged(resume.kept)
-                resume.before_entity_books(entity_books)
-            for name, text in with_entity_books(config, comparison(files) if comparison
-                                                else files, result.balances, entity_books):
-                writer.add(name, text)
-                written[name] = checkpoint.text_digest(text)
-                del text  # not kept while the next file is made
+        resume = result.plan.resume if result.plan is not None else None
+        entity_books = EntityBooks(config)
+        if resume is not None:
+            for name, path in resume.kept.items():
+                writer.link(name, path)
+            if comparison is not None:
+                comparison.unchanged(resume.kept)
+            resume.before_entity_books(entity_books)
+        for name, text in with_entity_books(config, comparison(files) if comparison
+                                            else files, result.balances, entity_books):
+            writer.add(name, text)
+            written[name] = checkpoint.text_digest(text)
+            del text  # not kept while the next file is made
         current = _config_table(books_dir)
         if comparison is not None:
             _compare_with_disk(books_dir, result, comparison, current)
