@@ -66,7 +66,7 @@ from pkgbooks.state import BooksState, InvoiceState, PackageState
 
 # 2: the state in plain form (pkgbooks/plain.py), in two parts; 3: each in slices; 4: the index
 # of applied events a third part
-FORMAT = 4
+FORMAT = 5
 DIRECTORY = ".pkgbooks"
 FILE = "checkpoint"
 CUTS_KEPT = 3  # the latest saved states kept: the end, and the starts of recent months
@@ -434,15 +434,16 @@ _NOT_THERE = object()
 class LazyValues(dict[str, Any]):
     """A restored state's live packages or open invoices, each made again when first looked up.
 
-    It holds every key in the order saved, with the stored plain form (a tuple,
-    pkgbooks/plain.py) as the value until a lookup makes the object (`decode`)
-    and puts it in that key's place: the order, and so what a later save
-    writes, is that of a dict read back whole. A day's events touch a few
-    hundred of the tens of thousands of packages, each with the records a void
-    would need, so most are never made again; a save writes those as they were
-    read (`stored_items`). A live package or open invoice is a dataclass, never
-    a tuple, so the two cannot be mistaken for each other. Whatever reads values
-    in bulk (`values`, `items`, comparing) makes them all.
+    It holds every key in the order saved, with the value's stored bytes (its
+    plain form, pkgbooks/plain.py, pickled on its own) until a lookup makes the
+    object (`decode`) and puts it in that key's place: the order, and so what a
+    later save writes, is that of a dict read back whole. A day's events touch
+    a few hundred of the tens of thousands of packages, each with the records a
+    void would need, so most are never unpickled nor made again, and a save
+    writes those bytes as they were read (`stored_items`). A live package or
+    open invoice is a dataclass, never `bytes`, so the two cannot be mistaken
+    for each other. Whatever reads values in bulk (`values`, `items`,
+    comparing) makes them all.
     """
 
     __slots__ = ("_decode",)
@@ -452,7 +453,7 @@ class LazyValues(dict[str, Any]):
         self._decode = decode
 
     def _made(self, key: str, value: Any) -> Any:
-        if type(value) is tuple:
+        if type(value) is bytes:
             value = self._decode(value)
             dict.__setitem__(self, key, value)
         return value
@@ -481,7 +482,7 @@ class LazyValues(dict[str, Any]):
 
     def popitem(self) -> tuple[str, Any]:
         key, value = dict.popitem(self)
-        return key, self._decode(value) if type(value) is tuple else value
+        return key, self._decode(value) if type(value) is bytes else value
 
     def values(self) -> Any:
         return [self[key] for key in self]
@@ -629,8 +630,7 @@ class _Codecs:
 
     engine: Callable[[EngineState], Any]
     balances: Callable[[dict[str, Decimal]], Any]
-    packages: Callable[[dict[str, PackageState]], Any]  # live or finished
-    invoices: Callable[[dict[str, InvoiceState]], Any]
+    packages: Callable[[dict[str, PackageState]], Any]  # the finished ones
     engine_back: Callable[[Any], EngineState]
     balances_back: Callable[[Any], dict[str, Decimal]]
     finished_back: Callable[[Any], dict[str, PackageState]]
@@ -650,7 +650,6 @@ def _decoders() -> _Codecs:
     return _Codecs(
         engine=codec.encoder(EngineState), balances=codec.encoder(dict[str, Decimal]),
         packages=codec.encoder(dict[str, PackageState]),
-        invoices=codec.encoder(dict[str, InvoiceState]),
         engine_back=codec.decoder(EngineState), balances_back=codec.decoder(dict[str, Decimal]),
         finished_back=codec.decoder(dict[str, PackageState]),
         package=codec.encoder(PackageState), invoice=codec.encoder(InvoiceState),
@@ -680,8 +679,10 @@ def _state_back(main: bytes) -> tuple[EngineState, dict[str, Decimal]]:
         engine, balances = codecs.state(next(pickles))
         if not isinstance(engine, EngineState):
             raise ValueError("not a saved state")
-        engine.state.packages = LazyValues(_slices_back(pickles, dict), codecs.package_back)
-        engine.state.invoices = LazyValues(_slices_back(pickles, dict), codecs.invoice_back)
+        engine.state.packages = LazyValues(_slices_back(pickles, dict),
+                                           lambda raw: codecs.package_back(pickle.loads(raw)))
+        engine.state.invoices = LazyValues(_slices_back(pickles, dict),
+                                           lambda raw: codecs.invoice_back(pickle.loads(raw)))
         if next(pickles, None) is not None:
             raise ValueError("not a saved state")
     return engine, balances
@@ -727,8 +728,8 @@ def save(engine: EngineState, balances: dict[str, Decimal], as_of: datetime.date
     out = _Deflating()
     with _no_gc():
         out.dump((codecs.engine(state), codecs.balances(balances)))
-        _slices(out, engine.state.packages, codecs.packages, codecs.package)
-        _slices(out, engine.state.invoices, codecs.invoices, codecs.invoice)
+        _each_slices(out, engine.state.packages, codecs.package)
+        _each_slices(out, engine.state.invoices, codecs.invoice)
     main = out.close()
     stored = finished_blob(finished)
     return _PARTS.pack(len(main), len(stored)) + main + stored + _events_blob(applied)
@@ -772,24 +773,39 @@ class _Deflating:
         return b"".join(self._out)
 
 
-def _slices(out: _Deflating, values: dict[str, Any], encode: Callable[[Any], Any],
-            encode_one: Callable[[Any], Any] | None = None) -> None:
-    """`values` (in their order) encoded and pickled `SLICE` at a time, then a None.
-
-    A restored dict (`LazyValues`) is written with its values never made again
-    as they were stored, the others each encoded by `encode_one`: the same
-    plain form as `encode` of the dict it stands for.
-    """
-    if isinstance(values, LazyValues) and encode_one is not None:
-        stored = values.stored_items()
-        while piece := list(itertools.islice(stored, SLICE)):
-            out.dump({key: value if type(value) is tuple else encode_one(value)
-                      for key, value in piece})
-    else:
-        items = iter(values.items())
-        while whole := dict(itertools.islice(items, SLICE)):
-            out.dump(encode(whole))
+def _slices(out: _Deflating, values: dict[str, Any], encode: Callable[[Any], Any]) -> None:
+    """`values` (in their order) encoded and pickled `SLICE` at a time, then a None."""
+    items = iter(values.items())
+    while whole := dict(itertools.islice(items, SLICE)):
+        out.dump(encode(whole))
     out.dump(None)
+
+
+def _each_slices(out: _Deflating, values: dict[str, Any], encode_one: Callable[[Any], Any]
+                 ) -> None:
+    """As `_slices`, each value's plain form pickled on its own (`LazyValues` reads one back
+    without the others); a restored dict's values never made again are written as read."""
+    pickled = _Pickling()
+    items = values.stored_items() if isinstance(values, LazyValues) else iter(values.items())
+    while piece := list(itertools.islice(items, SLICE)):
+        out.dump({key: value if type(value) is bytes else pickled(encode_one(value))
+                  for key, value in piece})
+    out.dump(None)
+
+
+class _Pickling:
+    """One plain value as bytes, pickled as `_Deflating` pickles (protocol 5, no memo)."""
+
+    def __init__(self) -> None:
+        self._buffer = io.BytesIO()
+        self._pickler = pickle.Pickler(self._buffer, protocol=5)
+        self._pickler.fast = True
+
+    def __call__(self, value: Any) -> bytes:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._pickler.dump(value)
+        return self._buffer.getvalue()
 
 
 def _unpickled(blob: bytes) -> Iterator[Any]:
