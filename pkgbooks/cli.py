@@ -15,14 +15,14 @@ from pkgbooks.build import AS_OF_LIMIT, build
 from pkgbooks.demo import place
 from pkgbooks.errors import Error, Failed, plain_error
 from pkgbooks.events import LAST_DATE
-from pkgbooks.exporters.journals import GROUPS
-from pkgbooks.exporters.run import EXPORTERS, Request, export, write
+from pkgbooks.exporters import GROUPS, TARGETS
 from pkgbooks.layout import books_lock
 from pkgbooks.partition import Parallel, default_jobs
-from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, cached_report, run_report
+from pkgbooks.reports import AS_OF_REPORTS, REPORTS
 from pkgbooks.reports.output import FORMATS
-from pkgbooks.serve import run_fava, why_build
-from pkgbooks.validate import validate
+
+# The other commands import what only they need (Beancount, beanquery, Fava, Jinja2)
+# inside their functions: a build starts without them.
 
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime.date | None:
@@ -178,6 +178,8 @@ def build_cmd(books_dir: Path, as_of: datetime.date | None, keep_going: bool = F
 @quiet_option
 def validate_cmd(books_dir: Path, quiet: bool = False) -> None:
     """Check DIR's ledger: Beancount's checks, the SPEC 4.7 invariants, and a replay."""
+    from pkgbooks.validate import validate
+
     try:
         with books_lock(books_dir, exclusive=False), progress.shown("validate", quiet):
             report = validate(books_dir)
@@ -210,6 +212,8 @@ def report_cmd(name: str, books_dir: Path, start: datetime.date | None, end: dat
                basis: str | None, locations: tuple[str, ...], entity: str | None,
                fmt: str) -> None:
     """Run report NAME (a Beancount query over DIR's ledger) for a period."""
+    from pkgbooks.reports.run import cached_report
+
     try:
         result, set_aside = cached_report(name, books_dir, start, end, basis,
                                           locations=locations, entity=entity)
@@ -230,7 +234,7 @@ def _note_set_aside(books_dir: Path, count: int) -> None:
 
 
 @main.command("export")
-@click.argument("target", type=click.Choice(list(EXPORTERS)))
+@click.argument("target", type=click.Choice(TARGETS))
 @books_dir
 @click.option("--from", "start", required=True, callback=_date, metavar="DATE",
               help="First day of the first period.")
@@ -249,6 +253,9 @@ def export_cmd(target: str, books_dir: Path, start: datetime.date, end: datetime
                group: str, entity: str | None, fmt: str | None, output: Path | None,
                quiet: bool = False) -> None:
     """Summary journals of DIR's books for Xero, QuickBooks Online (qbo) or Desktop (iif)."""
+    from pkgbooks.exporters.run import Request, export, write
+    from pkgbooks.reports.books import Books
+
     try:
         request = Request(target, start, end, group, entity, fmt)
         with progress.shown("export", quiet):
@@ -272,6 +279,8 @@ def export_cmd(target: str, books_dir: Path, start: datetime.date, end: datetime
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def serve_cmd(books_dir: Path, host: str, port: int) -> None:
     """Review DIR's books in Fava with the pkgbooks page (built first if stale)."""
+    from pkgbooks.serve import run_fava, why_build
+
     try:
         reason = why_build(books_dir)
     except Failed as exc:
@@ -298,6 +307,9 @@ def serve_cmd(books_dir: Path, host: str, port: int) -> None:
               "directory); books already there are built again.")
 def demo_cmd(books_dir: Path | None) -> None:
     """Copy the demo books (shipped with pkgbooks), build and validate them, show two reports."""
+    from pkgbooks.reports.books import Books
+    from pkgbooks.reports.run import run_report
+
     try:
         where = place(books_dir)
     except Failed as exc:

@@ -10,8 +10,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from beancount import loader
-
 from pkgbooks.readers import event_files, open_event_file
 
 CONFIG = "pkgbooks.toml"
@@ -123,6 +121,9 @@ def load_ledger(main: Path) -> Loaded:
     entries as read-only.
     """
     global _last_loaded
+    # Beancount's loader only here: a build writes the ledger as text and need not import it.
+    from beancount import loader
+
     loader.initialize(use_cache=False)
     with books_lock(main.parent, exclusive=False):
         identity = _ledger_files_identity(main)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from books import config_text, d, write_books
+from books import config_text, d, write_books, write_events
 from click.testing import CliRunner, Result
 
 from pkgbooks.cli import main
@@ -325,27 +325,69 @@ def test_an_unexpected_system_error_is_one_line(books: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    import pkgbooks.cli
+    import pkgbooks.validate
 
     def failing(*_args: object, **_kwargs: object) -> None:
         raise OSError(errno.EIO, "Input/output error", str(books / "ledger"))
 
-    monkeypatch.setattr(pkgbooks.cli, "validate", failing)
+    monkeypatch.setattr(pkgbooks.validate, "validate", failing)  # as `validate_cmd` imports it
     result = CliRunner().invoke(main, ["validate", str(books)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output == f"pkgbooks: {books / 'ledger'}: Input/output error\n"
 
 
-def test_a_build_loads_neither_the_export_templates_nor_the_generator(books: Path) -> None:
-    """Starting the command costs its imports: a build needs no Jinja and no generator."""
-    script = ("import sys\n"
+# What a build never needs: it writes the ledger, the reports' `query` directives and the
+# summaries as text, so neither Beancount nor the query engine, Fava or the exporters.
+NOT_FOR_A_BUILD = ("beancount", "beanquery", "tatsu", "fava", "flask", "jinja2",
+                   "pkgbooks.exporters.run", "pkgbooks.reports.books", "pkgbooks.validate",
+                   "pkgbooks.generate")
+
+
+def _build_in_a_new_process(books: Path, *options: str) -> tuple[str, list[str]]:
+    """`pkgbooks build BOOKS` in a fresh interpreter: its summary line, and the modules of
+    NOT_FOR_A_BUILD (or in them) that it imported."""
+    script = ("import json, sys\n"
               "from pkgbooks.cli import main\n"
               "try:\n"
-              f"    main(['build', '--quiet', '--jobs', '1', {str(books)!r}])\n"
+              f"    main(['build', '--quiet', *{options!r}, {str(books)!r}])\n"
               "except SystemExit:\n"
               "    pass\n"
-              "print(sorted(m for m in ('jinja2', 'pkgbooks.generate') if m in sys.modules))\n")
+              f"unwanted = {NOT_FOR_A_BUILD!r}\n"
+              "print(json.dumps(sorted(m for m in sys.modules if m in unwanted\n"
+              "                        or m.startswith(tuple(u + '.' for u in unwanted)))))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True)
-    assert "full build" in done.stdout
-    assert done.stdout.splitlines()[-1] == "[]"
+    *output, imported = done.stdout.splitlines()
+    return "\n".join(output), json.loads(imported)
+
+
+def test_a_build_imports_neither_beancount_nor_beanquery_fava_or_the_exporters(
+        books: Path) -> None:
+    """Starting Python is a good part of an appended day's build: a full build and an
+    incremental one import only what a build uses (docs/performance.md)."""
+    output, imported = _build_in_a_new_process(books)
+    assert "full build" in output
+    assert imported == []
+    write_events(books, "zz-day.jsonl", [
+        {"type": "sale", "id": "s9", "date": d(7, 2), "location": "loc-11", "invoice": "I9",
+         "customer": "cust-3", "lines": [{"package": "cuts-3", "instance": "K9"}]}])
+    output, imported = _build_in_a_new_process(books)
+    assert "rebuilt from" in output  # the appended day alone, from the checkpoint
+    assert imported == []
+    assert (books / "ledger" / "queries.beancount").exists()
+
+
+def test_a_build_with_one_job_loads_neither_the_export_templates_nor_the_generator(
+        books: Path) -> None:
+    """Starting the command costs its imports: a build needs no Jinja and no generator."""
+    output, imported = _build_in_a_new_process(books, "--jobs", "1")
+    assert "full build" in output
+    assert imported == []
+
+
+def test_export_offers_every_exporter_and_only_those() -> None:
+    """`pkgbooks export` lists its targets without importing the exporters: the same ones."""
+    from pkgbooks.exporters import TARGETS
+    from pkgbooks.exporters.run import EXPORTERS
+
+    assert tuple(EXPORTERS) == TARGETS

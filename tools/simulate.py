@@ -76,7 +76,8 @@ from pkgbooks.cli import main as cli_main
 from pkgbooks.entities import with_entity_books, wrappers
 from pkgbooks.events import EVENT_ADAPTER
 from pkgbooks.ledger import INPUTS_DIRECTIVE
-from pkgbooks.reports import Books, run_report
+from pkgbooks.reports.books import Books
+from pkgbooks.reports.run import run_report
 from pkgbooks.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,3 +7,9 @@ writes its files through Jinja2 templates under `templates/`. `settings` holds
 the typed `[export.*]` tables of `pkgbooks.toml`; `run` puts it all together
 for the `pkgbooks export` command.
 """
+
+# What `pkgbooks export` offers, named here so that the command line lists them without
+# importing the exporters (Beancount, Jinja2) and a build's configuration check without
+# them either: each target is a module of this package with its `Exporter` (`run.EXPORTERS`).
+TARGETS = ("xero", "qbo", "iif")
+GROUPS = ("month", "day")  # one journal per location and month, or per day

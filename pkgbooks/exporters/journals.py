@@ -26,10 +26,9 @@ from pkgbooks.config import Config
 from pkgbooks.errors import Failed, config_error, file_error
 from pkgbooks.ledger import MAIN
 from pkgbooks.money import ZERO, fmt
-from pkgbooks.reports.base import Books
+from pkgbooks.reports.books import Books
 
 NUMBER_LENGTH = 21  # QuickBooks' DocNumber, IIF DOCNUM
-GROUPS = ("month", "day")
 
 
 class GLAccount(NamedTuple):

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pkgbooks.errors import Error, Failed, file_error, plain_error
+from pkgbooks.exporters import GROUPS
 from pkgbooks.exporters.base import Exporter
 from pkgbooks.exporters.iif import IifExporter
-from pkgbooks.exporters.journals import GROUPS, journals, movements
+from pkgbooks.exporters.journals import journals, movements
 from pkgbooks.exporters.qbo import QboExporter
 from pkgbooks.exporters.xero import XeroExporter
 from pkgbooks.layout import CONFIG
-from pkgbooks.reports.base import Books
+from pkgbooks.reports.books import Books
 
 EXPORTERS: dict[str, type[Exporter]] = {
     exporter.target: exporter for exporter in (XeroExporter, QboExporter, IifExporter)

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pkgbooks import accounts
+from pkgbooks.exporters import TARGETS
 
 _SAMPLE_DATE = datetime.date(2026, 12, 31)
 
@@ -115,7 +116,7 @@ def problems(
 ) -> list[tuple[str, object, str]]:
     """Map keys and location ids that name no configured location: (key, value, why)."""
     found: list[tuple[str, object, str]] = []
-    for target in ("xero", "qbo", "iif"):
+    for target in TARGETS:
         settings: _Target = getattr(export, target)
         for key in settings.account_keys():
             role = accounts.parse_role(key)

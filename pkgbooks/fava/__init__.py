@@ -39,9 +39,12 @@ from pkgbooks.config import load_config
 from pkgbooks.errors import Failed, plain_error
 from pkgbooks.layout import CONFIG, inputs_digest
 from pkgbooks.ledger import AS_OF_DIRECTIVE, INPUTS_DIRECTIVE
-from pkgbooks.reports import BASIS_REPORTS, Books, Report, run_report
+from pkgbooks.reports import BASIS_REPORTS
+from pkgbooks.reports.base import Report
+from pkgbooks.reports.books import Books
 from pkgbooks.reports.output import as_json, cell
 from pkgbooks.reports.package import liability_by_month, lookup
+from pkgbooks.reports.run import run_report
 
 BASES = ("payment", "sale")
 

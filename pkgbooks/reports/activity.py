@@ -15,13 +15,12 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkgbooks.money import ZERO, fmt
 from pkgbooks.reports.base import (
     PACKAGE_LIABILITY,
     Ask,
-    Books,
     Report,
     by_entity,
     column_sums,
@@ -29,6 +28,9 @@ from pkgbooks.reports.base import (
     total_row,
 )
 from pkgbooks.reports.liability import movements
+
+if TYPE_CHECKING:
+    from pkgbooks.reports.books import Books
 
 AMOUNTS = ["purchased", "tax", "opening", "sales", "redeemed", "expired", "refunded",
            "remaining"]

@@ -16,20 +16,22 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkgbooks import accounts
 from pkgbooks.accounts import CASH_BY_METHOD, Role
 from pkgbooks.money import ZERO
 from pkgbooks.reports.base import (
     Ask,
-    Books,
     Report,
     by_entity,
     column_sums,
     period,
     total_row,
 )
+
+if TYPE_CHECKING:
+    from pkgbooks.reports.books import Books
 
 METHODS = tuple(CASH_BY_METHOD)
 _METHOD_OF = {role: method for method, role in CASH_BY_METHOD.items()}

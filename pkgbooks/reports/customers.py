@@ -15,19 +15,21 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkgbooks.config import ANY_SERVICE, Config, Package
 from pkgbooks.money import ZERO
 from pkgbooks.reports.base import (
     PACKAGE_LIABILITY,
     Ask,
-    Books,
     Report,
     by_entity,
     unit_of,
     unit_totals,
 )
+
+if TYPE_CHECKING:
+    from pkgbooks.reports.books import Books
 
 COLUMNS = ["customer", "instance", "package", "location", "location_name", "item", "unit",
            "used", "available", "outstanding_value", "package_liability"]

@@ -12,14 +12,13 @@ at `--to`: the unclaimed-property balance to report to the state.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkgbooks import accounts
 from pkgbooks.accounts import EXPIRED_BALANCE, Role, suffix_pattern
 from pkgbooks.money import ZERO
 from pkgbooks.reports.base import (
     Ask,
-    Books,
     Report,
     balances_by_location,
     by_entity,
@@ -27,6 +26,9 @@ from pkgbooks.reports.base import (
     period,
     total_row,
 )
+
+if TYPE_CHECKING:
+    from pkgbooks.reports.books import Books
 
 COLUMNS = ["date", "instance", "package", "location", "location_name", "customer", "amount",
            "account", "reason"]

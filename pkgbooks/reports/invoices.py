@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkgbooks import accounts
 from pkgbooks.accounts import CASH_BY_METHOD
 from pkgbooks.money import ZERO
-from pkgbooks.reports.base import Ask, Books, Report, by_entity, column_sums, total_row
+from pkgbooks.reports.base import Ask, Report, by_entity, column_sums, total_row
+
+if TYPE_CHECKING:
+    from pkgbooks.reports.books import Books
 
 AMOUNTS = ["total", "paid", "due"]
 CASH = "|".join(accounts.pattern(role) for role in CASH_BY_METHOD.values())

@@ -31,6 +31,7 @@ import datetime
 import re
 from collections import defaultdict
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from pkgbooks.accounts import EXPIRED_BALANCE, suffixes
 from pkgbooks.money import ZERO, fmt
@@ -38,7 +39,6 @@ from pkgbooks.reports.base import (
     DEFERRED,
     PACKAGE_LIABILITY,
     Ask,
-    Books,
     Report,
     balance_query,
     balances_by_location,
@@ -47,6 +47,9 @@ from pkgbooks.reports.base import (
     period,
     total_row,
 )
+
+if TYPE_CHECKING:
+    from pkgbooks.reports.books import Books
 
 COLUMNS = ["opening", "sales", "redemptions", "expirations", "refunds", "closing"]
 _EXPIRED_BALANCE = suffixes(EXPIRED_BALANCE)

@@ -30,7 +30,8 @@ from beancount.core.compare import hash_entry
 from pkgbooks.config import ANY_SERVICE
 from pkgbooks.errors import Failed, plain_error
 from pkgbooks.money import ZERO, fmt
-from pkgbooks.reports.base import DEFERRED, PACKAGE_LIABILITY, Books
+from pkgbooks.reports.base import DEFERRED, PACKAGE_LIABILITY
+from pkgbooks.reports.books import Books
 
 _LIABILITY = re.compile(PACKAGE_LIABILITY)
 ENDED = {"expiry": "expired", "refund": "refunded"}

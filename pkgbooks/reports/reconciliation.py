@@ -14,10 +14,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkgbooks.money import ZERO
-from pkgbooks.reports.base import Ask, Books, Report, column_sums, period, total_row
+from pkgbooks.reports.base import Ask, Report, column_sums, period, total_row
+
+if TYPE_CHECKING:
+    from pkgbooks.reports.books import Books
 
 COLUMNS = ["date", "event", "instance", "customer", "staff", "source", "destination", "item",
            "category", "unit_price", "quantity", "rate", "amount"]

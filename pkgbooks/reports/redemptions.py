@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pkgbooks.money import ZERO
 from pkgbooks.reports.base import (
     PACKAGE_LIABILITY,
     Ask,
-    Books,
     Report,
     by_entity,
     period,
     unit_of,
     unit_totals,
 )
+
+if TYPE_CHECKING:
+    from pkgbooks.reports.books import Books
 
 COLUMNS = ["staff", "location", "location_name", "package", "unit", "units", "value"]
 _REDEMPTIONS = "(entry_meta('kind') = 'redemption' OR entry_meta('target_kind') = 'redemption')"

@@ -9,18 +9,21 @@ intercompany, never a sale of the group.
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 from pkgbooks import accounts
 from pkgbooks.accounts import Role
 from pkgbooks.reports.base import (
     Ask,
-    Books,
     Report,
     by_entity,
     column_sums,
     period,
     total_row,
 )
+
+if TYPE_CHECKING:
+    from pkgbooks.reports.books import Books
 
 BY_ROLE = {
     Role.REDEMPTIONS: "redemptions",

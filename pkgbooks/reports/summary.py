@@ -53,14 +53,15 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
-
-from beancount.core import amount, data
+from typing import TYPE_CHECKING, Any
 
 from pkgbooks.accounts import CASH_BY_METHOD, PACKAGE_LIABILITY, Role
 from pkgbooks.config import Config
 from pkgbooks.ledger import quote
 from pkgbooks.money import ZERO, fmt
+
+if TYPE_CHECKING:
+    from beancount.core import data
 
 SUMMARY_DIR = "summary"
 GRACE = 2  # month ends a finished package or paid invoice stays listed after its last change
@@ -377,6 +378,10 @@ class Summary:
         after a voided sale's record, and at the month's end one record per
         line's units used, per expiry or refund, and per invoice's payments.
         """
+        # Beancount only here and in `takes_in`, which the reports call: a build writes
+        # and reads summaries as text and need not import Beancount.
+        from beancount.core import amount, data
+
         end = _month_end(month)
         currency = self.config.currency
         out: list[data.Transaction] = []
@@ -424,6 +429,8 @@ class Summary:
 
     def takes_in(self, month: str, entries: Iterable[data.Directive]) -> bool:
         """Take in loaded transactions; False if one changes a package or invoice it lacks."""
+        from beancount.core import data  # see `entries`
+
         for entry in entries:
             if not isinstance(entry, data.Transaction):
                 continue

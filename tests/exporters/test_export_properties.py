@@ -32,7 +32,7 @@ from test_properties import START, History, histories, plan
 
 from pkgbooks.build import build
 from pkgbooks.exporters.run import Request, export
-from pkgbooks.reports.base import Books
+from pkgbooks.reports.books import Books
 
 LOCATIONS = {"Loc11": "loc-11", "Loc12": "loc-12", "Loc21": "loc-21"}
 ROLES = [

@@ -23,9 +23,11 @@ import generate as bench_generate  # bench/generate.py
 import pytest
 
 from pkgbooks.build import build
-from pkgbooks.reports import AS_OF_REPORTS, REPORTS, Books, cached_report, run_report, span_of
+from pkgbooks.reports import AS_OF_REPORTS, REPORTS
+from pkgbooks.reports.books import Books
 from pkgbooks.reports.cache import Cache
 from pkgbooks.reports.loading import Span, read_files
+from pkgbooks.reports.run import cached_report, run_report, span_of
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "ledgers" / "demo"

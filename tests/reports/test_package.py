@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from pkgbooks.errors import Failed
-from pkgbooks.reports import Books, run_report
+from pkgbooks.reports.books import Books
 from pkgbooks.reports.package import liability_by_month, lookup
+from pkgbooks.reports.run import run_report
 
 DEMO = Path(__file__).resolve().parents[2] / "ledgers" / "demo"
 

@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from test_properties import SEGMENT_TO_LOC, START, History, histories, plan
 
 from pkgbooks.build import build
-from pkgbooks.reports import Books, run_report
+from pkgbooks.reports.books import Books
+from pkgbooks.reports.run import run_report
 
 EXAMPLES = max(1, int(os.environ.get("PKGBOOKS_PROPERTY_EXAMPLES", "100")) // 10)
 

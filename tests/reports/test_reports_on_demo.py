@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from pkgbooks.cli import main
 from pkgbooks.errors import Failed
-from pkgbooks.reports import Books, run_report
+from pkgbooks.reports.books import Books
+from pkgbooks.reports.run import run_report
 
 DEMO = Path(__file__).resolve().parents[2] / "ledgers" / "demo"
 FIRST, LAST = datetime.date(2026, 1, 1), datetime.date(2026, 5, 31)

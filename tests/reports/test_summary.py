@@ -22,8 +22,9 @@ import pytest
 from books import build_ok, config_text, pay, redeem, sale, write_books
 
 from pkgbooks.config import load_config
-from pkgbooks.reports import Books, run_report, span_of
+from pkgbooks.reports.books import Books
 from pkgbooks.reports.loading import read_files
+from pkgbooks.reports.run import run_report, span_of
 from pkgbooks.reports.summary import GRACE, Summary
 
 ROOT = Path(__file__).resolve().parents[2]
