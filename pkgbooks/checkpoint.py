@@ -65,8 +65,9 @@ from pkgbooks.readers import Read, open_event_file, read_events
 from pkgbooks.state import BooksState, InvoiceState, PackageState
 
 # 2: the state in plain form (pkgbooks/plain.py), in two parts; 3: each in slices; 4: the index
-# of applied events a third part
-FORMAT = 5
+# of applied events a third part; 5: each live package and open invoice pickled on its own;
+# 6: the finished packages' part starts with their keys
+FORMAT = 6
 DIRECTORY = ".pkgbooks"
 FILE = "checkpoint"
 CUTS_KEPT = 3  # the latest saved states kept: the end, and the starts of recent months
@@ -80,6 +81,7 @@ _TEXT_PIECE = 1 << 20  # characters encoded at a time to digest a text
 _MONTH_FILE = re.compile(r"^[0-9]{4}-[0-9]{2}\.beancount$")
 _HEADER = struct.Struct(">I Q 32s")  # format, manifest length, manifest sha256
 _PARTS = struct.Struct(">QQ")  # a saved state: the lengths of its first two parts
+_KEYS = struct.Struct(">Q")  # the finished packages' part: the length of their keys' part
 # The live packages, open invoices and finished packages are encoded, pickled and
 # compressed this many at a time: their plain form is never made whole (it is some hundred
 # megabytes for a million events).
@@ -322,9 +324,29 @@ class Lazy(MutableMapping[str, Any]):
         self._blob: list[bytes] | None = blob if isinstance(blob, list) else [blob]
         self._added: dict[str, Any] = {}
         self._real: dict[str, Any] | None = None
+        self._known: set[str] | None = None  # the stored keys, once asked (`_keys_of`)
 
     def _read_back(self, blob: bytes) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _keys_of(self, blob: bytes) -> list[str] | None:
+        """The keys `blob` holds, if it can tell them without reading the entries back."""
+        return None
+
+    def _absent(self, key: object) -> bool:
+        """Whether `key` is known to be neither added nor stored, with nothing read back."""
+        if self._real is not None or key in self._added:
+            return False
+        if self._known is None:
+            assert self._blob is not None
+            known: set[str] = set()
+            for blob in self._blob:
+                keys = self._keys_of(blob) if blob else []
+                if keys is None:
+                    return False
+                known.update(keys)
+            self._known = known
+        return key not in self._known
 
     def _install(self, real: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -353,14 +375,22 @@ class Lazy(MutableMapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         value = self._added.get(key) if self._real is None else None
-        return value if value is not None else self.load()[key]
+        if value is not None:
+            return value
+        if self._absent(key):
+            raise KeyError(key)
+        return self.load()[key]
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self._added.get(key) if self._real is None else None
-        return value if value is not None else self.load().get(key, default)
+        if value is not None:
+            return value
+        return default if self._absent(key) else self.load().get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return (self._real is None and key in self._added) or key in self.load()
+        if self._real is None and key in self._added:
+            return True
+        return not self._absent(key) and key in self.load()
 
     def __delitem__(self, key: str) -> None:
         del self.load()[key]
@@ -378,7 +408,10 @@ class LazyFinished(Lazy):
 
     Packages that finish before then are only added (`BooksState.finish`). A
     package that finished in this run is looked up without reading the others
-    back (a redemption that uses a package up keeps its record on it).
+    back (a redemption that uses a package up keeps its record on it), and so
+    is an instance that never finished: each sale asks whether its instances
+    were sold before, and the stored part starts with the finished instances
+    (`finished_blob`), so a day's new sales read none of the packages back.
     """
 
     def __init__(self, blob: bytes | list[bytes], state: BooksState) -> None:
@@ -388,6 +421,9 @@ class LazyFinished(Lazy):
 
     def _read_back(self, blob: bytes) -> dict[str, Any]:
         return _finished_back(blob)
+
+    def _keys_of(self, blob: bytes) -> list[str]:
+        return _finished_keys(blob)
 
     def _install(self, real: dict[str, Any]) -> None:
         self._state.finished = real
@@ -658,16 +694,38 @@ def _decoders() -> _Codecs:
 
 def _finished_back(blob: bytes) -> dict[str, PackageState]:
     with _no_gc():
-        pickles = _unpickled(blob)
+        pickles = _unpickled(_finished_parts(blob)[1])
         return _slices_back(pickles, _decoders().finished_back)
 
 
+def _finished_keys(blob: bytes) -> list[str]:
+    """The instances of the finished packages `blob` holds, without reading the packages."""
+    keys = next(_unpickled(_finished_parts(blob)[0]))
+    if not isinstance(keys, list):
+        raise ValueError("not a saved state")
+    return keys
+
+
+def _finished_parts(blob: bytes) -> tuple[bytes, bytes]:
+    """The finished packages' part: their keys, and the packages."""
+    if len(blob) < _KEYS.size:
+        raise ValueError("truncated")
+    (length,) = _KEYS.unpack_from(blob)
+    if _KEYS.size + length > len(blob):
+        raise ValueError("truncated")
+    return blob[_KEYS.size:_KEYS.size + length], blob[_KEYS.size + length:]
+
+
 def finished_blob(finished: dict[str, PackageState]) -> bytes:
-    """The finished packages as `Saved.finished` holds them (compressed plain form, in slices)."""
-    out = _Deflating()
+    """The finished packages as `Saved.finished` holds them: their keys (a list, so that a
+    lookup of a package not among them reads none back), then their compressed plain form,
+    in slices."""
+    keys, out = _Deflating(), _Deflating()
     with _no_gc():
+        keys.dump(list(finished))
         _slices(out, finished, _decoders().packages)
-    return out.close()
+    stored = keys.close()
+    return _KEYS.pack(len(stored)) + stored + out.close()
 
 
 def _state_back(main: bytes) -> tuple[EngineState, dict[str, Decimal]]:

@@ -616,6 +616,32 @@ def test_a_package_finished_in_the_run_is_looked_up_without_reading_the_others_b
     assert "b" in lazy and lazy["b"] is b
 
 
+def test_an_instance_never_finished_is_looked_up_without_reading_the_finished_back() -> None:
+    """Each sale asks whether its instances were sold before: for a new one the answer must
+    come from the stored keys, not from reading every finished package of the books back;
+    and a part whose keys are no list is refused as not a saved state."""
+    from pkgbooks.state import BooksState
+
+    a, b = _package("a"), _package("b")
+    state = BooksState()
+    lazy = checkpoint.LazyFinished([checkpoint.finished_blob({"a": a}),
+                                    checkpoint.finished_blob({"b": b})], state)
+    state.finished = lazy  # type: ignore[assignment]
+    assert lazy.get("new") is None and "new" not in lazy
+    with pytest.raises(KeyError):
+        lazy["new"]
+    assert state.package_status("new") is None
+    assert state.finished is lazy, "not read back"
+    assert "b" in lazy and state.finished == {"a": a, "b": b}  # a stored key reads them back
+    assert lazy.get("new", "none") == "none"
+
+    damaged = checkpoint._KEYS.pack(3) + b"abc"
+    with pytest.raises(Exception):  # noqa: B017 - zlib's or pickle's own error
+        checkpoint.LazyFinished(damaged, BooksState()).get("x")
+    with pytest.raises(ValueError, match="truncated"):
+        checkpoint.LazyFinished(checkpoint._KEYS.pack(99), BooksState()).get("x")
+
+
 def test_packages_past_their_expiry_shrink_when_read_back_as_they_would_at_once() -> None:
     """An automatic expiry of a package finished long ago (most of a restored run's) must not
     read every finished package back; the shrink waits, and the state read back is the one
